@@ -1,0 +1,76 @@
+# pocketvisor: `make` builds the EL2 image, `make run` boots a config on QEMU, `make check` tests.
+CROSS     ?= aarch64-linux-gnu-
+CONFIG    ?= phone
+SMP       ?= 2
+BUILD     := build
+PYTHON    ?= /usr/bin/python3
+QEMU      ?= qemu-system-aarch64
+
+HV_CC     := $(CROSS)gcc
+HV_OBJCOPY:= $(CROSS)objcopy
+HV_SIZE   := $(CROSS)size
+
+WARN      := -Wall -Wextra -Werror -Wshadow -Wconversion -Wvla -Wmissing-prototypes
+HV_CFLAGS := $(HV_EXTRA) $(WARN) -std=c11 -ffreestanding -fno-builtin -nostdlib -Os -g -flto \
+             -fomit-frame-pointer \
+             -mgeneral-regs-only -mcpu=cortex-a53 -mno-outline-atomics -fno-pic -fno-pie -fno-stack-protector \
+             -fno-asynchronous-unwind-tables -fno-unwind-tables -ffunction-sections \
+             -fdata-sections -fno-common -MMD -MP \
+             -Ihv/include -Ihv/arch/aarch64 -Iplat/qemu-virt
+HV_LDFLAGS:= -nostdlib -static -no-pie -Wl,--gc-sections -Wl,-T,hv/arch/aarch64/pocketvisor.ld \
+             -Wl,--build-id=none -Wl,-z,noexecstack -Wl,--no-warn-rwx-segments
+
+HV_SRCS   := $(wildcard hv/arch/aarch64/*.S hv/arch/aarch64/*.c hv/core/*.c hv/virt/*.c \
+               hv/drivers/*.c hv/lib/*.c)
+HV_OBJS   := $(patsubst %,$(BUILD)/%.o,$(HV_SRCS))
+
+# The QEMU board every command boots: the reference board of plat/qemu-virt.
+QEMU_BOARD := -M virt,virtualization=on,gic-version=3 -cpu cortex-a57 -m 1G -smp $(SMP) \
+              -display none -serial stdio -monitor none -nic none -no-reboot
+QEMU_HV    = $(QEMU_BOARD) -kernel $(BUILD)/pocketvisor.bin -initrd $(BUILD)/$(CONFIG).pvb
+
+.PHONY: all deps run check size bench clean unit system
+all: $(BUILD)/pocketvisor.bin
+
+deps:
+	@sh scripts/deps.sh
+
+$(BUILD)/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	$(HV_CC) $(HV_CFLAGS) -D__ASSEMBLY__ -c $< -o $@
+
+$(BUILD)/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	$(HV_CC) $(HV_CFLAGS) -c $< -o $@
+
+# Flags live here: objects rebuild when they change.
+$(HV_OBJS): Makefile
+
+$(BUILD)/pocketvisor.elf: $(HV_OBJS) hv/arch/aarch64/pocketvisor.ld
+	$(HV_CC) $(HV_CFLAGS) $(HV_LDFLAGS) $(HV_OBJS) -o $@
+
+$(BUILD)/pocketvisor.bin: $(BUILD)/pocketvisor.elf
+	$(HV_OBJCOPY) -O binary $< $@
+
+include tools/pvpack/pvpack.mk
+include guests/guests.mk
+include tests/unit/unit.mk
+
+# A config's bundle: pvpack validates configs/NAME.dts and packs it with its images.
+$(BUILD)/%.pvb: configs/%.dts $(PVPACK) $(GUEST_BINS)
+	$(PVPACK) -o $@ $<
+
+run: deps all $(BUILD)/$(CONFIG).pvb
+	@echo "pocketvisor: $(QEMU) $(QEMU_HV)"
+	@$(QEMU) $(QEMU_HV)
+
+size: $(BUILD)/pocketvisor.elf
+	@sh scripts/size.sh $<
+
+check: deps all $(PVPACK) $(GUEST_BINS) unit
+	$(PYTHON) -m pytest -q tests/system
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(HV_OBJS:.o=.d)

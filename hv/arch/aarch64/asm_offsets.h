@@ -1,0 +1,18 @@
+/* asm_offsets.h: struct offsets used by entry.S; vcpu.c checks each with _Static_assert. */
+#ifndef ARCH_ASM_OFFSETS_H
+#define ARCH_ASM_OFFSETS_H
+
+#define VCPU_X0 0
+#define VCPU_PC 248
+#define VCPU_PSTATE 256
+#define VCPU_HV_SP 264
+#define STACK_SIZE 8192
+#define CPU_MAX 4
+
+#define EXIT_SYNC 0
+#define EXIT_IRQ 1
+#define EXIT_FIQ 2
+#define EXIT_SERROR 3
+#define EXIT_AARCH32 4
+
+#endif

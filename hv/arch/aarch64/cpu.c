@@ -1,0 +1,74 @@
+/* cpu.c: physical cores: identity, start through the board's PSCI, kicks, idle, power off. */
+#include <pv/arch.h>
+#include <pv/cpu.h>
+#include <pv/exit.h>
+#include <pv/log.h>
+#include <pv/smccc.h>
+#include "aarch64.h"
+#include <pv/gic.h>
+#include "sysreg.h"
+
+
+/* EL2 controls every core needs before it runs a guest. */
+void arch_cpu_init(void)
+{
+	s2_init_cpu();
+	write_sysreg(cptr_el2, 0x33ff);   /* RES1 bits only: FP/SIMD not trapped, switched eagerly */
+	write_sysreg(hstr_el2, 0);
+	write_sysreg(cnthctl_el2, 0x3);   /* EL1 may read the physical counter and timer */
+	write_sysreg(cntvoff_el2, 0);
+	/* Guests see the real core's MIDR; MDCR_EL2.HPMN = all counters (trapping comes with the
+	 * scheduler, which decides which VM may count). */
+	write_sysreg(vpidr_el2, read_sysreg(midr_el1));
+	write_sysreg(mdcr_el2, FIELD(read_sysreg(pmcr_el0), 15, 11));
+	isb();
+}
+
+u32 arch_cpu_id(void)
+{
+	return (u32)FIELD(read_sysreg(mpidr_el1), 7, 0);
+}
+
+/* QEMU's PSCI rejects a target MPIDR with bit 31 set, so pass the bare affinity. */
+int arch_cpu_start(u32 cpu)
+{
+	return (int)arch_smc(PSCI_CPU_ON | PSCI_64, cpu, (u64)(uintptr_t)secondary_entry, cpu);
+}
+
+void arch_kick(u32 cpu)
+{
+	gic_send_sgi(cpu, SGI_KICK);
+}
+
+void arch_idle(void)
+{
+	wfi();
+}
+
+_Noreturn void arch_system_off(void)
+{
+	arch_smc(PSCI_SYSTEM_OFF, 0, 0, 0);
+	for (;;)
+		wfi();
+}
+
+/* A fault in the hypervisor itself: nothing a guest did, so the report is for us. */
+_Noreturn void hv_exception(u64 kind, u64 *frame)
+{
+	(void)frame;
+	panic("EL2 exception %lu on core %u: ESR %#lx ELR %#lx FAR %#lx", kind, arch_cpu_id(),
+	      read_sysreg(esr_el2), read_sysreg(elr_el2), read_sysreg(far_el2));
+}
+
+void arch_clean_dcache(paddr_t pa, u64 size)
+{
+	u64 line = 4ull << FIELD(read_sysreg(ctr_el0), 19, 16);
+	for (u64 a = pa.pa & ~(line - 1); a < pa.pa + size; a += line)
+		__asm__ volatile("dc cvac, %0" : : "r"(a) : "memory");
+	dsb(sy);
+}
+
+void arch_sync_icache(void)
+{
+	__asm__ volatile("ic ialluis\n dsb ish\n isb" ::: "memory");
+}

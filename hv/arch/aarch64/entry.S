@@ -1,0 +1,178 @@
+/* entry.S: the arm64 Image header, core entry at EL2, the EL2 vectors and guest enter/exit. */
+#include "asm_offsets.h"
+
+.macro adr_l, reg, sym
+	adrp	\reg, \sym
+	add	\reg, \reg, :lo12:\sym
+.endm
+
+/* Vectors (Arm ARM D1.10.2). While a guest runs, SP_EL2 points at its struct vcpu, so the exit
+ * path saves the guest's registers with no scratch register and no load of a per-core pointer. */
+.macro exit_to_c, kind
+	stp	x0, x1, [sp, #16 * 0]
+	stp	x2, x3, [sp, #16 * 1]
+	stp	x4, x5, [sp, #16 * 2]
+	stp	x6, x7, [sp, #16 * 3]
+	stp	x8, x9, [sp, #16 * 4]
+	stp	x10, x11, [sp, #16 * 5]
+	stp	x12, x13, [sp, #16 * 6]
+	stp	x14, x15, [sp, #16 * 7]
+	stp	x16, x17, [sp, #16 * 8]
+	stp	x18, x19, [sp, #16 * 9]
+	stp	x20, x21, [sp, #16 * 10]
+	stp	x22, x23, [sp, #16 * 11]
+	stp	x24, x25, [sp, #16 * 12]
+	stp	x26, x27, [sp, #16 * 13]
+	stp	x28, x29, [sp, #16 * 14]
+	mrs	x0, elr_el2
+	mrs	x1, spsr_el2
+	stp	x30, x0, [sp, #VCPU_X0 + 8 * 30]
+	str	x1, [sp, #VCPU_PSTATE]
+	mov	x0, sp
+	mov	x1, #\kind
+	ldr	x2, [x0, #VCPU_HV_SP]
+	mov	sp, x2
+	bl	vcpu_exit
+	b	guest_enter_x0
+.endm
+
+.macro hv_fault, kind
+	stp	x29, x30, [sp, #-16]!
+	mov	x0, #\kind
+	mov	x1, sp
+	bl	hv_exception		/* reports and stops the machine */
+	b	.
+.endm
+
+	.section .head, "ax"
+	.global _start
+/* The vector table comes first and the arm64 Image header (Linux booting.rst) lives in its
+ * first entry, "synchronous exception from EL2 with SP_EL0", which EL2 never takes (it always
+ * runs on SP_EL2). A loader places us at RAM base + text_offset, 2 MiB aligned, so the table is
+ * 2 KiB aligned as VBAR_EL2 needs, and passes the board DTB in x0. */
+_start:
+vectors:
+	b	primary_entry
+	.long	0
+	.quad	0x80000			/* text_offset */
+	.quad	__image_size		/* image_size, including bss */
+	.quad	0x2			/* flags: little-endian, 4 KiB pages */
+	.quad	0, 0, 0
+	.ascii	"ARM\x64"
+	.long	0
+	/* Current EL with SP_EL0: never used by the hypervisor. */
+	.balign 0x80
+	hv_fault 1
+	.balign 0x80
+	hv_fault 2
+	.balign 0x80
+	hv_fault 3
+	/* Current EL with SP_EL2: a hypervisor fault. EL2 never unmasks interrupts: an idle core
+	 * waits in WFI, which wakes on a pending interrupt whatever PSTATE.I says. */
+	.balign 0x80
+	hv_fault 0
+	.balign 0x80
+	hv_fault 1
+	.balign 0x80
+	hv_fault 2
+	.balign 0x80
+	hv_fault 3
+	/* Lower EL, AArch64: guest exits. */
+	.balign 0x80
+	exit_to_c EXIT_SYNC
+	.balign 0x80
+	exit_to_c EXIT_IRQ
+	.balign 0x80
+	exit_to_c EXIT_FIQ
+	.balign 0x80
+	exit_to_c EXIT_SERROR
+	/* Lower EL, AArch32: not offered to guests (HCR_EL2.RW=1), so reaching here is a fault. */
+	.balign 0x80
+	exit_to_c EXIT_AARCH32
+	.balign 0x80
+	exit_to_c EXIT_AARCH32
+	.balign 0x80
+	exit_to_c EXIT_AARCH32
+	.balign 0x80
+	exit_to_c EXIT_AARCH32
+
+
+	.text
+primary_entry:
+	mov	x19, x0			/* board DTB */
+	mrs	x1, CurrentEL
+	cmp	x1, #(2 << 2)
+	b.ne	.			/* not at EL2: nothing safe to do, not even print */
+	adr_l	x0, __bss_start
+	adr_l	x1, __bss_end
+1:	cmp	x0, x1
+	b.hs	2f
+	stp	xzr, xzr, [x0], #16
+	b	1b
+2:	mov	x0, #0
+	bl	core_setup
+	mov	x0, x19
+	bl	boot_primary		/* does not return */
+	b	.
+
+/* Secondary cores, started by the board's PSCI CPU_ON with x0 = core number. */
+	.global secondary_entry
+secondary_entry:
+	mov	x19, x0
+	bl	core_setup
+	mov	x0, x19
+	bl	boot_secondary
+	b	.
+
+/* x0 = core: stack, vectors, and the EL2 MMU (tables built by the primary before CPU_ON). */
+core_setup:
+	adr_l	x1, stacks
+	add	x2, x0, #1
+	mov	x3, #STACK_SIZE
+	madd	x1, x2, x3, x1
+	mov	sp, x1
+	adr_l	x1, vectors
+	msr	vbar_el2, x1
+	mov	x20, x30
+	bl	mmu_enable		/* C, but uses only the stack and registers */
+	mov	x30, x20
+	ret
+
+
+/* arch_guest_enter(vcpu): load the guest's registers and eret; SP_EL2 stays on the vcpu. */
+	.global arch_guest_enter
+arch_guest_enter:
+guest_enter_x0:
+	mov	sp, x0
+	ldp	x30, x1, [sp, #VCPU_X0 + 8 * 30]
+	ldr	x2, [sp, #VCPU_PSTATE]
+	msr	elr_el2, x1
+	msr	spsr_el2, x2
+	ldp	x0, x1, [sp, #16 * 0]
+	ldp	x2, x3, [sp, #16 * 1]
+	ldp	x4, x5, [sp, #16 * 2]
+	ldp	x6, x7, [sp, #16 * 3]
+	ldp	x8, x9, [sp, #16 * 4]
+	ldp	x10, x11, [sp, #16 * 5]
+	ldp	x12, x13, [sp, #16 * 6]
+	ldp	x14, x15, [sp, #16 * 7]
+	ldp	x16, x17, [sp, #16 * 8]
+	ldp	x18, x19, [sp, #16 * 9]
+	ldp	x20, x21, [sp, #16 * 10]
+	ldp	x22, x23, [sp, #16 * 11]
+	ldp	x24, x25, [sp, #16 * 12]
+	ldp	x26, x27, [sp, #16 * 13]
+	ldp	x28, x29, [sp, #16 * 14]
+	eret
+
+/* u64 arch_smc(fid, a1, a2, a3): a call to the board's firmware (QEMU's PSCI). */
+	.global arch_smc
+arch_smc:
+	smc	#0
+	ret
+
+	.bss
+	.balign	16
+	.global stacks
+stacks:
+	.skip	STACK_SIZE * CPU_MAX

@@ -1,0 +1,93 @@
+/* s2.c: stage-2 tables per VM: 32-bit guest-physical space, 4 KiB granule, 2 MiB blocks. */
+#include <pv/arch.h>
+#include <pv/log.h>
+#include <pv/string.h>
+#include <pv/vm.h>
+#include "aarch64.h"
+#include "sysreg.h"
+
+/* VTCR_EL2 (D13.2.151): T0SZ=32 with SL0=1 starts the walk at level 1 with a 4-entry table. */
+#define VTCR_RES1 BIT(31)
+#define VTCR_T0SZ(n) ((u64)(n))
+#define VTCR_SL0_L1 (1ull << 6)
+#define VTCR_IRGN0_WB (1ull << 8)
+#define VTCR_ORGN0_WB (1ull << 10)
+#define VTCR_SH0_INNER (3ull << 12)
+#define VTCR_PS_40BIT (2ull << 16)
+#define VTCR_VALUE (VTCR_RES1 | VTCR_T0SZ(32) | VTCR_SL0_L1 | VTCR_IRGN0_WB | VTCR_ORGN0_WB | \
+		    VTCR_SH0_INNER | VTCR_PS_40BIT)
+
+/* Tables come from one pool: a root per VM plus a level-2 table per gigabyte a VM touches, and
+ * level-3 tables only where a mapping is not 2 MiB aligned. */
+#define S2_POOL_PAGES 48
+typedef u64 table_t[512];
+static table_t pool[S2_POOL_PAGES] __attribute__((aligned(4096)));
+static u32 pool_used;
+
+static u64 *table_alloc(void)
+{
+	if (pool_used == S2_POOL_PAGES)
+		return NULL;
+	return pool[pool_used++]; /* bss: already zero */
+}
+
+void arch_s2_init(struct vm *vm)
+{
+	u64 *root = table_alloc();
+	CHECK(root != NULL); /* the pool has a root for every VM the bundle may hold */
+	vm->vttbr = (u64)(uintptr_t)root | ((u64)(vm->id + 1) << 48);
+}
+
+/* Every core translates every VM's stage 2 the same way. */
+void s2_init_cpu(void)
+{
+	write_sysreg(vtcr_el2, VTCR_VALUE);
+}
+
+/* The next-level table behind entry *e, created on first use. */
+static u64 *next_table(u64 *e)
+{
+	if (!(*e & PTE_VALID)) {
+		u64 *t = table_alloc();
+		if (!t)
+			return NULL;
+		*e = (u64)(uintptr_t)t | PTE_TABLE;
+	}
+	return (u64 *)(uintptr_t)(*e & PTE_ADDR_MASK);
+}
+
+bool arch_s2_map(struct vm *vm, u64 ipa, paddr_t pa, u64 size)
+{
+	const u64 attrs = PTE_AF | PTE_SH_INNER | S2_AP_RW | S2_MEMATTR_NORMAL;
+	u64 *root = (u64 *)(uintptr_t)(vm->vttbr & PTE_ADDR_MASK);
+
+	while (size) {
+		u64 *l2 = next_table(&root[FIELD(ipa, 31, 30)]);
+		if (!l2)
+			return false;
+		u64 *e2 = &l2[FIELD(ipa, 29, 21)];
+		if (IS_ALIGNED(ipa | pa.pa, MiB(2)) && size >= MiB(2)) {
+			*e2 = pa.pa | PTE_BLOCK | attrs;
+			ipa += MiB(2), pa.pa += MiB(2), size -= MiB(2);
+			continue;
+		}
+		u64 *l3 = next_table(e2);
+		if (!l3)
+			return false;
+		l3[FIELD(ipa, 20, 12)] = pa.pa | PTE_PAGE | attrs;
+		ipa += KiB(4), pa.pa += KiB(4), size -= KiB(4);
+	}
+	dsb(ishst);
+	return true;
+}
+
+/* Drops the VM's stage-1 and stage-2 TLB entries everywhere; the VM's VMID must be current. */
+void arch_s2_flush(struct vm *vm)
+{
+	u64 saved = read_sysreg(vttbr_el2);
+	write_sysreg(vttbr_el2, vm->vttbr);
+	isb();
+	__asm__ volatile("tlbi vmalls12e1is\n dsb ish" ::: "memory");
+	write_sysreg(vttbr_el2, saved);
+	isb();
+}

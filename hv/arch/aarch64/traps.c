@@ -1,0 +1,131 @@
+/* traps.c: synchronous guest exits, dispatched by ESR_EL2.EC; anything unknown is an UNDEF. */
+#include <pv/exit.h>
+#include <pv/log.h>
+#include <pv/mmio.h>
+#include <pv/smccc.h>
+#include <pv/vm.h>
+#include "sysreg.h"
+
+typedef void (*trap_fn)(struct vcpu *vcpu, u64 esr);
+
+static void trap_unknown(struct vcpu *vcpu, u64 esr)
+{
+	log_debug(vcpu->vm, "UNDEF for trap class %#lx at pc %#lx", ESR_EC(esr), vcpu->regs.pc);
+	vcpu_inject_undef(vcpu);
+}
+
+/* WFI/WFE: a scheduling point; the guest resumes after the instruction. */
+static void trap_wfx(struct vcpu *vcpu, u64 esr)
+{
+	(void)esr;
+	vcpu_skip(vcpu);
+	vcpu->yield = 1;
+}
+
+/* SMCCC uses immediate 0; other immediates are not calls we know. ELR already points past HVC. */
+static void trap_hvc(struct vcpu *vcpu, u64 esr)
+{
+	if (FIELD(esr, 15, 0) != 0)
+		vcpu->regs.x[0] = SMCCC_NOT_SUPPORTED;
+	else
+		smccc_call(vcpu);
+}
+
+/* A trapped SMC leaves ELR at the SMC itself (D1.10.4), so step over it first. */
+static void trap_smc(struct vcpu *vcpu, u64 esr)
+{
+	vcpu_skip(vcpu);
+	trap_hvc(vcpu, esr);
+}
+
+/* An abort the guest cannot have meant: report it to the guest as an external abort, unless it
+ * happened inside the guest's own exception vectors, where it would only fault again forever. */
+static void guest_abort(struct vcpu *vcpu, bool instr, u64 far, u64 ipa)
+{
+	u64 vbar = read_sysreg(vbar_el1), pc = vcpu->regs.pc;
+	if (pc - vbar < 0x800) {
+		vm_fatal(vcpu->vm, "fault inside its exception vectors, pc", pc);
+		return;
+	}
+	if (vcpu->vm->fault_reports < 4)
+		log_warn(vcpu->vm, "%s abort at IPA %#lx (pc %#lx): nothing mapped there%s",
+			 instr ? "instruction" : "data", ipa, pc,
+			 ++vcpu->vm->fault_reports == 4 ? "; further faults not logged" : "");
+	vcpu_inject_abort(vcpu, instr, far);
+}
+
+static u64 fault_ipa(void)
+{
+	return (FIELD(read_sysreg(hpfar_el2), 39, 4) << 12) | (read_sysreg(far_el2) & 0xfff);
+}
+
+static void trap_iabt(struct vcpu *vcpu, u64 esr)
+{
+	(void)esr;
+	guest_abort(vcpu, true, read_sysreg(far_el2), fault_ipa());
+}
+
+/* Data aborts are MMIO when the syndrome is valid (ISV, D13.2.37) and a device claims the
+ * address; an access without syndrome (pair, writeback) cannot be emulated. */
+static void trap_dabt(struct vcpu *vcpu, u64 esr)
+{
+	u64 ipa = fault_ipa();
+	if ((esr & ESR_DABT_ISV) && !(esr & ESR_DABT_S1PTW)) {
+		struct mmio_access a = {
+			.ipa = ipa,
+			.size = 1u << ESR_DABT_SAS(esr),
+			.write = (esr & ESR_DABT_WNR) != 0,
+			.reg = (u32)ESR_DABT_SRT(esr),
+			.sign_extend = (esr & ESR_DABT_SSE) != 0,
+			.wide = (esr & ESR_DABT_SF) != 0,
+		};
+		if (mmio_dispatch(vcpu, &a)) {
+			vcpu_skip(vcpu);
+			return;
+		}
+	}
+	guest_abort(vcpu, false, read_sysreg(far_el2), ipa);
+}
+
+static const trap_fn trap_table[EC_COUNT] = {
+	[EC_WFX] = trap_wfx,
+	[EC_HVC64] = trap_hvc,
+	[EC_SMC64] = trap_smc,
+	[EC_IABT_LOW] = trap_iabt,
+	[EC_DABT_LOW] = trap_dabt,
+};
+
+void trap_sync(struct vcpu *vcpu)
+{
+	u64 esr = read_sysreg(esr_el2);
+	trap_fn fn = trap_table[ESR_EC(esr)];
+	(fn ? fn : trap_unknown)(vcpu, esr);
+}
+
+/* Exceptions into the guest (D1.10): ESR/FAR/ELR/SPSR_EL1 are this core's live registers,
+ * because the vCPU being handled is the one loaded here. */
+void vcpu_inject_sync(struct vcpu *vcpu, u32 ec, u32 iss, u64 far, bool with_far)
+{
+	u64 mode = vcpu->regs.pstate & PSR_MODE_MASK;
+	u64 offset = mode == PSR_MODE_EL1H ? 0x200 : mode == PSR_MODE_EL1T ? 0x0 : 0x400;
+	write_sysreg(esr_el1, ((u64)ec << 26) | ESR_IL | iss);
+	if (with_far)
+		write_sysreg(far_el1, far);
+	write_sysreg(elr_el1, vcpu->regs.pc);
+	write_sysreg(spsr_el1, vcpu->regs.pstate);
+	vcpu->regs.pc = read_sysreg(vbar_el1) + offset;
+	vcpu->regs.pstate = PSR_DAIF | PSR_MODE_EL1H;
+}
+
+void vcpu_inject_undef(struct vcpu *vcpu)
+{
+	vcpu_inject_sync(vcpu, EC_UNKNOWN, 0, 0, false);
+}
+
+/* A synchronous external abort, of the class for the EL the guest was at. */
+void vcpu_inject_abort(struct vcpu *vcpu, bool instr, u64 far)
+{
+	bool from_el0 = (vcpu->regs.pstate & PSR_MODE_MASK) == PSR_MODE_EL0T;
+	u32 ec = instr ? EC_IABT_LOW : EC_DABT_LOW;
+	vcpu_inject_sync(vcpu, from_el0 ? ec : ec + 1, FSC_SEA, far, true);
+}

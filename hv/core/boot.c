@@ -1,0 +1,70 @@
+/* boot.c: bringing the machine up: board facts, cores, VMs, then every core schedules. */
+#include <pv/arch.h>
+#include <pv/bundle.h>
+#include <pv/console.h>
+#include <pv/cpu.h>
+#include <pv/fdt.h>
+#include <pv/gic.h>
+#include <pv/log.h>
+#include <pv/sched.h>
+#include <pv/vm.h>
+#include <board.h>
+
+void boot_primary(u64 dtb);
+void boot_secondary(u64 cpu);
+extern u8 stacks[];
+
+struct cpu cpus[PLAT_CPU_COUNT];
+
+struct cpu *this_cpu(void)
+{
+	return &cpus[arch_cpu_id()];
+}
+
+static _Noreturn void schedule_forever(void)
+{
+	arch_guest_enter(sched_next(NULL));
+}
+
+static void cpu_online(u32 id)
+{
+	struct cpu *c = &cpus[id];
+	c->id = id;
+	c->stack_top = (u64)(uintptr_t)stacks + (u64)(id + 1) * 8192;
+	arch_cpu_init();
+	gic_init_cpu(id);
+}
+
+void boot_primary(u64 dtb)
+{
+	struct board_info board;
+
+	log_info(NULL, "pocketvisor for %s: core 0 at EL2", PLAT_NAME);
+	if (fdt_read_board((const void *)(uintptr_t)dtb, MiB(1), &board) < 0)
+		panic("no readable board DTB at %#lx (is the image loaded as an arm64 Image?)", dtb);
+	if (board.ram_base != PLAT_RAM_BASE)
+		panic("board RAM starts at %#lx, expected %#llx", board.ram_base, PLAT_RAM_BASE);
+	if (!board.initrd_start || board.initrd_end <= board.initrd_start)
+		panic("no boot bundle: the loader must pass it as the initrd (QEMU -initrd)");
+
+	gic_init_dist();
+	cpu_online(0);
+	cpus[0].online = 1;
+	/* Cores that do not exist answer INVALID_PARAMETERS; they simply get no vCPUs. */
+	for (u32 id = 1; id < PLAT_CPU_COUNT; id++)
+		cpus[id].online = arch_cpu_start(id) == 0;
+
+	vm_create_all((const u8 *)(uintptr_t)board.initrd_start,
+		      board.initrd_end - board.initrd_start, board.ram_base + board.ram_size);
+	console_banner();
+	for (u32 id = 1; id < PLAT_CPU_COUNT; id++)
+		if (cpus[id].online)
+			arch_kick(id);
+	schedule_forever();
+}
+
+void boot_secondary(u64 cpu)
+{
+	cpu_online((u32)cpu);
+	schedule_forever();
+}

@@ -1,0 +1,56 @@
+/* bundle.c: re-checking the boot bundle pvpack made before EL2 relies on any of it. */
+#include <pv/bundle.h>
+#include <pv/bundle_check.h>
+#include <pv/string.h>
+#include <board.h>
+
+/* pvpack validated the config, but the bundle crossed a loader and storage to get here: every
+ * offset, size and address EL2 uses is checked again, with no arithmetic that can wrap. */
+const char *bundle_check_header(const u8 *b, u64 size)
+{
+	const struct pvb_header *h = (const struct pvb_header *)b;
+	if (size < sizeof(*h))
+		return "smaller than its header";
+	if (h->magic != PVB_MAGIC)
+		return "bad magic (not a pocketvisor bundle)";
+	if (h->version != PVB_VERSION)
+		return "unsupported version";
+	if (h->header_size != sizeof(*h))
+		return "header size mismatch";
+	if (h->total_size > size || h->total_size > PLAT_BUNDLE_MAX_SIZE)
+		return "larger than what was loaded";
+	if (h->vm_count == 0 || h->vm_count > PVB_MAX_VMS)
+		return "VM count out of range";
+	return NULL;
+}
+
+static bool blob_ok(const struct pvb_header *h, const struct pvb_vm *vm, const struct pvb_blob *b)
+{
+	if (b->size == 0)
+		return true;
+	return range_contains(0, h->total_size, b->offset, b->size) &&
+	       range_contains(vm->ram_base, vm->ram_size, b->load, b->size);
+}
+
+const char *bundle_check_vm(const struct pvb_header *h, u32 i)
+{
+	const struct pvb_vm *vm = &h->vms[i];
+	if (strnlen(vm->name, PVB_NAME_SIZE) == 0 || strnlen(vm->name, PVB_NAME_SIZE) == PVB_NAME_SIZE)
+		return "bad name";
+	if (!IS_ALIGNED(vm->ram_base | vm->ram_size, MiB(2)) || vm->ram_size == 0 ||
+	    !range_contains(0, PLAT_GUEST_IPA_LIMIT, vm->ram_base, vm->ram_size))
+		return "RAM not 2 MiB aligned or outside the guest-physical space";
+	if (vm->ram_base < PLAT_GUEST_DEV_END && PLAT_GUEST_DEV_BASE < vm->ram_base + vm->ram_size)
+		return "RAM overlaps the virtual devices";
+	if (vm->vcpu_count == 0 || vm->vcpu_count > PVB_MAX_VCPUS)
+		return "vCPU count out of range";
+	if (vm->image.size == 0 || !blob_ok(h, vm, &vm->image) || !blob_ok(h, vm, &vm->dtb) ||
+	    !blob_ok(h, vm, &vm->initrd))
+		return "a payload lies outside the bundle or the VM's RAM";
+	if (!range_contains(vm->ram_base, vm->ram_size, vm->entry, 4))
+		return "entry point outside RAM";
+	for (u32 v = 0; v < vm->vcpu_count; v++)
+		if (vm->vcpu_pin[v] != PVB_NO_PIN && vm->vcpu_pin[v] >= PLAT_CPU_COUNT)
+			return "vCPU pinned to a core the board does not have";
+	return NULL;
+}

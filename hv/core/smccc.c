@@ -1,0 +1,25 @@
+/* smccc.c: SMCCC 1.1 calls from guests, over HVC or SMC: the Arm-architecture calls here,
+ * PSCI in vpsci.c; anything else is NOT_SUPPORTED, never an exception. */
+#include <pv/smccc.h>
+#include <pv/vcpu.h>
+
+void smccc_call(struct vcpu *vcpu)
+{
+	u32 fid = (u32)vcpu->regs.x[0];
+	s64 ret = PSCI_NOT_SUPPORTED;
+
+	switch (fid) {
+	case SMCCC_VERSION:
+		ret = SMCCC_VERSION_1_1;
+		break;
+	case SMCCC_ARCH_FEATURES: {
+		u32 q = (u32)vcpu->regs.x[1];
+		ret = (q == SMCCC_VERSION || q == SMCCC_ARCH_FEATURES) ? 0 : PSCI_NOT_SUPPORTED;
+		break;
+	}
+	default:
+		vpsci_call(vcpu, fid, &ret);
+		break;
+	}
+	vcpu->regs.x[0] = (u64)ret;
+}

@@ -1,0 +1,197 @@
+/* vm.c: creating VMs from the bundle, and stopping or resetting one VM alone. */
+#include <pv/arch.h>
+#include <pv/bundle_check.h>
+#include <pv/console.h>
+#include <pv/cpu.h>
+#include <pv/log.h>
+#include <pv/sched.h>
+#include <pv/string.h>
+#include <pv/vm.h>
+#include <board.h>
+
+struct vm vms[PVB_MAX_VMS];
+u32 vm_count;
+
+bool vm_ipa_to_pa(const struct vm *vm, u64 ipa, u64 size, paddr_t *pa)
+{
+	if (!range_contains(vm->cfg->ram_base, vm->cfg->ram_size, ipa, size))
+		return false;
+	*pa = pa_add(vm->ram_pa, ipa - vm->cfg->ram_base);
+	return true;
+}
+
+static void load_blob(struct vm *vm, const struct pvb_blob *b)
+{
+	paddr_t pa;
+	if (b->size && vm_ipa_to_pa(vm, b->load, b->size, &pa)) {
+		memcpy(pa_ptr(pa), vm->bundle + b->offset, b->size);
+		arch_clean_dcache(pa, b->size);
+	}
+}
+
+/* Images go in as the guest will see them with its MMU off: cleaned to memory, no stale
+ * instructions anywhere. */
+static void load_images(struct vm *vm)
+{
+	load_blob(vm, &vm->cfg->image);
+	load_blob(vm, &vm->cfg->dtb);
+	load_blob(vm, &vm->cfg->initrd);
+	arch_sync_icache();
+}
+
+static void start_boot_vcpu(struct vm *vm)
+{
+	struct vcpu *v0 = &vm->vcpus[0];
+	v0->boot_entry = vm->cfg->entry;
+	v0->boot_ctx = vm->cfg->dtb.size ? vm->cfg->dtb.load : 0;
+	__atomic_store_n(&v0->power, (u32)VCPU_ON_PENDING, __ATOMIC_RELEASE);
+}
+
+/* vCPU i runs on its pinned core, else on the i-th online core the config allows. */
+static bool place_vcpus(struct vm *vm)
+{
+	u32 allowed[PLAT_CPU_COUNT], n = 0;
+	for (u32 c = 0; c < PLAT_CPU_COUNT; c++)
+		if ((vm->cfg->cpu_mask & BIT(c)) && cpus[c].online)
+			allowed[n++] = c;
+	for (u32 i = 0; i < vm->vcpu_count; i++) {
+		u8 pin = vm->cfg->vcpu_pin[i];
+		if (pin != PVB_NO_PIN && !cpus[pin].online) {
+			log_err(vm, "vCPU %u is pinned to core %u, which this board does not have", i, pin);
+			return false;
+		}
+		if (pin == PVB_NO_PIN && n == 0) {
+			log_err(vm, "none of the cores it may run on (mask %#x) is online",
+				vm->cfg->cpu_mask);
+			return false;
+		}
+		vm->vcpus[i].cpu = pin != PVB_NO_PIN ? pin : allowed[i % n];
+	}
+	return true;
+}
+
+static bool vm_create(struct vm *vm, const struct pvb_header *h, u32 id, paddr_t ram)
+{
+	vm->cfg = &h->vms[id];
+	vm->bundle = (const u8 *)h;
+	vm->id = id;
+	vm->state = VM_OFF;
+	memcpy(vm->name, vm->cfg->name, PVB_NAME_SIZE);
+	vm->ram_pa = ram;
+	vm->vcpu_count = vm->cfg->vcpu_count;
+	if (!place_vcpus(vm))
+		return false;
+	/* Fresh RAM never shows a guest what was there before. */
+	memset(pa_ptr(ram), 0, vm->cfg->ram_size);
+	arch_clean_dcache(ram, vm->cfg->ram_size);
+	arch_s2_init(vm);
+	if (!arch_s2_map(vm, vm->cfg->ram_base, ram, vm->cfg->ram_size)) {
+		log_err(vm, "out of stage-2 table memory");
+		return false;
+	}
+	load_images(vm);
+	for (u32 i = 0; i < vm->vcpu_count; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		v->vm = vm;
+		v->id = i;
+		v->power = VCPU_OFF;
+		sched_attach(v);
+	}
+	start_boot_vcpu(vm);
+	__atomic_store_n(&vm->state, (u32)VM_RUNNING, __ATOMIC_RELEASE);
+	log_info(vm, "%u vCPU, %lu MiB RAM at IPA %#lx (host %#lx)", vm->vcpu_count,
+		 vm->cfg->ram_size >> 20, vm->cfg->ram_base, ram.pa);
+	return true;
+}
+
+void vm_create_all(const u8 *bundle, u64 bundle_size, u64 ram_end)
+{
+	const struct pvb_header *h = (const struct pvb_header *)bundle;
+	u64 next = PLAT_RAM_BASE + PLAT_HV_RESERVED;
+	const char *why = bundle_check_header(bundle, bundle_size);
+	if (why)
+		panic("boot bundle rejected: %s", why);
+	if ((u64)(uintptr_t)bundle + h->total_size > PLAT_RAM_BASE + PLAT_HV_RESERVED)
+		panic("boot bundle overlaps VM RAM: load it below %#llx",
+		      PLAT_RAM_BASE + PLAT_HV_RESERVED);
+	for (u32 i = 0; i < h->vm_count; i++) {
+		struct vm *vm = &vms[i];
+		memcpy(vm->name, h->vms[i].name, PVB_NAME_SIZE - 1);
+		why = bundle_check_vm(h, i);
+		if (!why && ram_end - next < h->vms[i].ram_size)
+			why = "its RAM does not fit in the board's";
+		if (why) {
+			log_err(vm, "not started: %s", why);
+			continue;
+		}
+		if (vm_create(vm, h, i, pa_init(next)))
+			next += h->vms[i].ram_size;
+	}
+	vm_count = h->vm_count;
+}
+
+static bool vm_claim(struct vm *vm)
+{
+	u32 expected = VM_RUNNING;
+	return __atomic_compare_exchange_n(&vm->state, &expected, (u32)VM_STOPPING, false,
+					   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+/* Every vCPU off, and none still executing on another core when this returns. The caller may
+ * itself be one of the VM's vCPUs (the one this core is handling). */
+static void vm_quiesce(struct vm *vm)
+{
+	struct vcpu *self = this_cpu()->loaded;
+	for (u32 i = 0; i < vm->vcpu_count; i++)
+		__atomic_store_n(&vm->vcpus[i].power, (u32)VCPU_OFF, __ATOMIC_RELEASE);
+	for (u32 i = 0; i < vm->vcpu_count; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		if (v == self)
+			continue;
+		if (__atomic_load_n(&v->running, __ATOMIC_ACQUIRE))
+			arch_kick(v->cpu);
+		while (__atomic_load_n(&v->running, __ATOMIC_ACQUIRE))
+			;
+	}
+	vpl011_flush(vm);
+}
+
+static bool any_vm_running(void)
+{
+	for (u32 i = 0; i < vm_count; i++)
+		if (__atomic_load_n(&vms[i].state, __ATOMIC_ACQUIRE) != VM_OFF)
+			return true;
+	return false;
+}
+
+void vm_stop(struct vm *vm, const char *reason)
+{
+	if (!vm_claim(vm))
+		return; /* someone else is stopping or resetting it */
+	vm_quiesce(vm);
+	__atomic_store_n(&vm->state, (u32)VM_OFF, __ATOMIC_RELEASE);
+	log_info(vm, "stopped: %s", reason);
+	if (!any_vm_running()) {
+		log_info(NULL, "every VM is off: powering off");
+		arch_system_off();
+	}
+}
+
+void vm_fatal(struct vm *vm, const char *why, u64 detail)
+{
+	log_err(vm, "%s %#lx: the VM cannot go on", why, detail);
+	vm_stop(vm, "fatal guest error");
+}
+
+void vm_reset(struct vm *vm)
+{
+	if (!vm_claim(vm))
+		return;
+	vm_quiesce(vm);
+	load_images(vm);
+	arch_s2_flush(vm);
+	start_boot_vcpu(vm);
+	__atomic_store_n(&vm->state, (u32)VM_RUNNING, __ATOMIC_RELEASE);
+	log_info(vm, "reset");
+	sched_wake(&vm->vcpus[0]);
+}

@@ -1,0 +1,34 @@
+/* arch.h: what the portable core asks of the architecture (aarch64, or the host fake). */
+#ifndef PV_ARCH_H
+#define PV_ARCH_H
+
+#include <pv/types.h>
+
+struct vm;
+struct vcpu;
+
+/* Stage 2. */
+void arch_s2_init(struct vm *vm);
+bool arch_s2_map(struct vm *vm, u64 ipa, paddr_t pa, u64 size);
+void arch_s2_flush(struct vm *vm);
+
+/* Switching which vCPU owns this core's EL1 state. */
+void arch_vcpu_load(struct vcpu *vcpu);
+void arch_vcpu_put(struct vcpu *vcpu);
+void arch_vcpu_reset(struct vcpu *vcpu);
+/* Enters the guest; never returns (the next exit starts again in vcpu_exit). */
+_Noreturn void arch_guest_enter(struct vcpu *vcpu);
+
+/* Caches: guests start with their MMU off, so what EL2 wrote must reach memory first. */
+void arch_clean_dcache(paddr_t pa, u64 size);
+void arch_sync_icache(void);
+
+/* Cores. */
+void arch_cpu_init(void);          /* this core's EL2 controls */
+u32 arch_cpu_id(void);
+int arch_cpu_start(u32 cpu);       /* the board's PSCI CPU_ON */
+void arch_kick(u32 cpu);           /* make the core re-check its vCPUs */
+void arch_idle(void);              /* sleep until an interrupt */
+_Noreturn void arch_system_off(void);
+
+#endif

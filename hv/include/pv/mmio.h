@@ -1,0 +1,21 @@
+/* mmio.h: a decoded guest access to a trapped device address, and its dispatch. */
+#ifndef PV_MMIO_H
+#define PV_MMIO_H
+
+#include <pv/types.h>
+
+struct vcpu;
+
+struct mmio_access {
+	u64 ipa;
+	u32 size; /* 1, 2, 4 or 8 bytes */
+	bool write;
+	u32 reg;  /* guest register, 31 = xzr */
+	bool sign_extend;
+	bool wide; /* load into a 64-bit register */
+};
+
+/* Emulates the access when a virtual device claims the address; false when none does. */
+bool mmio_dispatch(struct vcpu *vcpu, const struct mmio_access *a);
+
+#endif

@@ -1,0 +1,42 @@
+/* vm.h: a virtual machine: its RAM, stage-2 tables, vCPUs, devices and lifecycle. */
+#ifndef PV_VM_H
+#define PV_VM_H
+
+#include <pv/bundle.h>
+#include <pv/spinlock.h>
+#include <pv/types.h>
+#include <pv/vcpu.h>
+#include <pv/vpl011.h>
+
+/* RUNNING -> STOPPING (one caller won the right to stop or reset it) -> OFF or RUNNING again. */
+enum vm_state { VM_RUNNING, VM_STOPPING, VM_OFF };
+
+struct vm {
+	char name[PVB_NAME_SIZE];
+	u32 id;    /* index; VMID is id + 1 (VMID 0 is never a guest's) */
+	u32 state; /* enum vm_state, changed with atomics */
+	const struct pvb_vm *cfg; /* in the boot bundle, which stays reserved */
+	const u8 *bundle;
+	paddr_t ram_pa;
+	u64 vttbr;
+	u32 vcpu_count;
+	u32 fault_reports; /* rate-limits the log when a guest faults in a loop */
+	struct vcpu vcpus[PVB_MAX_VCPUS];
+	struct vpl011 uart;
+};
+
+extern struct vm vms[PVB_MAX_VMS];
+extern u32 vm_count;
+
+/* Builds every VM from the bundle; a VM that cannot be built is logged and left off. */
+void vm_create_all(const u8 *bundle, u64 bundle_size, u64 ram_end);
+/* Guest-physical to host-physical for [ipa, ipa+size) inside the VM's RAM, or false. */
+bool vm_ipa_to_pa(const struct vm *vm, u64 ipa, u64 size, paddr_t *pa);
+/* Stops the VM (every vCPU off, the other cores kicked). reason is logged. */
+void vm_stop(struct vm *vm, const char *reason);
+/* Warm reset: stop every vCPU, reload the image, start vCPU 0 at the entry point. */
+void vm_reset(struct vm *vm);
+/* For the dispatch path: the VM of a guest whose input is fatal to itself. */
+void vm_fatal(struct vm *vm, const char *why, u64 detail);
+
+#endif

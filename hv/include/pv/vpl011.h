@@ -1,0 +1,27 @@
+/* vpl011.h: the PL011 UART each VM sees at PLAT_GUEST_UART_BASE, trapped and emulated. */
+#ifndef PV_VPL011_H
+#define PV_VPL011_H
+
+#include <pv/spinlock.h>
+#include <pv/types.h>
+
+#define VPL011_RX_SIZE 64u
+
+struct vpl011 {
+	struct spinlock lock; /* vCPUs of one VM on several cores share it */
+	u32 cr, lcr_h, ibrd, fbrd, ifls, imsc, dmacr;
+	u32 rx_head, rx_tail; /* free-running; rx_head - rx_tail bytes are queued */
+	u8 rx[VPL011_RX_SIZE];
+	u32 line_len;
+	char line[120]; /* output collected until a newline, then printed with the VM's tag */
+};
+
+struct vm;
+/* One access of size bytes at offset off; *val is the value written or the value read. */
+void vpl011_access(struct vm *vm, u64 off, u32 size, bool write, u64 *val);
+/* Queues input for the VM; false when its FIFO is full. */
+bool vpl011_receive(struct vpl011 *u, u8 c);
+/* Prints what the VM left without a final newline (when it stops). */
+void vpl011_flush(struct vm *vm);
+
+#endif

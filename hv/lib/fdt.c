@@ -1,0 +1,112 @@
+/* fdt.c: a bounded walk over a flattened device tree (DTSpec 0.4, chapter 5) that picks out
+ * RAM and the initrd; every offset is checked against the blob's size before it is read. */
+#include <pv/fdt.h>
+#include <pv/string.h>
+
+#define FDT_MAGIC 0xd00dfeedu
+#define FDT_BEGIN_NODE 1u
+#define FDT_END_NODE 2u
+#define FDT_PROP 3u
+#define FDT_NOP 4u
+#define FDT_END 9u
+
+static u32 be32(const u8 *p)
+{
+	return (u32)p[0] << 24 | (u32)p[1] << 16 | (u32)p[2] << 8 | p[3];
+}
+
+/* A big-endian number of `cells` 32-bit cells (1 or 2). */
+static u64 cells_value(const u8 *p, u32 cells)
+{
+	return cells == 2 ? (u64)be32(p) << 32 | be32(p + 4) : be32(p);
+}
+
+static bool name_is(const char *name, const char *want)
+{
+	size_t n = strnlen(want, 32);
+	return memcmp(name, want, n) == 0 && (name[n] == 0 || name[n] == '@');
+}
+
+struct walk {
+	const u8 *blob;
+	u32 pos, end, strings, strings_size;
+	u32 addr_cells, size_cells;
+};
+
+static void take_prop(struct walk *w, const char *node, u32 depth, const char *prop,
+		      const u8 *val, u32 len, struct board_info *info)
+{
+	if (depth == 1 && !strnlen(node, 1)) { /* the root node */
+		if (!memcmp(prop, "#address-cells", 15) && len == 4)
+			w->addr_cells = be32(val);
+		else if (!memcmp(prop, "#size-cells", 12) && len == 4)
+			w->size_cells = be32(val);
+	} else if (depth == 2 && name_is(node, "memory") && !memcmp(prop, "reg", 4) &&
+		   w->addr_cells <= 2 && w->size_cells <= 2 && w->addr_cells && w->size_cells &&
+		   len >= 4 * (w->addr_cells + w->size_cells) && !info->ram_size) {
+		info->ram_base = cells_value(val, w->addr_cells);
+		info->ram_size = cells_value(val + 4 * w->addr_cells, w->size_cells);
+	} else if (depth == 2 && name_is(node, "chosen") && (len == 4 || len == 8)) {
+		if (!memcmp(prop, "linux,initrd-start", 19))
+			info->initrd_start = cells_value(val, len / 4);
+		else if (!memcmp(prop, "linux,initrd-end", 17))
+			info->initrd_end = cells_value(val, len / 4);
+	}
+}
+
+static bool need(const struct walk *w, u32 n)
+{
+	return n <= w->end - w->pos;
+}
+
+int fdt_read_board(const void *dtb, u64 max, struct board_info *info)
+{
+	const u8 *b = dtb;
+	const char *node = "";
+	u32 depth = 0;
+	memset(info, 0, sizeof(*info));
+	if (max < 40 || be32(b) != FDT_MAGIC)
+		return -1;
+	u32 total = be32(b + 4), off_struct = be32(b + 8), off_strings = be32(b + 12);
+	u32 size_strings = be32(b + 32), size_struct = be32(b + 36);
+	if (total > max || off_struct > total || size_struct > total - off_struct ||
+	    off_strings > total || size_strings > total - off_strings)
+		return -1;
+	struct walk w = { b, off_struct, off_struct + size_struct, off_strings, size_strings, 2, 1 };
+
+	while (need(&w, 4)) {
+		u32 token = be32(b + w.pos);
+		w.pos += 4;
+		if (token == FDT_BEGIN_NODE) {
+			node = (const char *)b + w.pos;
+			u32 len = (u32)strnlen(node, w.end - w.pos);
+			if (len == w.end - w.pos)
+				return -1;
+			w.pos += (len + 4) & ~3u;
+			depth++;
+		} else if (token == FDT_END_NODE) {
+			if (depth-- == 0)
+				return -1;
+			node = "-"; /* properties after a child belong to no node we read */
+		} else if (token == FDT_PROP) {
+			if (!need(&w, 8))
+				return -1;
+			u32 len = be32(b + w.pos), nameoff = be32(b + w.pos + 4);
+			w.pos += 8;
+			if (!need(&w, len) || nameoff >= w.strings_size)
+				return -1;
+			const char *prop = (const char *)b + w.strings + nameoff;
+			if (strnlen(prop, w.strings_size - nameoff) == w.strings_size - nameoff)
+				return -1;
+			take_prop(&w, node, depth, prop, b + w.pos, len, info);
+			w.pos += (len + 3) & ~3u;
+			if (w.pos > w.end)
+				return -1;
+		} else if (token == FDT_END) {
+			return info->ram_size ? 0 : -1;
+		} else if (token != FDT_NOP) {
+			return -1;
+		}
+	}
+	return -1;
+}

@@ -1,0 +1,16 @@
+#!/bin/sh
+# deps.sh: install the Debian packages the build and tests need, only those that are missing.
+set -e
+need=""
+for pkg in make gcc libc6-dev gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu qemu-system-arm \
+	device-tree-compiler libfdt-dev python3 python3-pytest; do
+	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need="$need $pkg"
+done
+[ -z "$need" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing packages:$need (run as root, or install them with apt-get)" >&2
+	exit 1
+fi
+echo "deps: installing$need"
+apt-get update -q
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $need
