@@ -54,8 +54,14 @@ void boot_primary(u64 dtb)
 	for (u32 id = 1; id < PLAT_CPU_COUNT; id++)
 		cpus[id].online = arch_cpu_start(id) == 0;
 
-	vm_create_all((const u8 *)(uintptr_t)board.initrd_start,
-		      board.initrd_end - board.initrd_start, board.ram_base + board.ram_size);
+	/* The bundle stays where the loader put it (resets reload images from it), below VM RAM. */
+	if (board.initrd_end > PLAT_RAM_BASE + PLAT_HV_RESERVED)
+		panic("boot bundle ends at %#lx, past the hypervisor's reserved RAM (%#llx)",
+		      board.initrd_end, PLAT_RAM_BASE + PLAT_HV_RESERVED);
+	if (!vm_create_all((const u8 *)(uintptr_t)board.initrd_start,
+			   board.initrd_end - board.initrd_start, PLAT_RAM_BASE + PLAT_HV_RESERVED,
+			   board.ram_base + board.ram_size))
+		panic("no VM could be started");
 	console_banner();
 	for (u32 id = 1; id < PLAT_CPU_COUNT; id++)
 		if (cpus[id].online)

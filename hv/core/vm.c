@@ -82,8 +82,7 @@ static bool vm_create(struct vm *vm, const struct pvb_header *h, u32 id, paddr_t
 	if (!place_vcpus(vm))
 		return false;
 	/* Fresh RAM never shows a guest what was there before. */
-	memset(pa_ptr(ram), 0, vm->cfg->ram_size);
-	arch_clean_dcache(ram, vm->cfg->ram_size);
+	arch_zero_ram(ram, vm->cfg->ram_size);
 	arch_s2_init(vm);
 	if (!arch_s2_map(vm, vm->cfg->ram_base, ram, vm->cfg->ram_size)) {
 		log_err(vm, "out of stage-2 table memory");
@@ -104,16 +103,16 @@ static bool vm_create(struct vm *vm, const struct pvb_header *h, u32 id, paddr_t
 	return true;
 }
 
-void vm_create_all(const u8 *bundle, u64 bundle_size, u64 ram_end)
+u32 vm_create_all(const u8 *bundle, u64 bundle_size, u64 ram_start, u64 ram_end)
 {
 	const struct pvb_header *h = (const struct pvb_header *)bundle;
-	u64 next = PLAT_RAM_BASE + PLAT_HV_RESERVED;
+	u64 next = ram_start;
+	u32 started = 0;
 	const char *why = bundle_check_header(bundle, bundle_size);
-	if (why)
-		panic("boot bundle rejected: %s", why);
-	if ((u64)(uintptr_t)bundle + h->total_size > PLAT_RAM_BASE + PLAT_HV_RESERVED)
-		panic("boot bundle overlaps VM RAM: load it below %#llx",
-		      PLAT_RAM_BASE + PLAT_HV_RESERVED);
+	if (why) {
+		log_err(NULL, "boot bundle rejected: %s", why);
+		return 0;
+	}
 	for (u32 i = 0; i < h->vm_count; i++) {
 		struct vm *vm = &vms[i];
 		memcpy(vm->name, h->vms[i].name, PVB_NAME_SIZE - 1);
@@ -124,10 +123,13 @@ void vm_create_all(const u8 *bundle, u64 bundle_size, u64 ram_end)
 			log_err(vm, "not started: %s", why);
 			continue;
 		}
-		if (vm_create(vm, h, i, pa_init(next)))
+		if (vm_create(vm, h, i, pa_init(next))) {
 			next += h->vms[i].ram_size;
+			started++;
+		}
 	}
 	vm_count = h->vm_count;
+	return started;
 }
 
 static bool vm_claim(struct vm *vm)

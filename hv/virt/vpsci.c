@@ -107,7 +107,8 @@ bool vpsci_call(struct vcpu *vcpu, u32 fid, s64 *ret)
 		*ret = PSCI_SUCCESS;
 		break;
 	case PSCI_FEATURES:
-		*ret = psci_known((u32)a1) ? PSCI_SUCCESS : PSCI_NOT_SUPPORTED;
+		/* SMCCC_VERSION is listed too: it is how callers find SMCCC 1.1 (DEN0022 5.1.14). */
+		*ret = psci_known((u32)a1) || a1 == SMCCC_VERSION ? PSCI_SUCCESS : PSCI_NOT_SUPPORTED;
 		break;
 	}
 	return true;

@@ -4,6 +4,7 @@
 #include <pv/exit.h>
 #include <pv/log.h>
 #include <pv/smccc.h>
+#include <pv/string.h>
 #include "aarch64.h"
 #include <pv/gic.h>
 #include "sysreg.h"
@@ -66,6 +67,20 @@ void arch_clean_dcache(paddr_t pa, u64 size)
 	for (u64 a = pa.pa & ~(line - 1); a < pa.pa + size; a += line)
 		__asm__ volatile("dc cvac, %0" : : "r"(a) : "memory");
 	dsb(sy);
+}
+
+/* Zeroes whole cache-writeback granules with DC ZVA, then cleans them: a guest that starts
+ * with its MMU off reads memory, not our cache. pa and size are 2 MiB aligned. */
+void arch_zero_ram(paddr_t pa, u64 size)
+{
+	u64 dczid = read_sysreg(dczid_el0), zva = 4ull << FIELD(dczid, 3, 0);
+	if (dczid & BIT(4)) { /* DZP: DC ZVA prohibited on this core */
+		memset(pa_ptr(pa), 0, size);
+		zva = size;
+	}
+	for (u64 a = pa.pa; a < pa.pa + size; a += zva)
+		__asm__ volatile("dc zva, %0" : : "r"(a) : "memory");
+	arch_clean_dcache(pa, size);
 }
 
 void arch_sync_icache(void)

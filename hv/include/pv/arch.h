@@ -22,6 +22,7 @@ _Noreturn void arch_guest_enter(struct vcpu *vcpu);
 /* Caches: guests start with their MMU off, so what EL2 wrote must reach memory first. */
 void arch_clean_dcache(paddr_t pa, u64 size);
 void arch_sync_icache(void);
+void arch_zero_ram(paddr_t pa, u64 size);
 
 /* Cores. */
 void arch_cpu_init(void);          /* this core's EL2 controls */

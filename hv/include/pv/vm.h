@@ -9,7 +9,7 @@
 #include <pv/vpl011.h>
 
 /* RUNNING -> STOPPING (one caller won the right to stop or reset it) -> OFF or RUNNING again. */
-enum vm_state { VM_RUNNING, VM_STOPPING, VM_OFF };
+enum vm_state { VM_OFF, VM_RUNNING, VM_STOPPING }; /* zero: a VM slot never started */
 
 struct vm {
 	char name[PVB_NAME_SIZE];
@@ -28,8 +28,9 @@ struct vm {
 extern struct vm vms[PVB_MAX_VMS];
 extern u32 vm_count;
 
-/* Builds every VM from the bundle; a VM that cannot be built is logged and left off. */
-void vm_create_all(const u8 *bundle, u64 bundle_size, u64 ram_end);
+/* Builds every VM from the bundle, carving RAM from [ram_start, ram_end); a VM that cannot be
+ * built is logged and left off. Returns how many VMs started. */
+u32 vm_create_all(const u8 *bundle, u64 bundle_size, u64 ram_start, u64 ram_end);
 /* Guest-physical to host-physical for [ipa, ipa+size) inside the VM's RAM, or false. */
 bool vm_ipa_to_pa(const struct vm *vm, u64 ipa, u64 size, paddr_t *pa);
 /* Stops the VM (every vCPU off, the other cores kicked). reason is logged. */

@@ -1,0 +1,12 @@
+/* arch_vcpu.h (host fake): the vCPU state the fake architecture keeps, for unit tests. */
+#ifndef ARCH_VCPU_H
+#define ARCH_VCPU_H
+
+#include <pv/types.h>
+
+struct arch_vcpu {
+	u64 vmpidr;
+	u32 loads, puts;
+};
+
+#endif

@@ -1,0 +1,74 @@
+/* fake.c: a fake architecture so the portable core runs as host unit tests (no EL2 here). */
+#include <stdlib.h>
+#include <string.h>
+#include <pv/arch.h>
+#include <pv/cpu.h>
+#include <pv/sched.h>
+#include <pv/vm.h>
+#include "fake.h"
+
+struct fake_state fake;
+struct cpu cpus[4];
+
+void pl011_putc(char c);
+int pl011_getc(void);
+
+void fake_reset(void)
+{
+	memset(&fake, 0, sizeof(fake));
+	memset(cpus, 0, sizeof(cpus));
+	for (u32 i = 0; i < 4; i++)
+		cpus[i].online = 1, cpus[i].id = i;
+	memset(vms, 0, sizeof(vms));
+	vm_count = 0;
+}
+
+struct cpu *this_cpu(void) { return &cpus[0]; }
+void sched_attach(struct vcpu *vcpu) { (void)vcpu; }
+void sched_wake(struct vcpu *vcpu) { (void)vcpu; fake.kicks++; }
+
+void arch_s2_init(struct vm *vm) { vm->vttbr = (u64)(vm->id + 1) << 48; }
+bool arch_s2_map(struct vm *vm, u64 ipa, paddr_t pa, u64 size)
+{
+	(void)vm, (void)ipa, (void)pa, (void)size;
+	fake.s2_maps++;
+	return !fake.s2_fail;
+}
+void arch_s2_flush(struct vm *vm) { (void)vm; fake.s2_flushes++; }
+void arch_vcpu_load(struct vcpu *vcpu) { vcpu->arch.loads++; }
+void arch_vcpu_put(struct vcpu *vcpu) { vcpu->arch.puts++; }
+void arch_vcpu_reset(struct vcpu *vcpu)
+{
+	vcpu->arch.vmpidr = BIT(31) | vcpu->id;
+	vcpu->regs.pstate = 0x3c5;
+}
+void arch_clean_dcache(paddr_t pa, u64 size) { (void)pa, (void)size; }
+void arch_sync_icache(void) {}
+void arch_zero_ram(paddr_t pa, u64 size) { memset(pa_ptr(pa), 0, size); }
+u32 arch_cpu_id(void) { return 0; }
+void arch_cpu_init(void) {}
+int arch_cpu_start(u32 cpu) { (void)cpu; return 0; }
+void arch_kick(u32 cpu) { (void)cpu; fake.kicks++; }
+void arch_idle(void) {}
+
+_Noreturn void arch_system_off(void)
+{
+	fake.system_offs++;
+	if (fake.off_jump)
+		longjmp(*fake.off_jump, 1);
+	abort();
+}
+
+void pl011_putc(char c)
+{
+	if (fake.out_len + 1 < sizeof(fake.out))
+		fake.out[fake.out_len++] = c;
+	fake.out[fake.out_len] = 0;
+}
+
+int pl011_getc(void)
+{
+	if (!fake.in || !*fake.in)
+		return -1;
+	return (u8)*fake.in++;
+}

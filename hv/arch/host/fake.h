@@ -1,0 +1,20 @@
+/* fake.h: what the fake architecture recorded, for the host unit tests to assert on. */
+#ifndef ARCH_HOST_FAKE_H
+#define ARCH_HOST_FAKE_H
+
+#include <setjmp.h>
+#include <pv/types.h>
+
+struct fake_state {
+	char out[16384];   /* everything written to the board UART */
+	size_t out_len;
+	const char *in;    /* bytes the board UART will deliver, NUL-terminated */
+	u32 kicks, s2_maps, s2_flushes, system_offs;
+	bool s2_fail;      /* make arch_s2_map fail */
+	jmp_buf *off_jump; /* where arch_system_off returns to, when set */
+};
+
+extern struct fake_state fake;
+void fake_reset(void);
+
+#endif

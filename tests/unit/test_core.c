@@ -1,0 +1,453 @@
+/* test_core.c: the portable hypervisor core on the fake architecture: board DTB reading,
+ * formatting, bundle re-checks, VM creation/reset/stop, PSCI, the vPL011 and the console. */
+#include <libfdt.h>
+#include <stdlib.h>
+#include <pv/bundle_check.h>
+#include <pv/console.h>
+#include <pv/cpu.h>
+#include <pv/fdt.h>
+#include <pv/fmt.h>
+#include <pv/mmio.h>
+#include <pv/smccc.h>
+#include <pv/vm.h>
+#include <board.h>
+#include "fake.h"
+#include "harness.h"
+
+/* ---- formatting ---- */
+
+static const char *fmt(const char *f, ...)
+{
+	static char buf[64];
+	va_list ap;
+	va_start(ap, f);
+	fmt_vformat(buf, sizeof(buf), f, ap);
+	va_end(ap);
+	return buf;
+}
+
+TEST(fmt_conversions)
+{
+	EXPECT_STR(fmt("%d|%u|%x", -42, 42u, 0xbeefu), "-42|42|beef");
+	EXPECT_STR(fmt("%#lx %08x %5d", 0x1000ul, 0xabu, 7), "0x1000 000000ab     7");
+	EXPECT_STR(fmt("%s %c %s", "vm", 'x', (char *)NULL), "vm x (null)");
+	EXPECT_STR(fmt("%ld %lu", (long)-1, (unsigned long)-1), "-1 18446744073709551615");
+	EXPECT_STR(fmt("100%% %q"), "100% %q");
+}
+
+TEST(fmt_truncates_and_terminates)
+{
+	char buf[8];
+	EXPECT_EQ(fmt_format(buf, sizeof(buf), "%s", "0123456789"), 7);
+	EXPECT_STR(buf, "0123456");
+	EXPECT_EQ(fmt_format(buf, 1, "abc"), 0);
+	EXPECT_STR(buf, "");
+}
+
+/* ---- board DTB ---- */
+
+static void *board_dtb(int with_initrd, int addr_cells)
+{
+	size_t size = 4096;
+	void *fdt = malloc(size);
+	fdt_create(fdt, (int)size);
+	fdt_finish_reservemap(fdt);
+	fdt_begin_node(fdt, "");
+	fdt_property_u32(fdt, "#address-cells", (uint32_t)addr_cells);
+	fdt_property_u32(fdt, "#size-cells", 2);
+	fdt_begin_node(fdt, "cpus");
+	fdt_property_u32(fdt, "reg", 7); /* a "reg" that is not memory's */
+	fdt_end_node(fdt);
+	fdt_begin_node(fdt, "memory@40000000");
+	fdt_property_string(fdt, "device_type", "memory");
+	if (addr_cells == 2) {
+		fdt64_t reg[2] = { cpu_to_fdt64(0x40000000), cpu_to_fdt64(0x40000000) };
+		fdt_property(fdt, "reg", reg, sizeof(reg));
+	} else {
+		fdt32_t reg[3] = { cpu_to_fdt32(0x40000000), 0, cpu_to_fdt32(0x20000000) };
+		fdt_property(fdt, "reg", reg, sizeof(reg));
+	}
+	fdt_end_node(fdt);
+	fdt_begin_node(fdt, "chosen");
+	if (with_initrd) {
+		fdt_property_u64(fdt, "linux,initrd-start", 0x48000000);
+		fdt_property_u32(fdt, "linux,initrd-end", 0x48100000);
+	}
+	fdt_end_node(fdt);
+	fdt_end_node(fdt);
+	fdt_finish(fdt);
+	return fdt;
+}
+
+TEST(fdt_reads_ram_and_initrd)
+{
+	void *dtb = board_dtb(1, 2);
+	struct board_info b;
+	EXPECT_EQ(fdt_read_board(dtb, fdt_totalsize(dtb), &b), 0);
+	EXPECT_EQ(b.ram_base, 0x40000000);
+	EXPECT_EQ(b.ram_size, 0x40000000);
+	EXPECT_EQ(b.initrd_start, 0x48000000);
+	EXPECT_EQ(b.initrd_end, 0x48100000);
+	free(dtb);
+	dtb = board_dtb(0, 1);
+	EXPECT_EQ(fdt_read_board(dtb, fdt_totalsize(dtb), &b), 0);
+	EXPECT_EQ(b.ram_size, 0x20000000);
+	EXPECT_EQ(b.initrd_start, 0);
+	free(dtb);
+}
+
+/* Every truncation and every single-byte corruption is refused or read within bounds (ASan
+ * watches the exact-size copies). */
+TEST(fdt_survives_truncation_and_corruption)
+{
+	void *dtb = board_dtb(1, 2);
+	u32 total = fdt_totalsize(dtb);
+	struct board_info b;
+	for (u32 len = 0; len < total; len++) {
+		u8 *copy = malloc(len ? len : 1);
+		memcpy(copy, dtb, len);
+		if (!EXPECT(fdt_read_board(copy, len, &b) < 0))
+			fprintf(stderr, "  accepted a DTB cut to %u of %u bytes\n", len, total);
+		free(copy);
+	}
+	for (u32 i = 0; i < total; i++) {
+		u8 *copy = malloc(total);
+		memcpy(copy, dtb, total);
+		copy[i] ^= 0xa5;
+		(void)fdt_read_board(copy, total, &b);
+		free(copy);
+	}
+	free(dtb);
+}
+
+/* ---- bundles ---- */
+
+#define RAM_POOL (MiB(64))
+static u8 *ram_pool;
+
+struct test_bundle {
+	struct pvb_header h;
+	u8 payload[4 * 4096];
+};
+
+static void bundle_init(struct test_bundle *b, u32 nvms)
+{
+	memset(b, 0, sizeof(*b));
+	b->h.magic = PVB_MAGIC;
+	b->h.version = PVB_VERSION;
+	b->h.header_size = sizeof(b->h);
+	b->h.vm_count = nvms;
+	b->h.total_size = sizeof(*b);
+	for (u32 i = 0; i < nvms; i++) {
+		struct pvb_vm *vm = &b->h.vms[i];
+		snprintf(vm->name, sizeof(vm->name), "vm%u", i);
+		vm->ram_base = 0x40000000;
+		vm->ram_size = MiB(2);
+		vm->entry = 0x40000000;
+		vm->image = (struct pvb_blob){ offsetof(struct test_bundle, payload) + 4096 * i, 4096,
+					       0x40000000 };
+		vm->vcpu_count = 2;
+		vm->cpu_mask = 0xf;
+		memset(vm->vcpu_pin, PVB_NO_PIN, sizeof(vm->vcpu_pin));
+		memset(b->payload + 4096 * i, 0x11 * (int)(i + 1), 4096);
+	}
+}
+
+TEST(bundle_header_checks)
+{
+	static struct test_bundle b;
+	bundle_init(&b, 1);
+	EXPECT(bundle_check_header((u8 *)&b, sizeof(b)) == NULL);
+	EXPECT_STR(bundle_check_header((u8 *)&b, 16), "smaller than its header");
+	b.h.magic ^= 1;
+	EXPECT_STR(bundle_check_header((u8 *)&b, sizeof(b)), "bad magic (not a pocketvisor bundle)");
+	bundle_init(&b, 1);
+	b.h.version = 2;
+	EXPECT_STR(bundle_check_header((u8 *)&b, sizeof(b)), "unsupported version");
+	bundle_init(&b, 1);
+	b.h.total_size = sizeof(b) + 1;
+	EXPECT_STR(bundle_check_header((u8 *)&b, sizeof(b)), "larger than what was loaded");
+	bundle_init(&b, 1);
+	b.h.vm_count = 9;
+	EXPECT_STR(bundle_check_header((u8 *)&b, sizeof(b)), "VM count out of range");
+}
+
+TEST(bundle_vm_checks)
+{
+	static struct test_bundle b;
+	const char *blob = "a payload lies outside the bundle or the VM's RAM";
+	struct pvb_vm *vm = &b.h.vms[0];
+	bundle_init(&b, 1);
+	EXPECT(bundle_check_vm(&b.h, 0) == NULL);
+	memset(vm->name, 'a', sizeof(vm->name));
+	EXPECT_STR(bundle_check_vm(&b.h, 0), "bad name");
+	bundle_init(&b, 1);
+	vm->ram_size = MiB(1);
+	EXPECT_STR(bundle_check_vm(&b.h, 0), "RAM not 2 MiB aligned or outside the guest-physical space");
+	bundle_init(&b, 1);
+	vm->ram_base = 0xfffe00000ull; /* crosses the 4 GiB limit */
+	EXPECT_STR(bundle_check_vm(&b.h, 0), "RAM not 2 MiB aligned or outside the guest-physical space");
+	bundle_init(&b, 1);
+	vm->ram_base = 0x08000000;
+	vm->image.load = vm->entry = 0x08000000;
+	EXPECT_STR(bundle_check_vm(&b.h, 0), "RAM overlaps the virtual devices");
+	bundle_init(&b, 1);
+	vm->vcpu_count = 9;
+	EXPECT_STR(bundle_check_vm(&b.h, 0), "vCPU count out of range");
+	bundle_init(&b, 1);
+	vm->image.offset = ~0ull - 100; /* offset + size wraps */
+	EXPECT_STR(bundle_check_vm(&b.h, 0), blob);
+	bundle_init(&b, 1);
+	vm->image.load = 0x40000000 + MiB(2) - 100;
+	EXPECT_STR(bundle_check_vm(&b.h, 0), blob);
+	bundle_init(&b, 1);
+	vm->entry = 0x3ffffffc;
+	EXPECT_STR(bundle_check_vm(&b.h, 0), "entry point outside RAM");
+	bundle_init(&b, 1);
+	vm->vcpu_pin[1] = 4;
+	EXPECT_STR(bundle_check_vm(&b.h, 0), "vCPU pinned to a core the board does not have");
+}
+
+/* ---- VMs ---- */
+
+static struct test_bundle tb;
+
+static u32 create(u64 ram)
+{
+	fake_reset();
+	if (!ram_pool)
+		ram_pool = aligned_alloc(MiB(2), RAM_POOL);
+	memset(ram_pool, 0xee, RAM_POOL); /* what a previous owner left behind */
+	return vm_create_all((u8 *)&tb, sizeof(tb), (u64)(uintptr_t)ram_pool,
+			     (u64)(uintptr_t)ram_pool + ram);
+}
+
+TEST(vm_create_zeroes_ram_and_loads_image)
+{
+	bundle_init(&tb, 2);
+	tb.h.vms[1].vcpu_pin[0] = 3;
+	tb.h.vms[1].vcpu_pin[1] = 2;
+	EXPECT_EQ(create(RAM_POOL), 2);
+	EXPECT_EQ(vm_count, 2);
+	EXPECT_EQ(vms[0].ram_pa.pa, (u64)(uintptr_t)ram_pool);
+	EXPECT_EQ(vms[1].ram_pa.pa, (u64)(uintptr_t)ram_pool + MiB(2));
+	EXPECT_EQ(ram_pool[0], 0x11);
+	EXPECT_EQ(ram_pool[4095], 0x11);
+	EXPECT_EQ(ram_pool[4096], 0); /* zeroed, not what was there */
+	EXPECT_EQ(ram_pool[MiB(2) - 1], 0);
+	EXPECT_EQ(ram_pool[MiB(2)], 0x22);
+	EXPECT_EQ(vms[0].state, VM_RUNNING);
+	EXPECT_EQ(vms[0].vcpus[0].power, VCPU_ON_PENDING);
+	EXPECT_EQ(vms[0].vcpus[0].boot_entry, 0x40000000);
+	EXPECT_EQ(vms[0].vcpus[1].power, VCPU_OFF);
+	EXPECT_EQ(vms[0].vcpus[0].cpu, 0); /* spread over the allowed cores */
+	EXPECT_EQ(vms[0].vcpus[1].cpu, 1);
+	EXPECT_EQ(vms[1].vcpus[0].cpu, 3); /* pinned */
+	EXPECT_EQ(vms[1].vcpus[1].cpu, 2);
+	EXPECT(vms[0].vttbr != vms[1].vttbr);
+}
+
+TEST(vm_create_refuses_what_does_not_fit)
+{
+	bundle_init(&tb, 3);
+	tb.h.vms[1].ram_size = MiB(4);
+	tb.h.vms[2].vcpu_pin[0] = 1;
+	EXPECT_EQ(create(MiB(4)), 2); /* vm1 needs 4 MiB, only 2 are left after vm0 */
+	EXPECT(strstr(fake.out, "pv: error: vm vm1: not started: its RAM does not fit"));
+	EXPECT_EQ(vms[1].state, VM_OFF);
+	EXPECT_EQ(vms[2].ram_pa.pa, (u64)(uintptr_t)ram_pool + MiB(2));
+	bundle_init(&tb, 2);
+	cpus[2].online = 0;
+	tb.h.vms[0].vcpu_pin[1] = 2;
+	tb.h.vms[1].cpu_mask = 0;
+	fake_reset();
+	cpus[2].online = 0;
+	EXPECT_EQ(vm_create_all((u8 *)&tb, sizeof(tb), (u64)(uintptr_t)ram_pool,
+				(u64)(uintptr_t)ram_pool + RAM_POOL), 0);
+	EXPECT(strstr(fake.out, "vm vm0: vCPU 1 is pinned to core 2, which this board does not have"));
+	EXPECT(strstr(fake.out, "vm vm1: none of the cores it may run on (mask 0x0) is online"));
+	bundle_init(&tb, 1);
+	tb.h.magic = 0;
+	EXPECT_EQ(create(RAM_POOL), 0);
+	EXPECT(strstr(fake.out, "boot bundle rejected: bad magic"));
+}
+
+static s64 call(struct vcpu *v, u64 fid, u64 a1, u64 a2, u64 a3)
+{
+	v->regs.x[0] = fid, v->regs.x[1] = a1, v->regs.x[2] = a2, v->regs.x[3] = a3;
+	smccc_call(v);
+	return (s64)v->regs.x[0];
+}
+
+TEST(psci_cpu_on_and_affinity)
+{
+	bundle_init(&tb, 1);
+	tb.h.vms[0].vcpu_count = 4;
+	create(RAM_POOL);
+	struct vcpu *v0 = &vms[0].vcpus[0], *v1 = &vms[0].vcpus[1];
+	v0->power = VCPU_ON;
+	EXPECT_EQ(call(v0, PSCI_AFFINITY_INFO, 1, 0, 0), 1);
+	EXPECT_EQ(call(v0, PSCI_CPU_ON | PSCI_64, 1, 0x40000100, 77), PSCI_SUCCESS);
+	EXPECT_EQ(v1->power, VCPU_ON_PENDING);
+	EXPECT_EQ(v1->boot_entry, 0x40000100);
+	EXPECT_EQ(v1->boot_ctx, 77);
+	EXPECT_EQ(call(v0, PSCI_AFFINITY_INFO, 1, 0, 0), 2);
+	EXPECT_EQ(call(v0, PSCI_CPU_ON | PSCI_64, 1, 0x40000200, 0), PSCI_ON_PENDING);
+	EXPECT_EQ(v1->boot_entry, 0x40000100); /* the loser changed nothing */
+	v1->power = VCPU_ON;
+	EXPECT_EQ(call(v0, PSCI_CPU_ON | PSCI_64, 1, 0x40000200, 0), PSCI_ALREADY_ON);
+	EXPECT_EQ(call(v0, PSCI_AFFINITY_INFO | PSCI_64, 1, 0, 0), 0);
+	EXPECT_EQ(call(v0, PSCI_CPU_ON | PSCI_64, 4, 0x40000000, 0), PSCI_INVALID_PARAMETERS);
+	EXPECT_EQ(call(v0, PSCI_CPU_ON | PSCI_64, 0x102, 0x40000000, 0), PSCI_INVALID_PARAMETERS);
+	EXPECT_EQ(call(v0, PSCI_CPU_ON | PSCI_64, 2, 0x40000000 + MiB(2), 0), PSCI_INVALID_ADDRESS);
+	EXPECT_EQ(call(v0, PSCI_AFFINITY_INFO, 1, 1, 0), PSCI_INVALID_PARAMETERS);
+	/* SMC32: only the low 32 bits of each argument count. */
+	EXPECT_EQ(call(v0, PSCI_CPU_ON, 0xffffffff00000002ull, 0xabcd000040000300ull, 5), 0);
+	EXPECT_EQ(vms[0].vcpus[2].boot_entry, 0x40000300);
+	EXPECT_EQ(call(v0, PSCI_CPU_OFF, 0, 0, 0), PSCI_DENIED);
+	EXPECT_EQ(v0->power, VCPU_OFF);
+}
+
+TEST(smccc_versions_features_unknown)
+{
+	bundle_init(&tb, 1);
+	create(RAM_POOL);
+	struct vcpu *v = &vms[0].vcpus[0];
+	EXPECT_EQ(call(v, SMCCC_VERSION, 0, 0, 0), 0x10001);
+	EXPECT_EQ(call(v, PSCI_VERSION, 0, 0, 0), 0x10001);
+	EXPECT_EQ(call(v, SMCCC_ARCH_FEATURES, SMCCC_ARCH_FEATURES, 0, 0), 0);
+	EXPECT_EQ(call(v, SMCCC_ARCH_FEATURES, 0x80008000, 0, 0), -1);
+	EXPECT_EQ(call(v, PSCI_FEATURES, PSCI_CPU_ON | PSCI_64, 0, 0), 0);
+	EXPECT_EQ(call(v, PSCI_FEATURES, SMCCC_VERSION, 0, 0), 0);
+	EXPECT_EQ(call(v, PSCI_FEATURES, PSCI_VERSION | PSCI_64, 0, 0), -1);
+	EXPECT_EQ(call(v, PSCI_MIGRATE_INFO_TYPE, 0, 0, 0), 2);
+	EXPECT_EQ(call(v, 0xc2001234, 0, 0, 0), -1);
+	EXPECT_EQ(call(v, 0xffffffff84000000ull, 0, 0, 0), 0x10001); /* only w0 is the function ID */
+	EXPECT_EQ(call(v, 0, 0, 0, 0), -1);
+}
+
+TEST(system_reset_reloads_only_the_caller)
+{
+	bundle_init(&tb, 2);
+	create(RAM_POOL);
+	struct vcpu *v = &vms[0].vcpus[1];
+	v->power = VCPU_ON;
+	vms[0].vcpus[0].power = VCPU_ON;
+	vms[1].vcpus[0].power = VCPU_ON;
+	ram_pool[0] = 0x99;         /* the guest overwrote its image */
+	ram_pool[MiB(1)] = 0x77;     /* and its data */
+	ram_pool[MiB(2)] = 0x55;     /* the other VM's memory changes too */
+	call(v, PSCI_SYSTEM_RESET, 0, 0, 0);
+	EXPECT_EQ(ram_pool[0], 0x11); /* image reloaded */
+	EXPECT_EQ(ram_pool[MiB(1)], 0x77); /* warm reset: the rest stays */
+	EXPECT_EQ(ram_pool[MiB(2)], 0x55);
+	EXPECT_EQ(vms[0].state, VM_RUNNING);
+	EXPECT_EQ(vms[0].vcpus[0].power, VCPU_ON_PENDING);
+	EXPECT_EQ(vms[0].vcpus[1].power, VCPU_OFF);
+	EXPECT_EQ(vms[1].vcpus[0].power, VCPU_ON);
+	EXPECT(strstr(fake.out, "pv: info: vm vm0: reset"));
+	EXPECT_EQ(fake.s2_flushes, 1);
+}
+
+TEST(system_off_stops_one_vm_then_the_machine)
+{
+	jmp_buf off;
+	bundle_init(&tb, 2);
+	create(RAM_POOL);
+	vms[0].vcpus[0].power = VCPU_ON;
+	vms[1].vcpus[0].power = VCPU_ON;
+	call(&vms[0].vcpus[0], PSCI_SYSTEM_OFF, 0, 0, 0);
+	EXPECT_EQ(vms[0].state, VM_OFF);
+	EXPECT_EQ(vms[1].state, VM_RUNNING);
+	EXPECT_EQ(fake.system_offs, 0);
+	EXPECT(strstr(fake.out, "vm vm0: stopped: powered off (PSCI SYSTEM_OFF)"));
+	call(&vms[0].vcpus[0], PSCI_SYSTEM_RESET, 0, 0, 0); /* a stopped VM stays stopped */
+	EXPECT_EQ(vms[0].state, VM_OFF);
+	fake.off_jump = &off;
+	if (!setjmp(off))
+		call(&vms[1].vcpus[0], PSCI_SYSTEM_OFF, 0, 0, 0);
+	EXPECT_EQ(fake.system_offs, 1);
+	EXPECT(strstr(fake.out, "every VM is off: powering off"));
+}
+
+/* ---- vPL011 and the console ---- */
+
+static u64 uart(struct vm *vm, u64 off, u32 size, bool write, u64 val)
+{
+	vpl011_access(vm, off, size, write, &val);
+	return val;
+}
+
+TEST(vpl011_lines_are_tagged)
+{
+	bundle_init(&tb, 2);
+	create(RAM_POOL);
+	fake.out_len = 0;
+	for (const char *s = "hi\r\nthere"; *s; s++)
+		uart(&vms[1], 0, 4, true, (u8)*s);
+	EXPECT_STR(fake.out, "\r\n[vm1] hi\r\n" + 2);
+	vpl011_flush(&vms[1]);
+	EXPECT(strstr(fake.out, "[vm1] there\r\n"));
+	fake.out_len = 0;
+	for (u32 i = 0; i < 130; i++)
+		uart(&vms[0], 0, 1, true, 'x');
+	EXPECT_EQ(strlen(fake.out), 6 + 120 + 2); /* a full line is printed on its own */
+}
+
+TEST(vpl011_registers)
+{
+	bundle_init(&tb, 1);
+	create(RAM_POOL);
+	struct vm *vm = &vms[0];
+	EXPECT_EQ(uart(vm, 0x18, 4, false, 0), 0x90); /* TXFE | RXFE */
+	EXPECT_EQ(uart(vm, 0xfe0, 4, false, 0), 0x11);
+	EXPECT_EQ(uart(vm, 0xffc, 4, false, 0), 0xb1);
+	EXPECT_EQ(uart(vm, 0xf00, 4, false, 0), 0);
+	uart(vm, 0x38, 4, true, 0xffffffff);
+	EXPECT_EQ(uart(vm, 0x38, 4, false, 0), 0x7ff);
+	EXPECT_EQ(uart(vm, 0x40, 4, false, 0), 0x20); /* TX interrupt pending, RX not */
+	uart(vm, 0x30, 2, true, 0x301);
+	EXPECT_EQ(uart(vm, 0x30, 4, false, 0), 0x301);
+	EXPECT_EQ(uart(vm, 0x31, 1, false, 0), 0x3);
+}
+
+TEST(console_input_follows_focus)
+{
+	bundle_init(&tb, 2);
+	create(RAM_POOL);
+	fake.in = "ab\x1d" "2c\x1d\x1d\x1d" "9d";
+	console_poll();
+	EXPECT_EQ(uart(&vms[0], 0x18, 4, false, 0) & 0x10, 0);
+	EXPECT_EQ(uart(&vms[0], 0, 4, false, 0), 'a');
+	EXPECT_EQ(uart(&vms[0], 0, 4, false, 0), 'b');
+	EXPECT_EQ(uart(&vms[0], 0x18, 4, false, 0) & 0x10, 0x10);
+	EXPECT_EQ(uart(&vms[1], 0, 4, false, 0), 'c');
+	EXPECT_EQ(uart(&vms[1], 0, 4, false, 0), 0x1d); /* Ctrl-] twice sends one */
+	EXPECT_EQ(uart(&vms[1], 0, 4, false, 0), 'd');  /* Ctrl-] 9: no such VM, dropped */
+	EXPECT(strstr(fake.out, "vm vm1: has the keyboard now"));
+	for (u32 i = 0; i < 100; i++) /* a full FIFO drops input instead of growing */
+		EXPECT_EQ(vpl011_receive(&vms[1].uart, 'z'), i < VPL011_RX_SIZE);
+}
+
+TEST(mmio_decodes_sign_and_width)
+{
+	bundle_init(&tb, 1);
+	create(RAM_POOL);
+	struct vcpu *v = &vms[0].vcpus[0];
+	struct mmio_access a = { .ipa = PLAT_GUEST_UART_BASE + 0xfe0, .size = 1, .reg = 3,
+				 .sign_extend = true, .wide = true };
+	EXPECT(mmio_dispatch(v, &a));
+	EXPECT_EQ(v->regs.x[3], 0x11);
+	a.ipa = PLAT_GUEST_UART_BASE + 0xffc; /* 0xb1 has its sign bit set */
+	EXPECT(mmio_dispatch(v, &a));
+	EXPECT_EQ(v->regs.x[3], 0xffffffffffffffb1ull);
+	a.wide = false;
+	EXPECT(mmio_dispatch(v, &a));
+	EXPECT_EQ(v->regs.x[3], 0xffffffb1ull);
+	a.reg = 31; /* xzr: nothing written */
+	EXPECT(mmio_dispatch(v, &a));
+	a.ipa = PLAT_GUEST_UART_BASE + 0xffe, a.size = 4; /* straddles the end of the device */
+	EXPECT(!mmio_dispatch(v, &a));
+	a.ipa = PLAT_GUEST_UART_BASE - 4;
+	EXPECT(!mmio_dispatch(v, &a));
+}
