@@ -1,0 +1,217 @@
+"""test_pvpack.py: pvpack end to end: each bad config fails with its exact message, good ones pack.
+
+Every `tests/configs/bad/*.dts` starts with `/* expect: <node path>: <message> */`; pvpack must exit 1
+and print `pvpack: <config>: <node path>: <message>`. Every `tests/configs/good/*.dts` has its
+expected bundle contents in GOOD below. Configs name images relative to the repo root; the
+`images` fixture creates them under build/tests/img.
+"""
+
+import os
+import random
+import re
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PVPACK = ROOT / "build" / "tools" / "pvpack"
+IMG = ROOT / "build" / "tests" / "img"
+BAD = sorted((ROOT / "tests" / "configs" / "bad").glob("*.dts"))
+GOOD_DIR = ROOT / "tests" / "configs" / "good"
+MIB = 1 << 20
+IMAGES = {"small.bin": 4096, "big.bin": 20 * MIB, "empty.bin": 0}
+
+# hv/include/pv/bundle.h
+PVB_MAGIC, PVB_VERSION, PVB_ALIGN, PVB_MAX_VMS, PVB_NO_PIN = 0x31425650, 1, 4096, 8, 0xFF
+HEADER = struct.Struct("<IIIIQ8x")  # magic version header_size vm_count total_size reserved
+BLOB = "QQQ"  # offset size load
+VM = struct.Struct("<16sQQQ" + BLOB * 3 + "IIII8s24x")
+assert HEADER.size == 32 and VM.size == 160
+
+ALL_CORES = 0xF
+UNPINNED = bytes([PVB_NO_PIN] * 8)
+
+# Per good config: (name, ram_base, ram_size, vcpus, cpu_mask, pins, priority, image, load, entry).
+GOOD = {
+    "minimal": [
+        ("solo", 0x40000000, 2 * MIB, 1, ALL_CORES, UNPINNED, 0, "small.bin", 0x40000000,
+         0x40000000),
+    ],
+    "two-vms": [
+        ("open", 0x40000000, 64 * MIB, 2, 0b0011, bytes([1, 0]) + UNPINNED[2:], 10, "big.bin",
+         0x40080000, 0x40080000),
+        ("vault_2", 0x40000000, 2 * MIB, 1, 0b1000, UNPINNED, 255, "small.bin", 0x40000000,
+         0x40000800),
+    ],
+}
+
+
+def image_data(name):
+    """Deterministic bytes without a short period, so a misplaced payload cannot compare equal."""
+    return random.Random(name).randbytes(IMAGES[name])
+
+
+@pytest.fixture(scope="module")
+def images():
+    IMG.mkdir(parents=True, exist_ok=True)
+    for name in IMAGES:
+        path, data = IMG / name, image_data(name)
+        if not path.is_file() or path.read_bytes() != data:
+            tmp = path.with_name(f"{name}.{os.getpid()}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)  # another run reading it never sees half an image
+    return IMG
+
+
+@pytest.fixture(scope="module")
+def pvpack(images):
+    if not PVPACK.is_file():
+        pytest.fail(f"{PVPACK.relative_to(ROOT)} is missing: run `make build/tools/pvpack`")
+
+    def run(*args, cwd=ROOT):
+        return subprocess.run([str(PVPACK), *map(str, args)], cwd=cwd, capture_output=True,
+                              text=True, timeout=60)
+    return run
+
+
+def rel(path):
+    return str(path.relative_to(ROOT))
+
+
+def expected_message(path):
+    first = path.read_text().splitlines()[0]
+    m = re.fullmatch(r"/\* expect: (.+) \*/", first)
+    assert m, f"{rel(path)}: first line must be /* expect: <node path>: <message> */"
+    return m.group(1)
+
+
+@pytest.mark.parametrize("config", BAD, ids=[p.stem for p in BAD])
+def test_bad_config_fails_with_its_message(pvpack, config, tmp_path):
+    out = tmp_path / "out.pvb"
+    r = pvpack("-o", out, rel(config))
+    assert r.returncode == 1, r.stderr
+    assert f"pvpack: {rel(config)}: {expected_message(config)}" in r.stderr.splitlines()
+    assert r.stdout == ""
+    assert list(tmp_path.iterdir()) == [], "a failed run must not leave a bundle or a temp file"
+
+
+def test_corpus_is_complete():
+    assert len(BAD) >= 25
+    assert sorted(p.stem for p in GOOD_DIR.glob("*.dts")) == sorted(GOOD)
+
+
+def parse_bundle(data):
+    magic, version, header_size, vm_count, total_size = HEADER.unpack_from(data, 0)
+    vms_at = header_size - PVB_MAX_VMS * VM.size
+    vms = [VM.unpack_from(data, vms_at + i * VM.size) for i in range(PVB_MAX_VMS)]
+    return magic, version, header_size, vm_count, total_size, vms
+
+
+@pytest.mark.parametrize("name", sorted(GOOD))
+def test_good_config_packs(pvpack, name, tmp_path):
+    out = tmp_path / f"{name}.pvb"
+    r = pvpack("-o", out, rel(GOOD_DIR / f"{name}.dts"))
+    assert (r.returncode, r.stderr, r.stdout) == (0, "", "")
+    data = out.read_bytes()
+    magic, version, header_size, vm_count, total_size, vms = parse_bundle(data)
+    assert (magic, version) == (PVB_MAGIC, PVB_VERSION)
+    assert header_size == HEADER.size + PVB_MAX_VMS * VM.size
+    assert vm_count == len(GOOD[name])
+    assert total_size == len(data) and total_size % PVB_ALIGN == 0
+
+    payload_end = header_size
+    for want, got in zip(GOOD[name], vms):
+        (wname, ram_base, ram_size, vcpus, cpu_mask, pins, priority, image, load, entry) = want
+        (gname, g_ram_base, g_ram_size, g_entry, img_off, img_size, img_load, *dtb_initrd,
+         g_vcpus, g_cpu_mask, flags, g_priority, g_pins) = got
+        assert gname == wname.encode().ljust(16, b"\0")
+        assert (g_ram_base, g_ram_size, g_vcpus, g_cpu_mask, g_pins, g_priority, flags) == \
+            (ram_base, ram_size, vcpus, cpu_mask, pins, priority, 0)
+        assert (img_load, g_entry) == (load, entry)
+        assert dtb_initrd == [0] * 6
+        assert img_off % PVB_ALIGN == 0 and img_off >= payload_end
+        assert data[img_off:img_off + img_size] == image_data(image)
+        payload_end = img_off + img_size
+    assert total_size == -(-payload_end // PVB_ALIGN) * PVB_ALIGN
+    assert all(vm == VM.unpack(bytes(VM.size)) for vm in vms[vm_count:])
+
+
+def test_check_only_validates(pvpack):
+    r = pvpack("--check", rel(GOOD_DIR / "minimal.dts"))
+    assert (r.returncode, r.stderr, r.stdout) == (0, "", "")
+    assert not (ROOT / "minimal.pvb").exists()
+
+
+def write_config(path, image, vm_extra=""):
+    path.write_text(f"""/dts-v1/;
+/ {{
+	compatible = "pocketvisor,config-v1";
+	vms {{
+		vm@0 {{
+			name = "a";
+			memory = <0x0 0x40000000 0x0 0x200000>;
+			vcpus = <1>;
+			image = "{image}";
+			{vm_extra}
+		}};
+	}};
+}};
+""")
+
+
+def test_default_output_is_config_name_in_cwd(pvpack, images, tmp_path):
+    write_config(tmp_path / "mine.dts", images / "small.bin")
+    r = pvpack("mine.dts", cwd=tmp_path)
+    assert (r.returncode, r.stderr) == (0, "")
+    assert parse_bundle((tmp_path / "mine.pvb").read_bytes())[3] == 1
+
+
+def test_failed_run_keeps_the_previous_bundle(pvpack, images, tmp_path):
+    out = tmp_path / "out.pvb"
+    out.write_bytes(b"last good bundle")
+    write_config(tmp_path / "bad.dts", images / "small.bin", "priority = <999>;")
+    r = pvpack("-o", out, tmp_path / "bad.dts")
+    assert r.returncode == 1
+    assert out.read_bytes() == b"last good bundle"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.dts", "out.pvb"]
+
+
+def test_every_problem_is_reported(pvpack, tmp_path):
+    cfg = tmp_path / "many.dts"
+    write_config(cfg, "no/such.bin", "vcpus2 = <1>; priority = <300>;")
+    r = pvpack("--check", cfg)
+    assert r.returncode == 1
+    assert r.stderr.splitlines() == [
+        f'pvpack: {cfg}: /vms/vm@0: unknown property "vcpus2"',
+        f"pvpack: {cfg}: /vms/vm@0: priority: 300 is not in 0..255",
+        f'pvpack: {cfg}: /vms/vm@0: image: cannot open "no/such.bin": No such file or directory',
+    ]
+
+
+def test_dtc_errors_pass_through(pvpack, tmp_path):
+    cfg = tmp_path / "syntax.dts"
+    cfg.write_text("/dts-v1/;\n/ { vms { };\n")
+    r = pvpack("--check", cfg)
+    assert r.returncode == 1
+    assert "syntax error" in r.stderr
+    assert r.stderr.splitlines()[-1] == f"pvpack: {cfg}: dtc failed (exit status 1)"
+
+    r = pvpack("--check", tmp_path / "missing.dts")
+    assert r.returncode == 1 and "missing.dts" in r.stderr
+
+
+@pytest.mark.parametrize("args", [[], ["-x", "a.dts"], ["a.dts", "b.dts"], ["a.dts", "-o"],
+                                  ["--check", "-o", "x.pvb", "a.dts"]],
+                         ids=["none", "unknown-option", "two-configs", "o-without-file",
+                              "check-with-o"])
+def test_usage_errors_exit_2(pvpack, args):
+    r = pvpack(*args)
+    assert r.returncode == 2
+    assert r.stderr.splitlines()[-1] == "usage: pvpack [-o OUT.pvb] [--check] CONFIG.dts"
+
+
+def test_help(pvpack):
+    r = pvpack("--help")
+    assert (r.returncode, r.stdout) == (0, "usage: pvpack [-o OUT.pvb] [--check] CONFIG.dts\n")

@@ -1,0 +1,33 @@
+# unit.mk: host unit tests, built with AddressSanitizer and UBSan and run by `make unit`.
+# Add a test binary by appending it to UNIT_TESTS (here or in any makefile) with its own rule;
+# UNIT_CFLAGS gives it the sanitizers and the harness (tests/unit/harness.h).
+HOST_CC     ?= cc
+UNIT_DIR    := $(BUILD)/tests/unit
+UNIT_CFLAGS := $(WARN) -std=c11 -D_DEFAULT_SOURCE -g -O1 -fsanitize=address,undefined \
+               -fno-omit-frame-pointer -fno-sanitize-recover=all -Itests/unit -Ihv/include \
+               -Iplat/qemu-virt
+UNIT_TESTS  += $(UNIT_DIR)/test_pvpack
+
+$(UNIT_DIR)/test_pvpack: tests/unit/test_pvpack.c tests/unit/harness.h $(PVPACK_LIB_SRCS) \
+                         $(PVPACK_HDRS)
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(UNIT_CFLAGS) -Itools/pvpack tests/unit/test_pvpack.c $(PVPACK_LIB_SRCS) \
+		-lfdt -o $@
+
+# Second expansion: UNIT_TESTS is read after every makefile has had the chance to append.
+# Every binary runs even if one fails, so one broken module does not hide the others' results.
+.SECONDEXPANSION:
+unit: $$(UNIT_TESTS)
+	@status=0; for t in $(UNIT_TESTS); do echo "$$t"; $$t || status=1; done; exit $$status
+
+# The portable hypervisor core on the fake architecture (hv/arch/host).
+CORE_SRCS := hv/arch/host/fake.c hv/core/bundle.c hv/core/console.c hv/core/log.c \
+             hv/core/mmio.c hv/core/smccc.c hv/core/vcpu.c hv/core/vm.c hv/lib/fdt.c \
+             hv/lib/fmt.c hv/virt/vpl011.c hv/virt/vpsci.c
+UNIT_TESTS += $(UNIT_DIR)/test_core
+
+$(UNIT_DIR)/test_core: tests/unit/test_core.c tests/unit/harness.h $(CORE_SRCS) \
+                       $(wildcard hv/include/pv/*.h hv/arch/host/*.h)
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(UNIT_CFLAGS) -Wno-missing-prototypes -Ihv/arch/host tests/unit/test_core.c \
+		$(CORE_SRCS) -lfdt -o $@

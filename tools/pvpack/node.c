@@ -1,0 +1,137 @@
+/* node.c: a config node's typed property reads and its unknown-property and unknown-node checks. */
+#include <string.h>
+
+#include "pvpack.h"
+
+/* The raw value, or NULL if absent (reported only if required). */
+static const void *get(const struct node_ctx *c, const char *name, int required, int *len)
+{
+	const void *val = fdt_getprop(c->fdt, c->offset, name, len);
+	if (!val && required)
+		diag_report(c->diag, c->path, "missing required property \"%s\"", name);
+	return val;
+}
+
+/* A fixed number of cells; `shape` is what the user should have written. */
+static enum prop_result fixed_cells(const struct node_ctx *c, const char *name, int required,
+				    int cell_count, const char *shape, const fdt32_t **cells)
+{
+	int len;
+	*cells = get(c, name, required, &len);
+	if (!*cells)
+		return PROP_ABSENT;
+	if (len != cell_count * 4) {
+		diag_report(c->diag, c->path, "%s: must be %s, not %d bytes", name, shape, len);
+		return PROP_BAD;
+	}
+	return PROP_OK;
+}
+
+uint32_t node_cell(const fdt32_t *cells, int i)
+{
+	return fdt32_ld(&cells[i]); /* byte loads: property values need not be aligned */
+}
+
+static uint64_t cell_pair(const fdt32_t *cells, int i)
+{
+	return (uint64_t)node_cell(cells, i) << 32 | node_cell(cells, i + 1);
+}
+
+enum prop_result node_string(const struct node_ctx *c, const char *name, int required,
+			     const char **out)
+{
+	int len;
+	const char *s = get(c, name, required, &len);
+	if (!s)
+		return PROP_ABSENT;
+	/* Exactly one NUL, at the end: a string list or cells would be misread otherwise. */
+	if (len == 0 || memchr(s, '\0', (size_t)len) != s + len - 1) {
+		diag_report(c->diag, c->path, "%s: must be a string", name);
+		return PROP_BAD;
+	}
+	*out = s;
+	return PROP_OK;
+}
+
+enum prop_result node_u32(const struct node_ctx *c, const char *name, int required,
+			  uint32_t *out)
+{
+	const fdt32_t *cells;
+	enum prop_result r = fixed_cells(c, name, required, 1, "one cell <n>", &cells);
+	if (r == PROP_OK)
+		*out = node_cell(cells, 0);
+	return r;
+}
+
+enum prop_result node_u64(const struct node_ctx *c, const char *name, int required,
+			  uint64_t *out)
+{
+	const fdt32_t *cells;
+	enum prop_result r = fixed_cells(c, name, required, 2, "two cells <hi lo>", &cells);
+	if (r == PROP_OK)
+		*out = cell_pair(cells, 0);
+	return r;
+}
+
+enum prop_result node_range(const struct node_ctx *c, const char *name, uint64_t *base,
+			   uint64_t *size)
+{
+	const fdt32_t *cells;
+	enum prop_result r = fixed_cells(c, name, 1, 4,
+					 "four cells <base-hi base-lo size-hi size-lo>", &cells);
+	if (r == PROP_OK) {
+		*base = cell_pair(cells, 0);
+		*size = cell_pair(cells, 2);
+	}
+	return r;
+}
+
+enum prop_result node_cells(const struct node_ctx *c, const char *name, int required,
+			    const fdt32_t **cells, int *count)
+{
+	int len;
+	*cells = get(c, name, required, &len);
+	if (!*cells)
+		return PROP_ABSENT;
+	if (len % 4 != 0) {
+		diag_report(c->diag, c->path, "%s: must be a list of cells <a b ...>, not %d bytes",
+			    name, len);
+		return PROP_BAD;
+	}
+	*count = len / 4;
+	return PROP_OK;
+}
+
+/* Strictness: a misspelt optional property would otherwise be silently ignored. */
+void node_check_props(const struct node_ctx *c, const char *const *known, size_t known_count)
+{
+	int prop;
+	fdt_for_each_property_offset(prop, c->fdt, c->offset) {
+		const char *name;
+		fdt_getprop_by_offset(c->fdt, prop, &name, NULL);
+		size_t i = 0;
+		while (i < known_count && strcmp(name, known[i]) != 0)
+			i++;
+		if (i == known_count)
+			diag_report(c->diag, c->path, "unknown property \"%s\"", name);
+	}
+}
+
+void node_child_path(char *buf, size_t size, const char *parent, const char *name)
+{
+	snprintf(buf, size, "%s%s%s", parent, strcmp(parent, "/") == 0 ? "" : "/", name);
+}
+
+/* Children other than `allowed` (NULL: none) are unknown: we do not look inside them. */
+void node_check_children(const struct node_ctx *c, const char *allowed)
+{
+	int child;
+	fdt_for_each_subnode(child, c->fdt, c->offset) {
+		const char *name = fdt_get_name(c->fdt, child, NULL);
+		if (allowed && strcmp(name, allowed) == 0)
+			continue;
+		char path[NODE_PATH_SIZE];
+		node_child_path(path, sizeof(path), c->path, name);
+		diag_report(c->diag, path, "unknown node");
+	}
+}

@@ -1,0 +1,13 @@
+# pvpack.mk: the host tool that validates configs/*.dts and packs them into boot bundles.
+HOST_CC          ?= cc
+PVPACK           := $(BUILD)/tools/pvpack
+PVPACK_SRCS      := $(wildcard tools/pvpack/*.c)
+# Everything but main(), for the unit tests to link against.
+PVPACK_LIB_SRCS  := $(filter-out tools/pvpack/main.c,$(PVPACK_SRCS))
+PVPACK_HDRS      := $(wildcard tools/pvpack/*.h) hv/include/pv/bundle.h plat/qemu-virt/board.h
+PVPACK_CFLAGS    := $(WARN) -std=c11 -D_DEFAULT_SOURCE -O2 -g -Itools/pvpack -Ihv/include \
+                    -Iplat/qemu-virt
+
+$(PVPACK): $(PVPACK_SRCS) $(PVPACK_HDRS)
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(PVPACK_CFLAGS) $(PVPACK_SRCS) -lfdt -o $@

@@ -1,0 +1,158 @@
+/* vm.c: validating one VM node of a config into its bundle record. */
+#include <ctype.h>
+#include <string.h>
+
+#include "board.h"
+#include "pvpack.h"
+
+#define ALL_CORES ((1u << PLAT_CPU_COUNT) - 1)
+
+static const char *const vm_props[] = {
+	"name", "memory", "vcpus", "cpus", "pin", "priority", "image", "load", "entry",
+};
+
+/* Names tag console and log lines, so they stay short and plain. */
+static void check_name(const struct node_ctx *c, struct pvb_vm *vm)
+{
+	const char *name;
+	if (node_string(c, "name", 1, &name) != PROP_OK)
+		return;
+	size_t len = strlen(name);
+	int ok = len > 0 && len < PVB_NAME_SIZE;
+	if (len == 0)
+		diag_report(c->diag, c->path, "name: is empty");
+	if (len >= PVB_NAME_SIZE)
+		diag_report(c->diag, c->path, "name: is %zu characters, at most %u are allowed", len,
+			    PVB_NAME_SIZE - 1);
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		if (islower(*p) || isdigit(*p) || *p == '_' || *p == '-')
+			continue;
+		char shown[8]; /* a control character would break the one-line message */
+		if (isprint(*p))
+			snprintf(shown, sizeof(shown), "'%c'", *p);
+		else
+			snprintf(shown, sizeof(shown), "'\\x%02x'", *p);
+		diag_report(c->diag, c->path, "name: character %s is not allowed (use a-z 0-9 _ -)",
+			    shown);
+		ok = 0;
+		break;
+	}
+	if (ok)
+		memcpy(vm->name, name, len);
+}
+
+/* Returns whether RAM is known and usable for checking load and entry against it. */
+static int check_memory(const struct node_ctx *c, struct pvb_vm *vm)
+{
+	uint64_t base, size;
+	if (node_range(c, "memory", &base, &size) != PROP_OK)
+		return 0;
+	/* Stage 2 maps VM RAM with 2 MiB blocks. */
+	if (base % PVPACK_2M)
+		diag_report(c->diag, c->path, "memory: base 0x%llx is not 2 MiB aligned",
+			    (unsigned long long)base);
+	if (size == 0)
+		diag_report(c->diag, c->path, "memory: size is 0");
+	else if (size % PVPACK_2M)
+		diag_report(c->diag, c->path, "memory: size 0x%llx is not a multiple of 2 MiB",
+			    (unsigned long long)size);
+	/* Written so that base + size cannot overflow. */
+	if (size > PLAT_GUEST_IPA_LIMIT || base > PLAT_GUEST_IPA_LIMIT - size) {
+		diag_report(c->diag, c->path,
+			    "memory: base 0x%llx + size 0x%llx is not below the 4 GiB guest-physical limit",
+			    (unsigned long long)base, (unsigned long long)size);
+		return 0;
+	}
+	if (size && base < PLAT_GUEST_DEV_END && base + size > PLAT_GUEST_DEV_BASE)
+		diag_report(c->diag, c->path,
+			    "memory: [0x%llx, 0x%llx) overlaps the guest device window [0x%llx, 0x%llx)",
+			    (unsigned long long)base, (unsigned long long)(base + size),
+			    PLAT_GUEST_DEV_BASE, PLAT_GUEST_DEV_END);
+	vm->ram_base = base;
+	vm->ram_size = size;
+	return size != 0;
+}
+
+static int check_vcpus(const struct node_ctx *c, struct pvb_vm *vm)
+{
+	if (node_u32(c, "vcpus", 1, &vm->vcpu_count) != PROP_OK)
+		return 0;
+	if (vm->vcpu_count == 0 || vm->vcpu_count > PVB_MAX_VCPUS) {
+		diag_report(c->diag, c->path, "vcpus: %u is not in 1..%u", vm->vcpu_count,
+			    PVB_MAX_VCPUS);
+		return 0;
+	}
+	return 1;
+}
+
+static int core_exists(const struct node_ctx *c, const char *prop, uint32_t core)
+{
+	if (core < PLAT_CPU_COUNT)
+		return 1;
+	diag_report(c->diag, c->path, "%s: core %u does not exist (the board has cores 0..%u)", prop,
+		    core, PLAT_CPU_COUNT - 1);
+	return 0;
+}
+
+/* Returns whether cpu_mask is known, so pins can be checked against it. */
+static int check_cpus(const struct node_ctx *c, struct pvb_vm *vm)
+{
+	const fdt32_t *cells;
+	int count;
+	vm->cpu_mask = ALL_CORES;
+	enum prop_result r = node_cells(c, "cpus", 0, &cells, &count);
+	if (r != PROP_OK)
+		return r == PROP_ABSENT;
+	if (count == 0)
+		diag_report(c->diag, c->path, "cpus: is empty");
+	vm->cpu_mask = 0;
+	for (int i = 0; i < count; i++) {
+		uint32_t core = node_cell(cells, i);
+		if (core_exists(c, "cpus", core))
+			vm->cpu_mask |= 1u << core;
+	}
+	return 1;
+}
+
+static void check_pin(const struct node_ctx *c, struct pvb_vm *vm, int vcpus_ok, int mask_ok)
+{
+	const fdt32_t *cells;
+	int count;
+	memset(vm->vcpu_pin, PVB_NO_PIN, sizeof(vm->vcpu_pin));
+	if (node_cells(c, "pin", 0, &cells, &count) != PROP_OK)
+		return;
+	if (vcpus_ok && (uint32_t)count != vm->vcpu_count)
+		diag_report(c->diag, c->path, "pin: length %d does not match vcpus %u", count,
+			    vm->vcpu_count);
+	for (int i = 0; i < count; i++) {
+		uint32_t core = node_cell(cells, i);
+		if (!core_exists(c, "pin", core))
+			continue;
+		if (mask_ok && !(vm->cpu_mask & (1u << core)))
+			diag_report(c->diag, c->path, "pin: vCPU %d is on core %u, which is not in cpus",
+				    i, core);
+		if (i < (int)PVB_MAX_VCPUS)
+			vm->vcpu_pin[i] = (uint8_t)core;
+	}
+}
+
+static void check_priority(const struct node_ctx *c, struct pvb_vm *vm)
+{
+	if (node_u32(c, "priority", 0, &vm->priority) == PROP_OK && vm->priority > 255)
+		diag_report(c->diag, c->path, "priority: %u is not in 0..255", vm->priority);
+}
+
+void vm_check(const struct node_ctx *c, struct pvb_vm *vm, const char **image_path)
+{
+	memset(vm, 0, sizeof(*vm));
+	node_check_props(c, vm_props, sizeof(vm_props) / sizeof(vm_props[0]));
+	node_check_children(c, NULL);
+
+	check_name(c, vm);
+	int ram_ok = check_memory(c, vm);
+	int vcpus_ok = check_vcpus(c, vm);
+	int mask_ok = check_cpus(c, vm);
+	check_pin(c, vm, vcpus_ok, mask_ok);
+	check_priority(c, vm);
+	*image_path = image_check(c, vm, ram_ok);
+}
