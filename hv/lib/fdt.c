@@ -21,11 +21,22 @@ static u64 cells_value(const u8 *p, u32 cells)
 	return cells == 2 ? (u64)be32(p) << 32 | be32(p + 4) : be32(p);
 }
 
+/* Property names were checked to end inside the strings block; compare only up to their NUL. */
+static bool str_eq(const char *a, const char *b)
+{
+	while (*a && *a == *b)
+		a++, b++;
+	return *a == *b;
+}
+
 static bool name_is(const char *name, const char *want)
 {
 	size_t n = strnlen(want, 32);
 	return memcmp(name, want, n) == 0 && (name[n] == 0 || name[n] == '@');
 }
+
+/* The nodes whose properties we read; every other node's properties are skipped unread. */
+enum node_kind { NODE_OTHER, NODE_ROOT, NODE_MEMORY, NODE_CHOSEN };
 
 struct walk {
 	const u8 *blob;
@@ -33,23 +44,32 @@ struct walk {
 	u32 addr_cells, size_cells;
 };
 
-static void take_prop(struct walk *w, const char *node, u32 depth, const char *prop,
-		      const u8 *val, u32 len, struct board_info *info)
+static enum node_kind classify(const char *name, u32 depth)
 {
-	if (depth == 1 && !strnlen(node, 1)) { /* the root node */
-		if (!memcmp(prop, "#address-cells", 15) && len == 4)
+	if (depth == 1)
+		return NODE_ROOT;
+	if (depth != 2)
+		return NODE_OTHER;
+	return name_is(name, "memory") ? NODE_MEMORY : name_is(name, "chosen") ? NODE_CHOSEN : NODE_OTHER;
+}
+
+static void take_prop(struct walk *w, enum node_kind node, const char *prop, const u8 *val,
+		      u32 len, struct board_info *info)
+{
+	if (node == NODE_ROOT) {
+		if (str_eq(prop, "#address-cells") && len == 4)
 			w->addr_cells = be32(val);
-		else if (!memcmp(prop, "#size-cells", 12) && len == 4)
+		else if (str_eq(prop, "#size-cells") && len == 4)
 			w->size_cells = be32(val);
-	} else if (depth == 2 && name_is(node, "memory") && !memcmp(prop, "reg", 4) &&
+	} else if (node == NODE_MEMORY && str_eq(prop, "reg") &&
 		   w->addr_cells <= 2 && w->size_cells <= 2 && w->addr_cells && w->size_cells &&
 		   len >= 4 * (w->addr_cells + w->size_cells) && !info->ram_size) {
 		info->ram_base = cells_value(val, w->addr_cells);
 		info->ram_size = cells_value(val + 4 * w->addr_cells, w->size_cells);
-	} else if (depth == 2 && name_is(node, "chosen") && (len == 4 || len == 8)) {
-		if (!memcmp(prop, "linux,initrd-start", 19))
+	} else if (node == NODE_CHOSEN && (len == 4 || len == 8)) {
+		if (str_eq(prop, "linux,initrd-start"))
 			info->initrd_start = cells_value(val, len / 4);
-		else if (!memcmp(prop, "linux,initrd-end", 17))
+		else if (str_eq(prop, "linux,initrd-end"))
 			info->initrd_end = cells_value(val, len / 4);
 	}
 }
@@ -62,7 +82,7 @@ static bool need(const struct walk *w, u32 n)
 int fdt_read_board(const void *dtb, u64 max, struct board_info *info)
 {
 	const u8 *b = dtb;
-	const char *node = "";
+	enum node_kind node = NODE_OTHER;
 	u32 depth = 0;
 	memset(info, 0, sizeof(*info));
 	if (max < 40 || be32(b) != FDT_MAGIC)
@@ -78,16 +98,16 @@ int fdt_read_board(const void *dtb, u64 max, struct board_info *info)
 		u32 token = be32(b + w.pos);
 		w.pos += 4;
 		if (token == FDT_BEGIN_NODE) {
-			node = (const char *)b + w.pos;
-			u32 len = (u32)strnlen(node, w.end - w.pos);
+			const char *name = (const char *)b + w.pos;
+			u32 len = (u32)strnlen(name, w.end - w.pos);
 			if (len == w.end - w.pos)
 				return -1;
 			w.pos += (len + 4) & ~3u;
-			depth++;
+			node = classify(name, ++depth);
 		} else if (token == FDT_END_NODE) {
 			if (depth-- == 0)
 				return -1;
-			node = "-"; /* properties after a child belong to no node we read */
+			node = NODE_OTHER; /* properties after a child belong to no node we read */
 		} else if (token == FDT_PROP) {
 			if (!need(&w, 8))
 				return -1;
@@ -96,9 +116,11 @@ int fdt_read_board(const void *dtb, u64 max, struct board_info *info)
 			if (!need(&w, len) || nameoff >= w.strings_size)
 				return -1;
 			const char *prop = (const char *)b + w.strings + nameoff;
-			if (strnlen(prop, w.strings_size - nameoff) == w.strings_size - nameoff)
-				return -1;
-			take_prop(&w, node, depth, prop, b + w.pos, len, info);
+			if (node != NODE_OTHER) {
+				if (strnlen(prop, w.strings_size - nameoff) == w.strings_size - nameoff)
+					return -1;
+				take_prop(&w, node, prop, b + w.pos, len, info);
+			}
 			w.pos += (len + 3) & ~3u;
 			if (w.pos > w.end)
 				return -1;

@@ -171,7 +171,7 @@ arch_smc:
 	smc	#0
 	ret
 
-	.bss
+	.section .noinit, "aw", %nobits
 	.balign	16
 	.global stacks
 stacks:

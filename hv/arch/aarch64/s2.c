@@ -21,14 +21,14 @@
  * level-3 tables only where a mapping is not 2 MiB aligned. */
 #define S2_POOL_PAGES 48
 typedef u64 table_t[512];
-static table_t pool[S2_POOL_PAGES] __attribute__((aligned(4096)));
+static table_t pool[S2_POOL_PAGES] __attribute__((aligned(4096), section(".noinit.s2")));
 static u32 pool_used;
 
 static u64 *table_alloc(void)
 {
 	if (pool_used == S2_POOL_PAGES)
 		return NULL;
-	return pool[pool_used++]; /* bss: already zero */
+	return memset(pool[pool_used++], 0, sizeof(table_t)); /* not cleared at boot */
 }
 
 void arch_s2_init(struct vm *vm)
