@@ -31,8 +31,9 @@ static bool str_eq(const char *a, const char *b)
 
 static bool name_is(const char *name, const char *want)
 {
-	size_t n = strnlen(want, 32);
-	return memcmp(name, want, n) == 0 && (name[n] == 0 || name[n] == '@');
+	while (*want && *name == *want)
+		name++, want++;
+	return !*want && (*name == 0 || *name == '@');
 }
 
 /* The nodes whose properties we read; every other node's properties are skipped unread. */
