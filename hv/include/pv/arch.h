@@ -32,4 +32,8 @@ void arch_kick(u32 cpu);           /* make the core re-check its vCPUs */
 void arch_idle(void);              /* sleep until an interrupt */
 _Noreturn void arch_system_off(void);
 
+/* The GIC virtual CPU interface of this core: ICH_LR<i>_EL2 (i below ICH_VTR_EL2.ListRegs + 1). */
+u64 arch_vgic_read_lr(u32 i);
+void arch_vgic_write_lr(u32 i, u64 v);
+
 #endif

@@ -1,0 +1,58 @@
+# guests.mk: our bare-metal test guests. Each guests/<name>/ plus guests/lib links to
+# build/guests/<name>.elf (for native QEMU runs) and <name>.bin (the raw image a config loads).
+# Included by the top Makefile; `make -f guests/guests.mk` also works on its own.
+
+BUILD ?= build
+CROSS ?= aarch64-linux-gnu-
+
+GUESTS := hello ticker smp attacker victim resetter crasher demo
+
+# Guest-physical RAM base each guest is linked at (guest.ld); 16 MiB of RAM each. The --defsym
+# must come before -T on the link line, or the script's DEFINED() does not see it.
+GUEST_RAM_BASE_DEFAULT := 0x40000000
+attacker_RAM_BASE := 0xC0000000
+
+GUEST_CC      := $(CROSS)gcc
+GUEST_OBJCOPY := $(CROSS)objcopy
+GUEST_CFLAGS  := -Wall -Wextra -Werror -Wshadow -Wconversion -Wvla -Wmissing-prototypes \
+                 -std=c11 -ffreestanding -fno-builtin -nostdlib -mgeneral-regs-only -O2 -g \
+                 -mstrict-align -mcpu=cortex-a53 -fno-pic -fno-pie -fno-stack-protector \
+                 -fno-asynchronous-unwind-tables -fno-unwind-tables -fno-common \
+                 -fno-tree-loop-distribute-patterns -MMD -MP -Iguests/lib
+GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,guests/lib/guest.ld -Wl,--build-id=none \
+                 -Wl,-z,noexecstack -Wl,--no-warn-rwx-segments
+
+GUEST_LIB_SRCS := $(wildcard guests/lib/*.S guests/lib/*.c)
+src_to_obj      = $(patsubst guests/%,$(BUILD)/guests/%.o,$(basename $(1)))
+GUEST_LIB_OBJS := $(call src_to_obj,$(GUEST_LIB_SRCS))
+GUEST_ELFS     := $(GUESTS:%=$(BUILD)/guests/%.elf)
+GUEST_BINS     := $(GUESTS:%=$(BUILD)/guests/%.bin)
+guest_objs      = $(call src_to_obj,$(wildcard guests/$(1)/*.S guests/$(1)/*.c))
+GUEST_ALL_SRCS := $(GUEST_LIB_SRCS) $(foreach g,$(GUESTS),$(wildcard guests/$(g)/*.S guests/$(g)/*.c))
+GUEST_ALL_OBJS := $(call src_to_obj,$(GUEST_ALL_SRCS))
+
+.PHONY: guests
+guests: $(GUEST_BINS) $(GUEST_ELFS)
+
+# Static pattern rules, and objects named build/guests/<dir>/<file>.o rather than the top
+# Makefile's build/<src>.o, so a guest file is never built with the hypervisor's EL2 flags.
+$(call src_to_obj,$(filter %.c,$(GUEST_ALL_SRCS))): $(BUILD)/guests/%.o: guests/%.c guests/guests.mk
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
+
+$(call src_to_obj,$(filter %.S,$(GUEST_ALL_SRCS))): $(BUILD)/guests/%.o: guests/%.S guests/guests.mk
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
+
+define guest_rule
+$(BUILD)/guests/$(1).elf: $(call guest_objs,$(1)) $(GUEST_LIB_OBJS) guests/lib/guest.ld guests/guests.mk
+	$$(GUEST_CC) $$(GUEST_CFLAGS) \
+		-Wl,--defsym=GUEST_RAM_BASE=$$(or $$($(1)_RAM_BASE),$$(GUEST_RAM_BASE_DEFAULT)) \
+		$$(GUEST_LDFLAGS) $(call guest_objs,$(1)) $$(GUEST_LIB_OBJS) -o $$@
+endef
+$(foreach g,$(GUESTS),$(eval $(call guest_rule,$(g))))
+
+$(BUILD)/guests/%.bin: $(BUILD)/guests/%.elf
+	$(GUEST_OBJCOPY) -O binary $< $@
+
+-include $(GUEST_ALL_OBJS:.o=.d)

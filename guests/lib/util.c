@@ -1,0 +1,49 @@
+/* util.c: small helpers every guest needs: delays, vCPU id, strings, weak defaults. */
+#include "guest.h"
+
+void delay(uint64_t loops)
+{
+	if (!loops)
+		return;
+	/* In asm so the compiler cannot drop or shorten the loop: its length is the calibration. */
+	__asm__ volatile("1: subs %0, %0, #1\n\tb.ne 1b" : "+r"(loops) : : "cc");
+}
+
+unsigned cpu_id(void)
+{
+	uint64_t mpidr;
+	__asm__ volatile("mrs %0, mpidr_el1" : "=r"(mpidr));
+	return (unsigned)(mpidr & 0xffu);
+}
+
+bool str_eq(const char *a, const char *b)
+{
+	while (*a && *a == *b) {
+		a++;
+		b++;
+	}
+	return *a == *b;
+}
+
+void *memset(void *d, int c, size_t n)
+{
+	unsigned char *p = d;
+	while (n--)
+		*p++ = (unsigned char)c;
+	return d;
+}
+
+void *memcpy(void *d, const void *s, size_t n)
+{
+	unsigned char *p = d;
+	const unsigned char *q = s;
+	while (n--)
+		*p++ = *q++;
+	return d;
+}
+
+/* Guests that never start secondaries need no secondary_main; one started anyway just stops. */
+__attribute__((weak)) void secondary_main(uint64_t context)
+{
+	(void)context;
+}

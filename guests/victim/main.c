@@ -1,0 +1,56 @@
+/* victim: proves no other VM can write this VM's RAM: it fills all its free RAM with a pattern
+ * that depends on the address (so a copy or shift is caught too) and re-checks it while the
+ * attacker next door sweeps the guest-physical space. */
+#include "guest.h"
+
+#define TICKS 20
+#define SECRET 0x5ec2e75ec2e75ec2ul
+
+static uint64_t pattern(uint64_t addr)
+{
+	return (addr * 0x9e3779b97f4a7c15ul) ^ SECRET;
+}
+
+/* The area between .noinit and the stacks, in 64-bit words. */
+static volatile uint64_t *area_start(void) { return (volatile uint64_t *)(uintptr_t)__free_start; }
+static volatile uint64_t *area_end(void) { return (volatile uint64_t *)(uintptr_t)__stacks_start; }
+
+static void fill(void)
+{
+	for (volatile uint64_t *p = area_start(); p < area_end(); p++)
+		*p = pattern((uint64_t)(uintptr_t)p);
+}
+
+/* Returns the number of bad words; prints the first one. */
+static uint64_t verify(void)
+{
+	uint64_t bad = 0;
+
+	for (volatile uint64_t *p = area_start(); p < area_end(); p++) {
+		uint64_t want = pattern((uint64_t)(uintptr_t)p), got = *p;
+		if (got != want && !bad++)
+			printf("victim: first bad word at 0x%lx: 0x%lx, want 0x%lx\n",
+			       (uint64_t)(uintptr_t)p, got, want);
+	}
+	return bad;
+}
+
+int main(uint64_t boot_arg)
+{
+	(void)boot_arg;
+	fill();
+	printf("victim: filled %lu KiB\n",
+	       (uint64_t)((uintptr_t)__stacks_start - (uintptr_t)__free_start) / 1024);
+	for (int i = 1; i <= TICKS; i++) {
+		delay(DELAY_TICK);
+		printf("victim: tick %d\n", i);
+		uint64_t bad = verify();
+		if (bad)
+			printf("victim: pattern BROKEN, %lu words\n", bad);
+		else
+			printf("victim: pattern intact\n");
+	}
+	printf("victim: done\n");
+	psci_system_off();
+	return 0;
+}

@@ -1,0 +1,86 @@
+/* vgic.h: the GICv3 each VM sees: distributor and redistributors emulated by trap, interrupts
+ * delivered through the ICH list registers (LRs). */
+#ifndef PV_VGIC_H
+#define PV_VGIC_H
+
+#include <pv/bundle.h>
+#include <pv/spinlock.h>
+#include <pv/types.h>
+
+#define VGIC_SPI_COUNT 64u     /* INTIDs 32..95; a multiple of 32 (GICD_TYPER.ITLinesNumber) */
+#define VGIC_PRIVATE_COUNT 32u /* SGIs 0..15 and PPIs 16..31, one bank per vCPU */
+#define VGIC_INTID_COUNT (VGIC_PRIVATE_COUNT + VGIC_SPI_COUNT)
+#define VGIC_MAX_VCPUS PVB_MAX_VCPUS
+#define VGIC_MAX_LRS 16u       /* ICH_VTR_EL2.ListRegs allows at most 16 */
+
+/* Guest-physical layout (QEMU virt): the distributor's 64 KiB, then from the redistributor base
+ * one 128 KiB frame pair per vCPU: RD_base, and SGI_base at +64 KiB. */
+#define VGIC_GICD_SIZE 0x10000ull
+#define VGIC_GICR_STRIDE 0x20000ull
+
+/* One interrupt. `owner` is the vCPU whose LR holds it or on which it is active (always the bank
+ * for INTIDs 0..31); `hw` is the physical INTID of a HW-linked interrupt, 0 when none. */
+struct vgic_irq {
+	u32 flags;
+	u8 priority;
+	u8 owner;
+	u16 hw;
+};
+
+struct vgic_cpu {
+	struct vgic_irq irq[VGIC_PRIVATE_COUNT];
+	u32 ctlr;     /* GICR_CTLR: only the DPG bits are kept */
+	u32 sleep;    /* GICR_WAKER.ProcessorSleep */
+	u32 lr_used;  /* LRs 0..lr_used-1 hold lr_intid[], written by vgic_flush */
+	u16 lr_intid[VGIC_MAX_LRS];
+};
+
+/* Everything of one VM's GIC, behind one lock (several cores run its vCPUs and devices). */
+struct vgic {
+	struct spinlock lock;
+	u32 vcpu_count;
+	u32 ctlr; /* GICD_CTLR.EnableGrp0/EnableGrp1 */
+	struct vgic_irq spi[VGIC_SPI_COUNT];
+	u64 irouter[VGIC_SPI_COUNT];
+	struct vgic_cpu cpu[VGIC_MAX_VCPUS];
+};
+
+/* Puts the GIC in its reset state for vcpu_count vCPUs (at VM creation and VM reset). */
+void vgic_init(struct vgic *g, u32 vcpu_count);
+
+/* A trapped access of size bytes at offset off into the distributor (off < VGIC_GICD_SIZE) or
+ * the redistributor region (off < vcpu_count * VGIC_GICR_STRIDE). *val is the value written or
+ * receives the value read (zero-extended). Returns false, with no side effect, for an access the
+ * spec does not allow (bad width or alignment, offset outside the region): the caller injects
+ * an abort. *kick receives the vCPUs (bit i = vCPU i) that may now have an interrupt to take. */
+bool vgic_dist_access(struct vgic *g, u64 off, u32 size, bool write, u64 *val, u32 *kick);
+bool vgic_redist_access(struct vgic *g, u64 off, u32 size, bool write, u64 *val, u32 *kick);
+
+/* Injection by devices and the hypervisor. vcpu picks the bank for INTIDs 0..31 and is ignored
+ * for SPIs (routed by GICD_IROUTER). Each returns the vCPUs to kick (sched_wake) so that they
+ * take the interrupt now; invalid arguments change nothing and return 0.
+ *   vgic_set_level: the input line of a level-sensitive interrupt (an edge-triggered one latches
+ *                   on a rising edge).
+ *   vgic_raise:     one edge: the interrupt becomes pending.
+ *   vgic_sgi:       the sender vCPU wrote ICC_SGI1R_EL1 = sgi1r (trapped). */
+u32 vgic_set_level(struct vgic *g, u32 vcpu, u32 intid, bool level);
+u32 vgic_raise(struct vgic *g, u32 vcpu, u32 intid);
+u32 vgic_sgi(struct vgic *g, u32 sender, u64 sgi1r);
+
+/* Links a PPI or SPI to physical INTID pintid (16..1019; 0 unlinks): the guest's deactivation
+ * then deactivates the physical interrupt, which the hypervisor acknowledged with EOImode=1 and
+ * forwards with vgic_raise each time it fires. False for invalid arguments. */
+bool vgic_link_hw(struct vgic *g, u32 vcpu, u32 intid, u32 pintid);
+
+/* The list registers of the core running vCPU vcpu, which has lr_count of them
+ * (ICH_VTR_EL2.ListRegs + 1). Call vgic_flush just before entering the guest and vgic_sync
+ * first thing after every exit, exactly once each. vgic_flush returns true when more
+ * interrupts wait than fit: the caller then sets ICH_HCR_EL2.UIE so that the guest exits when
+ * the LRs drain. vgic_sync empties the LRs it reads. */
+bool vgic_flush(struct vgic *g, u32 vcpu, u32 lr_count);
+void vgic_sync(struct vgic *g, u32 vcpu);
+
+/* Whether a stopped (synced) vCPU has an interrupt it could take: a WFI ends when this is true. */
+bool vgic_has_pending(struct vgic *g, u32 vcpu);
+
+#endif

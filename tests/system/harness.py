@@ -1,0 +1,228 @@
+"""harness.py: boots pocketvisor on QEMU for the system tests: pack, boot, type, collect, time out.
+
+A test asks for a boot with a marker and gets it through the `boot` fixture (conftest.py):
+
+    @pytest.mark.boot("two", smp=2, timeout=60)
+    def test_x(boot):
+        out = boot.wait()            # QEMU must exit by itself; returns its console text
+
+`tests/configs/<config>.dts` (or `configs/<config>.dts`) is packed by pvpack into
+`build/tests/<config>.pvb`, then booted once for that test. Boots that need no typing start in the
+background as soon as the tests are collected, as many at a time as there are host CPUs
+(PV_TEST_JOBS overrides), so they overlap with each other and with the other tests; a test
+marked `interactive=True` boots when it runs, and types with `boot.send()` / `boot.expect()`.
+The timeout is a hard limit from QEMU's start: QEMU is killed and the test fails with the output
+it had so far. A missing build product fails the test with what to build; nothing is skipped.
+"""
+
+import os
+import re
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = ROOT / "build"
+HV_IMAGE = BUILD / "pocketvisor.bin"
+PVPACK = BUILD / "tools" / "pvpack"
+QEMU = os.environ.get("QEMU", "qemu-system-aarch64")
+
+# The reference board exactly as the top Makefile's QEMU_BOARD starts it (`-nic none`: otherwise
+# QEMU adds a virtio NIC whose option ROM, efi-virtio.rom, Debian ships in another package).
+BOARD = ["-M", "virt,virtualization=on,gic-version=3", "-cpu", "cortex-a57", "-m", "1G",
+         "-nic", "none", "-display", "none", "-serial", "stdio", "-monitor", "none",
+         "-no-reboot"]
+
+TAGGED = re.compile(r"^\[([a-z0-9_-]+)\] (.*)$")
+
+
+def vm_lines(text, vm):
+    """The lines VM `vm` printed, without their `[vm] ` tag, in order."""
+    return [m.group(2) for m in map(TAGGED.match, text.splitlines()) if m and m.group(1) == vm]
+
+
+def hv_lines(text):
+    """The hypervisor's own log lines (`pv: ...`)."""
+    return [line for line in text.splitlines() if line.startswith("pv: ")]
+
+
+def line_index(text, line):
+    """Position of the first line equal to `line` (fails the test if there is none)."""
+    lines = text.splitlines()
+    if line not in lines:
+        pytest.fail(f"no line {line!r} in the output")
+    return lines.index(line)
+
+
+def config_path(name):
+    for d in (ROOT / "tests" / "configs", ROOT / "configs"):
+        if (d / f"{name}.dts").is_file():
+            return d / f"{name}.dts"
+    return ROOT / "tests" / "configs" / f"{name}.dts"
+
+
+class Boot:
+    """One QEMU run of pocketvisor with one config."""
+
+    def __init__(self, config, smp=2, timeout=60, interactive=False):
+        self.config, self.smp, self.timeout = config, smp, timeout
+        self.interactive = interactive  # started by its test, not in the background
+        self.error = None          # why it could not start, if it could not
+        self.timed_out = False
+        self.returncode = None
+        self.command = None
+        self._proc = None
+        self._lock = threading.Lock()  # orders Popen against a kill() at the end of the session
+        self._cancelled = False
+        self._out = bytearray()
+        self._cond = threading.Condition()
+        self._started = threading.Event()
+        self._finished = threading.Event()
+
+    # ---- starting and stopping ----
+
+    def start(self):
+        """Packs the config and starts QEMU; never raises (a failure is kept in self.error)."""
+        try:
+            self._start()
+        except Exception as e:  # noqa: BLE001 - reported by the test that owns this boot
+            self.error = f"could not start: {e!r}"
+        if self.error:
+            self._finished.set()
+        self._started.set()
+
+    def _start(self):
+        missing = [f"{p.relative_to(ROOT)} ({what})" for p, what in
+                   ((HV_IMAGE, "the hypervisor image: run `make`"),
+                    (PVPACK, "the bundle packer: run `make build/tools/pvpack`"))
+                   if not p.is_file()]
+        if missing:
+            self.error = "missing build products: " + ", ".join(missing)
+            return
+        bundle = BUILD / "tests" / f"{self.config}.pvb"
+        bundle.parent.mkdir(parents=True, exist_ok=True)
+        pack = subprocess.run([str(PVPACK), "-o", str(bundle),
+                               str(config_path(self.config).relative_to(ROOT))],
+                              cwd=ROOT, capture_output=True, text=True, timeout=60)
+        if pack.returncode != 0:
+            self.error = (f"pvpack failed ({pack.returncode}); are the guests built "
+                          f"(`make guests`)?\n{pack.stdout}{pack.stderr}")
+            return
+        self.command = [QEMU, *BOARD, "-smp", str(self.smp), "-kernel", str(HV_IMAGE),
+                        "-initrd", str(bundle)]
+        with self._lock:
+            if self._cancelled:
+                self.error = "cancelled before it started"
+                return
+            self._proc = subprocess.Popen(self.command, cwd=ROOT, stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self._deadline = time.monotonic() + self.timeout
+        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self._watchdog, daemon=True).start()
+
+    def _read(self):
+        fd = self._proc.stdout.fileno()
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            with self._cond:
+                self._out += chunk
+                self._cond.notify_all()
+        self.returncode = self._proc.wait()
+        with self._cond:
+            self._finished.set()
+            self._cond.notify_all()
+
+    def _watchdog(self):
+        if not self._finished.wait(max(0.0, self._deadline - time.monotonic())):
+            self.timed_out = True
+            self.kill()
+
+    def kill(self):
+        """Stops QEMU (this boot's process only), or cancels a boot still waiting its turn."""
+        with self._lock:
+            self._cancelled = True
+            proc = self._proc
+        if proc is None:
+            return  # start() sees _cancelled, or already failed
+        if proc.poll() is None:
+            proc.kill()
+        self._finished.wait(10)
+
+    # ---- talking to it ----
+
+    @property
+    def text(self):
+        """Console output so far, CRLF folded to LF."""
+        with self._cond:
+            raw = bytes(self._out)
+        return raw.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "")
+
+    def transcript(self):
+        head = f"$ {' '.join(self.command)}\n" if self.command else ""
+        state = ("killed after the timeout" if self.timed_out else
+                 f"exit code {self.returncode}" if self._finished.is_set() else "running")
+        return f"{head}--- QEMU output ({state}) ---\n{self.text}--- end ---"
+
+    def _check_started(self):
+        self._started.wait()
+        if self.error:
+            pytest.fail(f"boot of {self.config}: {self.error}", pytrace=False)
+
+    def send(self, data):
+        """Types `data` (str or bytes) on the console."""
+        self._check_started()
+        try:
+            self._proc.stdin.write(data.encode() if isinstance(data, str) else data)
+            self._proc.stdin.flush()
+        except BrokenPipeError:
+            pytest.fail(f"QEMU exited before it could be sent {data!r}\n{self.transcript()}",
+                        pytrace=False)
+
+    def expect(self, pattern, flags=re.M):
+        """Waits until `pattern` (a regex) matches the output; fails on timeout or exit."""
+        self._check_started()
+        rx = re.compile(pattern, flags)
+        with self._cond:
+            while True:
+                m = rx.search(self.text)
+                if m:
+                    return m
+                if self._finished.is_set():
+                    how = (f"was killed at the {self.timeout} s timeout" if self.timed_out
+                           else "exited")
+                    pytest.fail(f"QEMU {how} before printing /{pattern}/\n{self.transcript()}",
+                                pytrace=False)
+                self._cond.wait(1.0)
+
+    def wait(self):
+        """Waits for QEMU to exit by itself and returns its output; fails if it was killed."""
+        self._check_started()
+        self._finished.wait()
+        if self.timed_out:
+            pytest.fail(f"QEMU did not finish within {self.timeout} s and was killed\n"
+                        f"{self.transcript()}", pytrace=False)
+        return self.text
+
+
+class Pool:
+    """Runs the collected non-interactive boots in the background, `jobs` at a time."""
+
+    def __init__(self, boots, jobs):
+        self._queue = sorted(boots, key=lambda b: -b.timeout)  # longest first
+        self._slots = threading.Semaphore(jobs)
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        for b in self._queue:
+            self._slots.acquire()
+            b.start()
+            threading.Thread(target=self._release_when_done, args=(b,), daemon=True).start()
+
+    def _release_when_done(self, b):
+        b._finished.wait()
+        self._slots.release()
