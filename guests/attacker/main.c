@@ -11,11 +11,19 @@
 #define WRITE_VALUE 0xa77ac4e5u
 #define REPORT_MAX 8                 /* print the first few surprises, count the rest */
 
-/* Pages that are ours to touch. Devices the hypervisor emulates for every VM belong here too. */
+/* Pages that are ours to touch. Devices the hypervisor emulates for every VM belong here too:
+ * the UART, the GIC distributor (64 KiB) and our one vCPU's redistributor frames (128 KiB); a
+ * second vCPU's frames would belong to nobody and must fault. */
+#define GICD_BASE 0x08000000ul
+#define GICD_END 0x08010000ul
+#define GICR_BASE 0x080a0000ul
+#define GICR_END 0x080c0000ul
+
 static bool allowed(uint64_t addr)
 {
 	uint64_t ram = (uint64_t)(uintptr_t)__ram_base, ram_end = (uint64_t)(uintptr_t)__ram_end;
-	return (addr >= ram && addr < ram_end) || (addr >> 12) == (UART_BASE >> 12);
+	return (addr >= ram && addr < ram_end) || (addr >> 12) == (UART_BASE >> 12) ||
+	       (addr >= GICD_BASE && addr < GICD_END) || (addr >= GICR_BASE && addr < GICR_END);
 }
 
 /* Above the 32-bit guest space, below the 40-bit physical address size every Cortex-A53/A57 has

@@ -2,6 +2,7 @@
 #include <pv/arch.h>
 #include <pv/bundle.h>
 #include <pv/console.h>
+#include <pv/exit.h>
 #include <pv/cpu.h>
 #include <pv/fdt.h>
 #include <pv/gic.h>
@@ -19,11 +20,6 @@ struct cpu cpus[PLAT_CPU_COUNT];
 struct cpu *this_cpu(void)
 {
 	return &cpus[arch_cpu_id()];
-}
-
-static _Noreturn void schedule_forever(void)
-{
-	arch_guest_enter(sched_next(NULL));
 }
 
 static void cpu_online(u32 id)
@@ -66,11 +62,11 @@ void boot_primary(u64 dtb)
 	for (u32 id = 1; id < PLAT_CPU_COUNT; id++)
 		if (cpus[id].online)
 			arch_kick(id);
-	schedule_forever();
+	schedule_first();
 }
 
 void boot_secondary(u64 cpu)
 {
 	cpu_online((u32)cpu);
-	schedule_forever();
+	schedule_first();
 }

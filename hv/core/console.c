@@ -8,6 +8,7 @@
 
 void pl011_putc(char c);
 int pl011_getc(void);
+void pl011_enable_rx_irq(void);
 
 static struct spinlock out_lock, in_lock;
 static u32 focus;
@@ -42,6 +43,7 @@ void console_vm_line(const struct vm *vm, const char *text, u32 len)
 
 void console_banner(void)
 {
+	pl011_enable_rx_irq();
 	log_info(NULL, "%u VMs; keyboard input goes to vm %s; press Ctrl-] then a VM's number "
 		       "(1-%u) to move it", vm_count, vms[0].name, vm_count);
 	for (u32 i = 0; i < vm_count; i++)
@@ -63,7 +65,7 @@ static void deliver(u8 c)
 		escaped = true;
 		return;
 	}
-	vpl011_receive(&vms[focus].uart, c); /* a full FIFO drops, as a real UART overruns */
+	vpl011_receive(&vms[focus], c); /* a full FIFO drops, as a real UART overruns */
 }
 
 void console_poll(void)

@@ -1,17 +1,29 @@
 /* exit.c: what happens between a guest exit and the next guest entry on a core. */
+#include <pv/arch.h>
+#include <pv/console.h>
+#include <pv/cpu.h>
 #include <pv/exit.h>
 #include <pv/gic.h>
 #include <pv/sched.h>
+#include <pv/vgic.h>
 #include <pv/vm.h>
+
+/* Just before entry: the LRs get the vCPU's deliverable interrupts. */
+static struct vcpu *enter(struct vcpu *vcpu)
+{
+	arch_vgic_enable(vgic_flush(&vcpu->vm->vgic, vcpu->id, arch_vgic_lr_count()));
+	return vcpu;
+}
 
 struct vcpu *vcpu_exit(struct vcpu *vcpu, u64 kind)
 {
+	vgic_sync(&vcpu->vm->vgic, vcpu->id);
 	switch (kind) {
 	case EXIT_SYNC:
 		trap_sync(vcpu);
 		break;
 	case EXIT_IRQ:
-		irq_handle();
+		irq_handle(vcpu);
 		break;
 	case EXIT_FIQ:
 		break;
@@ -22,17 +34,43 @@ struct vcpu *vcpu_exit(struct vcpu *vcpu, u64 kind)
 		vm_fatal(vcpu->vm, "exception from AArch32, which it may not use, pc", vcpu->regs.pc);
 		break;
 	}
-	return sched_next(vcpu);
+	return enter(sched_next(vcpu));
 }
 
-/* The only interrupt the hypervisor takes so far is the kick, whose whole job is to bring the
- * core back into sched_next. */
-void irq_handle(void)
+_Noreturn void schedule_first(void)
+{
+	arch_guest_enter(enter(sched_next(NULL)));
+}
+
+/* Physical interrupts, taken at EL2 while cur ran (or while the core idled, cur NULL). With
+ * EOImode=1 each is acknowledged, priority-dropped, then deactivated, except the virtual timer:
+ * it stays active until the guest deactivates its virtual twin (HW bit), so it cannot fire
+ * again before the guest has handled it. */
+void irq_handle(struct vcpu *cur)
 {
 	for (;;) {
 		u32 intid = gic_ack();
 		if (intid >= GIC_SPURIOUS)
 			return;
 		gic_eoi(intid);
+		switch (intid) {
+		case PPI_VTIMER:
+			if (cur) {
+				vgic_raise(&cur->vm->vgic, cur->id, PPI_VTIMER);
+				continue;
+			}
+			break; /* no vCPU loaded: a stale edge of the timer just put away */
+		case SPI_UART:
+			console_poll();
+			break;
+		case SGI_KICK:
+		case PPI_HYP_TIMER:
+			arch_timer_arm(~0ull); /* sched_next arms what it needs next */
+			__atomic_store_n(&this_cpu()->resched, 1u, __ATOMIC_RELEASE);
+			break;
+		default: /* PPI_MAINTENANCE: the LRs drained; the next entry refills them */
+			break;
+		}
+		gic_deactivate(intid);
 	}
 }

@@ -1,16 +1,37 @@
 /* mmio.c: routing a trapped guest access to the virtual device at that address. */
 #include <pv/mmio.h>
+#include <pv/sched.h>
 #include <pv/vm.h>
 #include <board.h>
+
+/* The device at the address: GIC distributor, the VM's redistributors, its UART. */
+static bool device_access(struct vcpu *vcpu, const struct mmio_access *a, u64 *val)
+{
+	struct vm *vm = vcpu->vm;
+	u32 kick = 0;
+	bool ok;
+	if (range_contains(PLAT_GUEST_GICD_BASE, VGIC_GICD_SIZE, a->ipa, a->size))
+		ok = vgic_dist_access(&vm->vgic, a->ipa - PLAT_GUEST_GICD_BASE, a->size, a->write, val,
+				      &kick);
+	else if (range_contains(PLAT_GUEST_GICR_BASE, vm->vcpu_count * VGIC_GICR_STRIDE, a->ipa,
+				a->size))
+		ok = vgic_redist_access(&vm->vgic, a->ipa - PLAT_GUEST_GICR_BASE, a->size, a->write,
+					val, &kick);
+	else if (range_contains(PLAT_GUEST_UART_BASE, PLAT_GUEST_UART_SIZE, a->ipa, a->size))
+		return vpl011_access(vm, a->ipa - PLAT_GUEST_UART_BASE, a->size, a->write, val), true;
+	else
+		return false;
+	sched_wake_mask(vm, kick);
+	return ok;
+}
 
 bool mmio_dispatch(struct vcpu *vcpu, const struct mmio_access *a)
 {
 	u64 val = 0;
-	if (!range_contains(PLAT_GUEST_UART_BASE, PLAT_GUEST_UART_SIZE, a->ipa, a->size))
-		return false;
 	if (a->write)
 		val = vcpu_reg(vcpu, a->reg);
-	vpl011_access(vcpu->vm, a->ipa - PLAT_GUEST_UART_BASE, a->size, a->write, &val);
+	if (!device_access(vcpu, a, &val))
+		return false;
 	if (!a->write) {
 		u32 bits = a->size * 8;
 		if (a->sign_extend && bits < 64 && (val & (1ull << (bits - 1))))

@@ -1,25 +1,99 @@
-/* sched.c: per-core round robin over the vCPUs placed on the core; an idle core sleeps. */
+/* sched.c: which vCPU a core runs. Highest priority first, round robin among equals; time slices
+ * only while vCPUs compete for the core; WFI blocks; an idle core sleeps with at most one timer
+ * armed, and takes a waiting vCPU from a busy core when the vCPU may run on it. */
 #include <pv/arch.h>
 #include <pv/cpu.h>
 #include <pv/exit.h>
 #include <pv/sched.h>
+#include <pv/vgic.h>
 #include <pv/vm.h>
+
+#define SLICE_DIVISOR 200 /* a 5 ms slice */
+
+static struct vcpu *all[PVB_MAX_VMS * PVB_MAX_VCPUS];
+static u32 all_count;
 
 void sched_attach(struct vcpu *vcpu)
 {
-	struct cpu *c = &cpus[vcpu->cpu];
-	c->vcpus[c->vcpu_count] = vcpu;
-	__atomic_store_n(&c->vcpu_count, c->vcpu_count + 1, __ATOMIC_RELEASE);
+	all[all_count] = vcpu;
+	__atomic_store_n(&all_count, all_count + 1, __ATOMIC_RELEASE);
 }
 
-static bool runnable(const struct vcpu *v)
+static u32 load32(const u32 *p)
 {
-	u32 power = __atomic_load_n(&v->power, __ATOMIC_ACQUIRE);
-	return __atomic_load_n(&v->vm->state, __ATOMIC_ACQUIRE) == VM_RUNNING &&
-	       (power == VCPU_ON || power == VCPU_ON_PENDING);
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
 }
 
-/* The core no longer runs v: save its state, then let waiters (vm_stop) see it is parked. */
+/* Powered on in a running VM (blocked or not). */
+static bool alive(const struct vcpu *v)
+{
+	u32 power = load32(&v->power);
+	return load32(&v->vm->state) == VM_RUNNING && (power == VCPU_ON || power == VCPU_ON_PENDING);
+}
+
+/* A blocked vCPU wakes for an interrupt it could take, or for its virtual timer's deadline. */
+static bool wants_core(struct vcpu *v, u64 now)
+{
+	if (!alive(v))
+		return false;
+	if (!load32(&v->blocked))
+		return true;
+	return arch_vtimer_deadline(v) <= now || vgic_has_pending(&v->vm->vgic, v->id);
+}
+
+/* May core c run v now? Its own vCPUs, and (when idle-stealing) another core's waiting ones. */
+static bool eligible(const struct cpu *c, const struct vcpu *v, bool steal)
+{
+	if (v == c->loaded)
+		return true;
+	if (load32(&v->running))
+		return false;
+	return load32(&v->cpu) == c->id || (steal && (v->allowed & BIT(c->id)));
+}
+
+/* Highest priority, round robin after the cursor (so the current vCPU comes last). */
+static struct vcpu *pick(struct cpu *c, bool steal, u64 now)
+{
+	u32 n = load32(&all_count), best_idx = 0;
+	struct vcpu *best = NULL;
+	for (u32 i = 1; i <= n; i++) {
+		u32 idx = (c->next + i) % n;
+		struct vcpu *v = all[idx];
+		if ((!best || v->priority > best->priority) && eligible(c, v, steal) &&
+		    wants_core(v, now))
+			best = v, best_idx = idx;
+	}
+	if (best)
+		c->next = best_idx;
+	return best;
+}
+
+/* Another vCPU that could use this core as much as the chosen one: then the chosen gets a slice. */
+static bool contended(const struct cpu *c, const struct vcpu *chosen, u64 now)
+{
+	for (u32 i = 0; i < load32(&all_count); i++) {
+		struct vcpu *v = all[i];
+		if (v != chosen && v->priority >= chosen->priority && load32(&v->cpu) == c->id &&
+		    !load32(&v->running) && wants_core(v, now))
+			return true;
+	}
+	return false;
+}
+
+/* The earliest virtual-timer deadline among this core's blocked vCPUs. */
+static u64 next_wakeup(const struct cpu *c)
+{
+	u64 t = ~0ull;
+	for (u32 i = 0; i < load32(&all_count); i++) {
+		const struct vcpu *v = all[i];
+		if (load32(&v->cpu) == c->id && load32(&v->blocked) && alive(v) &&
+		    arch_vtimer_deadline(v) < t)
+			t = arch_vtimer_deadline(v);
+	}
+	return t;
+}
+
+/* The core no longer runs its vCPU: save its state, then let waiters (vm_stop) see it parked. */
 static void release(struct cpu *c)
 {
 	arch_vcpu_put(c->loaded);
@@ -27,60 +101,78 @@ static void release(struct cpu *c)
 	c->loaded = NULL;
 }
 
-/* Round robin from the vCPU after the cursor; the current one is considered last. */
-static struct vcpu *pick(struct cpu *c)
+static bool switch_to(struct cpu *c, struct vcpu *next)
 {
-	u32 n = __atomic_load_n(&c->vcpu_count, __ATOMIC_ACQUIRE);
-	for (u32 i = 1; i <= n; i++) {
-		u32 idx = (c->next + i) % n;
-		if (runnable(c->vcpus[idx])) {
-			c->next = idx;
-			return c->vcpus[idx];
-		}
+	if (c->loaded != next) {
+		u32 expected = 0;
+		if (!__atomic_compare_exchange_n(&next->running, &expected, 1u, false,
+						 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			return false; /* another core took it first */
+		if (c->loaded)
+			release(c);
+		__atomic_store_n(&next->cpu, c->id, __ATOMIC_RELEASE);
 	}
-	return NULL;
-}
-
-static struct vcpu *switch_to(struct cpu *c, struct vcpu *next)
-{
-	bool fresh = __atomic_load_n(&next->power, __ATOMIC_ACQUIRE) == VCPU_ON_PENDING;
-	if (c->loaded && c->loaded != next)
-		release(c);
+	__atomic_store_n(&next->blocked, 0u, __ATOMIC_RELEASE);
+	bool fresh = load32(&next->power) == VCPU_ON_PENDING;
 	if (fresh) {
 		/* Started by CPU_ON or a reset: its entry point was published before ON_PENDING. */
 		vcpu_reset(next, next->boot_entry, next->boot_ctx);
 		__atomic_store_n(&next->power, (u32)VCPU_ON, __ATOMIC_RELEASE);
 	}
 	if (c->loaded != next || fresh) {
-		__atomic_store_n(&next->running, 1u, __ATOMIC_RELAXED);
 		arch_vcpu_load(next);
 		next->hv_sp = c->stack_top;
 		c->loaded = next;
 	}
-	return next;
+	return true;
 }
 
 struct vcpu *sched_next(struct vcpu *cur)
 {
 	struct cpu *c = this_cpu();
-	if (cur && !cur->yield && __atomic_load_n(&cur->power, __ATOMIC_RELAXED) == VCPU_ON &&
-	    runnable(cur))
-		return cur; /* the fast path: no switch */
+	if (cur && !cur->yield && !load32(&c->resched) && !load32(&cur->blocked) &&
+	    load32(&cur->power) == VCPU_ON && load32(&cur->vm->state) == VM_RUNNING)
+		return cur; /* the fast path: nothing asked for a decision */
 	if (cur)
 		cur->yield = 0;
 	for (;;) {
-		struct vcpu *next = pick(c);
+		__atomic_store_n(&c->resched, 0u, __ATOMIC_RELEASE);
+		u64 now = arch_timer_now();
+		struct vcpu *next = pick(c, false, now);
+		if (!next)
+			next = pick(c, true, now);
+		if (next && switch_to(c, next)) {
+			bool busy = contended(c, next, now);
+			c->slice_end = busy ? now + arch_timer_freq() / SLICE_DIVISOR : ~0ull;
+			u64 wake = next_wakeup(c);
+			arch_timer_arm(wake < c->slice_end ? wake : c->slice_end);
+			return next;
+		}
 		if (next)
-			return switch_to(c, next);
+			continue;
 		if (c->loaded)
 			release(c);
-		arch_idle();
-		irq_handle();
+		arch_timer_arm(next_wakeup(c));
+		if (!load32(&c->resched))
+			arch_idle();
+		irq_handle(NULL);
 	}
 }
 
+/* Something may have made the vCPU able to run (an interrupt, CPU_ON, a reset). */
 void sched_wake(struct vcpu *vcpu)
 {
-	if (vcpu->cpu != this_cpu()->id)
-		arch_kick(vcpu->cpu);
+	u32 cpu = load32(&vcpu->cpu);
+	__atomic_store_n(&vcpu->blocked, 0u, __ATOMIC_RELEASE);
+	if (cpu == this_cpu()->id)
+		__atomic_store_n(&this_cpu()->resched, 1u, __ATOMIC_RELEASE);
+	else
+		arch_kick(cpu);
+}
+
+void sched_wake_mask(struct vm *vm, u32 vcpus)
+{
+	for (u32 i = 0; vcpus; i++, vcpus >>= 1)
+		if (vcpus & 1)
+			sched_wake(&vm->vcpus[i]);
 }

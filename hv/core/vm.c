@@ -2,6 +2,7 @@
 #include <pv/arch.h>
 #include <pv/bundle_check.h>
 #include <pv/console.h>
+#include <pv/gic.h>
 #include <pv/cpu.h>
 #include <pv/log.h>
 #include <pv/sched.h>
@@ -39,6 +40,15 @@ static void load_images(struct vm *vm)
 	arch_sync_icache();
 }
 
+/* The interrupt controller as after a reset; the virtual timer's PPI stays tied to the
+ * physical one so the guest's deactivation reaches the hardware. */
+static void reset_irqs(struct vm *vm)
+{
+	vgic_init(&vm->vgic, vm->vcpu_count);
+	for (u32 i = 0; i < vm->vcpu_count; i++)
+		vgic_link_hw(&vm->vgic, i, PPI_VTIMER, PPI_VTIMER);
+}
+
 static void start_boot_vcpu(struct vm *vm)
 {
 	struct vcpu *v0 = &vm->vcpus[0];
@@ -66,6 +76,7 @@ static bool place_vcpus(struct vm *vm)
 			return false;
 		}
 		vm->vcpus[i].cpu = pin != PVB_NO_PIN ? pin : allowed[i % n];
+		vm->vcpus[i].allowed = pin != PVB_NO_PIN ? (u32)BIT(pin) : vm->cfg->cpu_mask;
 	}
 	return true;
 }
@@ -89,11 +100,14 @@ static bool vm_create(struct vm *vm, const struct pvb_header *h, u32 id, paddr_t
 		return false;
 	}
 	load_images(vm);
+	reset_irqs(vm);
 	for (u32 i = 0; i < vm->vcpu_count; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		v->vm = vm;
 		v->id = i;
 		v->power = VCPU_OFF;
+		v->priority = vm->cfg->priority;
+		arch_vcpu_reset(v);
 		sched_attach(v);
 	}
 	start_boot_vcpu(vm);
@@ -192,6 +206,7 @@ void vm_reset(struct vm *vm)
 	vm_quiesce(vm);
 	load_images(vm);
 	arch_s2_flush(vm);
+	reset_irqs(vm);
 	start_boot_vcpu(vm);
 	__atomic_store_n(&vm->state, (u32)VM_RUNNING, __ATOMIC_RELEASE);
 	log_info(vm, "reset");

@@ -7,40 +7,60 @@
 #define GICD_CTLR_RWP BIT(31)
 #define GICD_CTLR_ARE BIT(4)
 #define GICD_CTLR_GRP1 BIT(1)
+#define GICD_IGROUPR 0x80
+#define GICD_ISENABLER 0x100
+#define GICD_IPRIORITYR 0x400
+#define GICD_IROUTER 0x6000
 #define GICR_WAKER 0x14
 #define GICR_WAKER_SLEEP BIT(1)
 #define GICR_WAKER_CHILDREN_ASLEEP BIT(2)
 #define GICR_SGI_BASE 0x10000
 #define GICR_IGROUPR0 (GICR_SGI_BASE + 0x80)
 #define GICR_ISENABLER0 (GICR_SGI_BASE + 0x100)
+#define GICR_ISACTIVER0 (GICR_SGI_BASE + 0x300)
+#define GICR_ICACTIVER0 (GICR_SGI_BASE + 0x380)
 #define GICR_IPRIORITYR (GICR_SGI_BASE + 0x400)
+#define ICC_CTLR_EOIMODE BIT(1)
 
 static volatile u32 *reg32(u64 base, u64 off)
 {
 	return (volatile u32 *)(uintptr_t)(base + off);
 }
 
-/* With the board's security disabled (no EL3), ARE and Group 1 are all there is (12.8). */
+static u64 rd_base(u32 cpu)
+{
+	return PLAT_GICR_BASE + cpu * PLAT_GICR_STRIDE; /* QEMU virt: one per core, in order */
+}
+
+/* With the board's security disabled (no EL3), ARE and Group 1 are all there is (12.8). The
+ * UART's SPI goes to core 0, which hands keyboard input to the VM that has focus. */
 void gic_init_dist(void)
 {
 	*reg32(PLAT_GICD_BASE, GICD_CTLR) = GICD_CTLR_ARE | GICD_CTLR_GRP1;
 	while (*reg32(PLAT_GICD_BASE, GICD_CTLR) & GICD_CTLR_RWP)
 		;
+	*reg32(PLAT_GICD_BASE, GICD_IGROUPR + 4 * (SPI_UART / 32)) |= 1u << (SPI_UART % 32);
+	*(volatile u8 *)(uintptr_t)(PLAT_GICD_BASE + GICD_IPRIORITYR + SPI_UART) = 0xa0;
+	*(volatile u64 *)(uintptr_t)(PLAT_GICD_BASE + GICD_IROUTER + 8 * SPI_UART) = 0;
+	*reg32(PLAT_GICD_BASE, GICD_ISENABLER + 4 * (SPI_UART / 32)) = 1u << (SPI_UART % 32);
 }
 
-/* QEMU virt lays out one redistributor per core, in core order. */
 void gic_init_cpu(u32 cpu)
 {
-	u64 rd = PLAT_GICR_BASE + cpu * PLAT_GICR_STRIDE;
+	u64 rd = rd_base(cpu);
+	const u32 mine = BIT(SGI_KICK) | BIT(PPI_MAINTENANCE) | BIT(PPI_HYP_TIMER) | BIT(PPI_VTIMER);
 	*reg32(rd, GICR_WAKER) &= ~(u32)GICR_WAKER_SLEEP;
 	while (*reg32(rd, GICR_WAKER) & GICR_WAKER_CHILDREN_ASLEEP)
 		;
 	*reg32(rd, GICR_IGROUPR0) = ~0u;
-	*reg32(rd, GICR_IPRIORITYR + SGI_KICK) = 0x80;
-	*reg32(rd, GICR_ISENABLER0) = 1u << SGI_KICK;
+	for (u32 i = 0; i < 32; i++)
+		if (mine & BIT(i))
+			*(volatile u8 *)(uintptr_t)(rd + GICR_IPRIORITYR + i) = 0x80;
+	*reg32(rd, GICR_ISENABLER0) = mine;
 	/* ICC_SRE_EL2: system registers on, and Enable lets EL1 use its (virtual) interface. */
 	write_sysreg(icc_sre_el2, 0xf);
 	isb();
+	write_sysreg(icc_ctlr_el1, ICC_CTLR_EOIMODE);
 	write_sysreg(icc_pmr_el1, 0xff);
 	write_sysreg(icc_igrpen1_el1, 1);
 	isb();
@@ -56,12 +76,31 @@ void gic_send_sgi(u32 cpu, u32 intid)
 u32 gic_ack(void)
 {
 	u32 intid = (u32)read_sysreg(icc_iar1_el1);
-	__asm__ volatile("dsb sy" ::: "memory");
+	dsb(sy);
 	return intid;
 }
 
 void gic_eoi(u32 intid)
 {
 	write_sysreg(icc_eoir1_el1, intid);
+}
+
+void gic_deactivate(u32 intid)
+{
+	write_sysreg(icc_dir_el1, intid);
 	isb();
+}
+
+bool gic_ppi_take_active(u32 cpu, u32 intid)
+{
+	u64 rd = rd_base(cpu);
+	if (!(*reg32(rd, GICR_ISACTIVER0) & BIT(intid)))
+		return false;
+	*reg32(rd, GICR_ICACTIVER0) = (u32)BIT(intid);
+	return true;
+}
+
+void gic_ppi_set_active(u32 cpu, u32 intid)
+{
+	*reg32(rd_base(cpu), GICR_ISACTIVER0) = (u32)BIT(intid);
 }

@@ -8,7 +8,8 @@
 /* Interrupt state, struct vgic_irq.flags. An interrupt is pending (4.1, the interrupt
  * lifecycle) while its latch is set, or while it is level-sensitive and its line is high. The
  * latch is an edge's pending bit; for a level-sensitive interrupt it is the pending state that
- * GICD_ISPENDR or vgic_raise set, which acknowledging the interrupt clears. */
+ * GICD_ISPENDR or vgic_raise set, which acknowledging the interrupt clears. A HW-linked
+ * interrupt uses the latch alone: the physical GIC holds its level. */
 #define F_ENABLED 0x001u
 #define F_LATCH 0x002u
 #define F_LINE 0x004u
@@ -100,6 +101,24 @@ static u32 target(const struct vgic *g, u32 intid, const struct vgic_irq *q)
 static u32 kick_mask(const struct vgic *g, u32 vcpu)
 {
 	return vcpu < g->vcpu_count ? 1u << vcpu : 0;
+}
+
+/* Wants a place in the vCPU's LRs: ready, or active (the guest must be able to deactivate it). */
+static bool wanted(const struct vgic *g, u32 vcpu, u32 intid, const struct vgic_irq *q,
+		   bool active_too)
+{
+	if ((q->flags & F_IN_LR) || target(g, intid, q) != vcpu)
+		return false;
+	return ready(g, q->flags) || (active_too && (q->flags & F_ACTIVE));
+}
+
+/* Whether the vCPU has an interrupt it could take, besides any its LRs hold. */
+static bool any_ready(struct vgic *g, u32 vcpu)
+{
+	for (u32 intid = 0; intid < VGIC_INTID_COUNT; intid++)
+		if (wanted(g, vcpu, intid, irq_get(g, vcpu, intid), false))
+			return true;
+	return false;
 }
 
 /* Commits new flags and says whom to kick: the owner of an LR copy that is now stale, or the
@@ -267,9 +286,13 @@ static u32 reg_write(struct vgic *g, u32 bank, u32 kind, u32 idx, u64 v)
 {
 	switch (kind) {
 	case K_CTLR: { /* ARE and DS are RAO/WI; writes complete at once, so RWP stays 0 */
-		u32 ctlr = (u32)(v & (CTLR_ENABLE_G0 | CTLR_ENABLE_G1)), old = g->ctlr;
+		u32 kick = 0, ctlr = (u32)(v & (CTLR_ENABLE_G0 | CTLR_ENABLE_G1));
+		if (ctlr == g->ctlr)
+			return 0;
 		g->ctlr = ctlr;
-		return ctlr != old ? (1u << g->vcpu_count) - 1 : 0;
+		for (u32 i = 0; i < g->vcpu_count; i++)
+			kick |= any_ready(g, i) ? 1u << i : 0;
+		return kick;
 	}
 	case K_IROUTER: {
 		struct vgic_irq *q = spi(g, idx);
@@ -421,15 +444,6 @@ void vgic_init(struct vgic *g, u32 vcpu_count)
 
 /* ---- list registers ---- */
 
-/* Wants a place in the vCPU's LRs: ready, or active (the guest must be able to deactivate it). */
-static bool wanted(const struct vgic *g, u32 vcpu, u32 intid, const struct vgic_irq *q,
-		   bool active_too)
-{
-	if ((q->flags & F_IN_LR) || target(g, intid, q) != vcpu)
-		return false;
-	return ready(g, q->flags) || (active_too && (q->flags & F_ACTIVE));
-}
-
 /* The LR for an interrupt going in; its pending state moves there for an edge-like one. */
 static u64 lr_make(struct vgic *g, u32 vcpu, u32 intid)
 {
@@ -531,12 +545,10 @@ void vgic_sync(struct vgic *g, u32 vcpu)
 
 bool vgic_has_pending(struct vgic *g, u32 vcpu)
 {
-	bool any = false;
 	if (vcpu >= g->vcpu_count)
 		return false;
 	spin_lock(&g->lock);
-	for (u32 intid = 0; intid < VGIC_INTID_COUNT && !any; intid++)
-		any = wanted(g, vcpu, intid, irq_get(g, vcpu, intid), false);
+	bool any = any_ready(g, vcpu);
 	spin_unlock(&g->lock);
 	return any;
 }

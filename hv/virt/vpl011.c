@@ -1,6 +1,7 @@
 /* vpl011.c: the PL011 each VM sees (Arm DDI 0183), enough for Linux's amba-pl011 and for
  * polling guests: output goes to the console multiplexer a line at a time, input comes from it. */
 #include <pv/console.h>
+#include <pv/sched.h>
 #include <pv/vm.h>
 
 #define UARTDR 0x000
@@ -32,14 +33,36 @@ static u32 rx_count(const struct vpl011 *u)
 	return u->rx_head - u->rx_tail;
 }
 
-bool vpl011_receive(struct vpl011 *u, u8 c)
+static u32 ris(const struct vpl011 *u)
 {
+	return INT_TX | (rx_count(u) ? INT_RX : 0); /* TX never fills: output leaves at once */
+}
+
+/* The UART's interrupt line (UARTINTR) is the OR of the masked interrupt status. Called with
+ * the UART's lock held, after anything that can change RIS or IMSC. */
+static void update_line(struct vm *vm)
+{
+	struct vpl011 *u = &vm->uart;
+	bool level = (ris(u) & u->imsc) != 0;
+	if (level != u->irq) {
+		u->irq = level;
+		sched_wake_mask(vm, vgic_set_level(&vm->vgic, 0, VPL011_SPI, level));
+	}
+}
+
+bool vpl011_receive(struct vm *vm, u8 c)
+{
+	struct vpl011 *u = &vm->uart;
 	bool room;
 	spin_lock(&u->lock);
 	room = rx_count(u) < VPL011_RX_SIZE;
 	if (room)
 		u->rx[u->rx_head++ % VPL011_RX_SIZE] = c;
+	update_line(vm);
 	spin_unlock(&u->lock);
+	/* WFI may end for any reason (Arm ARM D1.6.2): waking the VM's first vCPU on input lets a
+	 * guest that polls its UART between WFIs, without interrupts, see its keys. */
+	sched_wake(&vm->vcpus[0]);
 	return room;
 }
 
@@ -69,11 +92,6 @@ static void tx(struct vm *vm, u8 c)
 			return;
 	}
 	u->line[u->line_len++] = (char)c;
-}
-
-static u32 ris(const struct vpl011 *u)
-{
-	return INT_TX | (rx_count(u) ? INT_RX : 0); /* TX never fills: output leaves at once */
 }
 
 static u32 read_reg(struct vm *vm, u64 off)
@@ -129,5 +147,6 @@ void vpl011_access(struct vm *vm, u64 off, u32 size, bool write, u64 *val)
 		write_reg(vm, reg, (u32)(*val << shift));
 	else
 		*val = (read_reg(vm, reg) >> shift) & (size >= 4 ? 0xffffffffu : (1u << (size * 8)) - 1);
+	update_line(vm);
 	spin_unlock(&vm->uart.lock);
 }

@@ -426,7 +426,7 @@ TEST(console_input_follows_focus)
 	EXPECT_EQ(uart(&vms[1], 0, 4, false, 0), 'd');  /* Ctrl-] 9: no such VM, dropped */
 	EXPECT(strstr(fake.out, "vm vm1: has the keyboard now"));
 	for (u32 i = 0; i < 100; i++) /* a full FIFO drops input instead of growing */
-		EXPECT_EQ(vpl011_receive(&vms[1].uart, 'z'), i < VPL011_RX_SIZE);
+		EXPECT_EQ(vpl011_receive(&vms[1], 'z'), i < VPL011_RX_SIZE);
 }
 
 TEST(mmio_decodes_sign_and_width)

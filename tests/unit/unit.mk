@@ -23,11 +23,20 @@ unit: $$(UNIT_TESTS)
 # The portable hypervisor core on the fake architecture (hv/arch/host).
 CORE_SRCS := hv/arch/host/fake.c hv/core/bundle.c hv/core/console.c hv/core/log.c \
              hv/core/mmio.c hv/core/smccc.c hv/core/vcpu.c hv/core/vm.c hv/lib/fdt.c \
-             hv/lib/fmt.c hv/virt/vpl011.c hv/virt/vpsci.c
+             hv/lib/fmt.c hv/virt/vgic.c hv/virt/vpl011.c hv/virt/vpsci.c
 UNIT_TESTS += $(UNIT_DIR)/test_core
 
 $(UNIT_DIR)/test_core: tests/unit/test_core.c tests/unit/harness.h $(CORE_SRCS) \
                        $(wildcard hv/include/pv/*.h hv/arch/host/*.h)
 	@mkdir -p $(dir $@)
 	$(HOST_CC) $(UNIT_CFLAGS) -Wno-missing-prototypes -Ihv/arch/host tests/unit/test_core.c \
+		$(CORE_SRCS) -lfdt -o $@
+
+# The virtual GICv3 on the fake architecture's list registers.
+UNIT_TESTS += $(UNIT_DIR)/test_vgic
+
+$(UNIT_DIR)/test_vgic: tests/unit/test_vgic.c tests/unit/harness.h $(CORE_SRCS) \
+                       $(wildcard hv/include/pv/*.h hv/arch/host/*.h)
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(UNIT_CFLAGS) -Wno-missing-prototypes -Ihv/arch/host tests/unit/test_vgic.c \
 		$(CORE_SRCS) -lfdt -o $@

@@ -8,7 +8,7 @@
 #define ALL_CORES ((1u << PLAT_CPU_COUNT) - 1)
 
 static const char *const vm_props[] = {
-	"name", "memory", "vcpus", "cpus", "pin", "priority", "image", "load", "entry",
+	"name", "memory", "vcpus", "cpus", "pin", "priority", "pmu", "image", "load", "entry",
 };
 
 /* Names tag console and log lines, so they stay short and plain. */
@@ -142,6 +142,18 @@ static void check_priority(const struct node_ctx *c, struct pvb_vm *vm)
 		diag_report(c->diag, c->path, "priority: %u is not in 0..255", vm->priority);
 }
 
+/* `pmu;` is a flag: the VM may count with the PMU. A value would suggest it means something. */
+static void check_pmu(const struct node_ctx *c, struct pvb_vm *vm)
+{
+	int len;
+	if (!fdt_getprop(c->fdt, c->offset, "pmu", &len))
+		return;
+	if (len != 0)
+		diag_report(c->diag, c->path, "pmu: is a flag and takes no value (write \"pmu;\")");
+	else
+		vm->flags |= PVB_VM_PMU;
+}
+
 void vm_check(const struct node_ctx *c, struct pvb_vm *vm, const char **image_path)
 {
 	memset(vm, 0, sizeof(*vm));
@@ -154,5 +166,6 @@ void vm_check(const struct node_ctx *c, struct pvb_vm *vm, const char **image_pa
 	int mask_ok = check_cpus(c, vm);
 	check_pin(c, vm, vcpus_ok, mask_ok);
 	check_priority(c, vm);
+	check_pmu(c, vm);
 	*image_path = image_check(c, vm, ram_ok);
 }

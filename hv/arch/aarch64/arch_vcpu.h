@@ -16,6 +16,9 @@ enum el1_reg {
 struct arch_vcpu {
 	u64 el1[EL1_REG_COUNT];
 	u64 vmpidr;
+	u64 ich_vmcr, ich_ap0r0, ich_ap1r0; /* the virtual CPU interface's own state */
+	u64 cntv_ctl, cntv_cval;            /* the virtual timer, off the core while put */
+	bool vtimer_active;                 /* its physical PPI was active when put */
 	__uint128_t fp_q[32];
 	u64 fpsr, fpcr;
 };

@@ -2,6 +2,7 @@
 #include <pv/exit.h>
 #include <pv/log.h>
 #include <pv/mmio.h>
+#include <pv/sched.h>
 #include <pv/smccc.h>
 #include <pv/vm.h>
 #include "sysreg.h"
@@ -14,12 +15,35 @@ static void trap_unknown(struct vcpu *vcpu, u64 esr)
 	vcpu_inject_undef(vcpu);
 }
 
-/* WFI/WFE: a scheduling point; the guest resumes after the instruction. */
+/* WFI blocks the vCPU until it has an interrupt to take (checked by the scheduler, which also
+ * watches its timer); WFE (ISS bit 0) only offers the core to others. */
 static void trap_wfx(struct vcpu *vcpu, u64 esr)
 {
-	(void)esr;
 	vcpu_skip(vcpu);
-	vcpu->yield = 1;
+	if (esr & 1)
+		vcpu->yield = 1;
+	else if (!vgic_has_pending(&vcpu->vm->vgic, vcpu->id))
+		__atomic_store_n(&vcpu->blocked, 1u, __ATOMIC_RELEASE);
+}
+
+/* MSR/MRS traps (EC 0x18, ISS in D13.2.37): the encoding op0:op1:CRn:CRm:op2 and direction.
+ * ICC_SGI1R_EL1 writes trap because HCR_EL2.IMO is set; anything else that traps here (PMU
+ * registers of a VM without the PMU, implementation-defined registers) is UNDEF. */
+#define SYSREG(op0, op1, crn, crm, op2) \
+	(((op0) << 20) | ((op2) << 17) | ((op1) << 14) | ((crn) << 10) | ((crm) << 1))
+#define SYSREG_MASK SYSREG(3, 7, 15, 15, 7)
+#define ICC_SGI1R_EL1 SYSREG(3, 0, 12, 11, 5)
+
+static void trap_sysreg(struct vcpu *vcpu, u64 esr)
+{
+	u32 iss = (u32)ESR_ISS(esr), rt = (u32)FIELD(iss, 9, 5);
+	bool read = iss & 1;
+	if ((iss & SYSREG_MASK) == ICC_SGI1R_EL1 && !read) {
+		sched_wake_mask(vcpu->vm, vgic_sgi(&vcpu->vm->vgic, vcpu->id, vcpu_reg(vcpu, rt)));
+		vcpu_skip(vcpu);
+		return;
+	}
+	trap_unknown(vcpu, esr);
 }
 
 /* SMCCC uses immediate 0; other immediates are not calls we know. ELR already points past HVC. */
@@ -91,6 +115,7 @@ static const trap_fn trap_table[EC_COUNT] = {
 	[EC_WFX] = trap_wfx,
 	[EC_HVC64] = trap_hvc,
 	[EC_SMC64] = trap_smc,
+	[EC_SYSREG] = trap_sysreg,
 	[EC_IABT_LOW] = trap_iabt,
 	[EC_DABT_LOW] = trap_dabt,
 };

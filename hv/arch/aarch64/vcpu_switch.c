@@ -1,5 +1,6 @@
 /* vcpu_switch.c: moving a vCPU's EL1 state in and out of a core, and its reset state. */
 #include <pv/arch.h>
+#include <pv/gic.h>
 #include <pv/string.h>
 #include <pv/vm.h>
 #include "asm_offsets.h"
@@ -66,11 +67,31 @@ static void fp_load(const struct arch_vcpu *a)
 
 _Static_assert(__builtin_offsetof(struct arch_vcpu, fp_q) % 16 == 0, "q registers stored in pairs");
 
+/* The virtual timer leaves with its vCPU: disabled on the core, and its interrupt's physical
+ * active state (set while the guest has not yet deactivated it) kept with the vCPU. */
 void arch_vcpu_put(struct vcpu *vcpu)
 {
 	struct arch_vcpu *a = &vcpu->arch;
 	SWITCH_EL1(SAVE)
 	fp_save(a);
+	a->cntv_ctl = read_sysreg(cntv_ctl_el0);
+	a->cntv_cval = read_sysreg(cntv_cval_el0);
+	write_sysreg(cntv_ctl_el0, 0);
+	a->vtimer_active = gic_ppi_take_active(vcpu->cpu, PPI_VTIMER);
+	a->ich_vmcr = read_sysreg(ich_vmcr_el2);
+	a->ich_ap0r0 = read_sysreg(ich_ap0r0_el2);
+	a->ich_ap1r0 = read_sysreg(ich_ap1r0_el2);
+	write_sysreg(ich_hcr_el2, 0);
+}
+
+/* MDCR_EL2 (D13.2.76): every PMU counter (HPMN = PMCR_EL0.N) for a VM the config lets count;
+ * for any other, PMU register accesses trap (TPM, TPMCR) and are answered with UNDEF, so no VM
+ * can observe another's activity. */
+#define MDCR_TPM_TPMCR (BIT(6) | BIT(5))
+
+static u64 mdcr_pmu_allowed(void)
+{
+	return FIELD(read_sysreg(pmcr_el0), 15, 11);
 }
 
 void arch_vcpu_load(struct vcpu *vcpu)
@@ -81,6 +102,14 @@ void arch_vcpu_load(struct vcpu *vcpu)
 	write_sysreg(vmpidr_el2, a->vmpidr);
 	write_sysreg(vttbr_el2, vcpu->vm->vttbr);
 	write_sysreg(hcr_el2, HCR_GUEST);
+	write_sysreg(mdcr_el2, vcpu->vm->cfg->flags & PVB_VM_PMU ? mdcr_pmu_allowed() : MDCR_TPM_TPMCR);
+	write_sysreg(ich_vmcr_el2, a->ich_vmcr);
+	write_sysreg(ich_ap0r0_el2, a->ich_ap0r0);
+	write_sysreg(ich_ap1r0_el2, a->ich_ap1r0);
+	if (a->vtimer_active)
+		gic_ppi_set_active(vcpu->cpu, PPI_VTIMER);
+	write_sysreg(cntv_cval_el0, a->cntv_cval);
+	write_sysreg(cntv_ctl_el0, a->cntv_ctl);
 	isb();
 }
 
@@ -88,7 +117,7 @@ void arch_vcpu_reset(struct vcpu *vcpu)
 {
 	struct arch_vcpu *a = &vcpu->arch;
 	memset(a, 0, sizeof(*a));
-	a->el1[EL1_SCTLR] = SCTLR_EL1_RESET;
+	a->el1[EL1_SCTLR] = SCTLR_EL1_RESET; /* the rest, ICH_VMCR included, resets to 0 */
 	/* MPIDR: bit 31 RES1, U=0 (multiprocessor), Aff0 = vCPU index. */
 	a->vmpidr = BIT(31) | vcpu->id;
 	vcpu->regs.pstate = PSR_DAIF | PSR_MODE_EL1H;

@@ -12,6 +12,7 @@ struct cpu cpus[4];
 
 void pl011_putc(char c);
 int pl011_getc(void);
+void pl011_enable_rx_irq(void);
 
 void fake_reset(void)
 {
@@ -26,6 +27,11 @@ void fake_reset(void)
 struct cpu *this_cpu(void) { return &cpus[0]; }
 void sched_attach(struct vcpu *vcpu) { (void)vcpu; }
 void sched_wake(struct vcpu *vcpu) { (void)vcpu; fake.kicks++; }
+void sched_wake_mask(struct vm *vm, u32 vcpus)
+{
+	(void)vm;
+	fake.kicks += (u32)__builtin_popcount(vcpus);
+}
 
 void arch_s2_init(struct vm *vm) { vm->vttbr = (u64)(vm->id + 1) << 48; }
 bool arch_s2_map(struct vm *vm, u64 ipa, paddr_t pa, u64 size)
@@ -74,6 +80,8 @@ void arch_vgic_write_lr(u32 i, u64 v)
 	fake.lr[i] = v;
 }
 
+u32 arch_vgic_lr_count(void) { return 4; } /* as QEMU's Cortex-A57 */
+
 void pl011_putc(char c)
 {
 	if (fake.out_len + 1 < sizeof(fake.out))
@@ -87,3 +95,5 @@ int pl011_getc(void)
 		return -1;
 	return (u8)*fake.in++;
 }
+
+void pl011_enable_rx_irq(void) {}

@@ -24,6 +24,16 @@ void arch_clean_dcache(paddr_t pa, u64 size);
 void arch_sync_icache(void);
 void arch_zero_ram(paddr_t pa, u64 size);
 
+/* Timers: the physical counter, the core's one scheduling event, vCPUs' virtual timers. */
+u64 arch_timer_now(void);
+u64 arch_timer_freq(void);
+void arch_timer_arm(u64 deadline); /* ~0: none */
+u64 arch_vtimer_deadline(const struct vcpu *vcpu); /* of a put vCPU; ~0: none */
+
+/* The virtual CPU interface around a guest entry: LRs, and the underflow interrupt. */
+u32 arch_vgic_lr_count(void);
+void arch_vgic_enable(bool underflow_irq);
+
 /* Cores. */
 void arch_cpu_init(void);          /* this core's EL2 controls */
 u32 arch_cpu_id(void);
@@ -32,7 +42,8 @@ void arch_kick(u32 cpu);           /* make the core re-check its vCPUs */
 void arch_idle(void);              /* sleep until an interrupt */
 _Noreturn void arch_system_off(void);
 
-/* The GIC virtual CPU interface of this core: ICH_LR<i>_EL2 (i below ICH_VTR_EL2.ListRegs + 1). */
+/* The GIC virtual CPU interface of this core: ICH_LR<i>_EL2, i below arch_vgic_lr_count()
+ * (ICH_VTR_EL2.ListRegs + 1). */
 u64 arch_vgic_read_lr(u32 i);
 void arch_vgic_write_lr(u32 i, u64 v);
 

@@ -38,6 +38,7 @@ struct pvb_vm {
 };
 
 #define PVB_NO_PIN 0xffu
+#define PVB_VM_PMU 0x1u /* flags: the VM may use the PMU (the measurement guest) */
 
 struct pvb_header {
 	uint32_t magic;

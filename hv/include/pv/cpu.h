@@ -7,15 +7,14 @@
 
 struct vcpu;
 
-#define CPU_MAX_VCPUS (PVB_MAX_VMS * PVB_MAX_VCPUS)
 
 struct cpu {
 	u32 id;
 	u32 online;
 	struct vcpu *loaded; /* whose EL1 state is in this core's registers */
-	u32 next;            /* round-robin cursor into vcpus[] */
-	u32 vcpu_count;      /* published with release once the list is complete */
-	struct vcpu *vcpus[CPU_MAX_VCPUS];
+	u32 next;            /* round-robin cursor into the scheduler's vCPU list */
+	u32 resched;         /* a kick or a timer asked this core to choose again */
+	u64 slice_end;       /* physical counter value the running vCPU's slice ends at */
 	u64 stack_top;
 };
 

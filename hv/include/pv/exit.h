@@ -11,7 +11,9 @@ enum exit_kind { EXIT_SYNC, EXIT_IRQ, EXIT_FIQ, EXIT_SERROR, EXIT_AARCH32 };
 struct vcpu *vcpu_exit(struct vcpu *vcpu, u64 kind);
 /* Handles a synchronous exit (trap) of the current vCPU; arch code dispatches by class. */
 void trap_sync(struct vcpu *vcpu);
-/* Handles physical interrupts taken while a guest ran or the core idled. */
-void irq_handle(void);
+/* Handles physical interrupts taken while cur ran, or while the core idled (cur NULL). */
+void irq_handle(struct vcpu *cur);
+/* A core's first guest entry. */
+_Noreturn void schedule_first(void);
 
 #endif

@@ -26,8 +26,11 @@ struct vcpu {
 	u32 id;    /* index in its VM = MPIDR.Aff0 */
 	u32 power; /* enum vcpu_power, changed with atomics */
 	u32 cpu;   /* physical core it runs on */
-	u32 running; /* a core is executing it or handling its exit */
-	u32 yield;   /* it waited (WFI/WFE): let another vCPU of the core run first */
+	u32 running; /* a core claimed it: executing it or handling its exit */
+	u32 yield;   /* let another vCPU of the same priority run first */
+	u32 blocked; /* in WFI: runs again when it has an interrupt to take */
+	u32 priority;
+	u32 allowed; /* cores it may run on (bit n = core n) */
 	u64 boot_entry, boot_ctx; /* set by CPU_ON before power becomes ON_PENDING */
 };
 

@@ -35,7 +35,9 @@ struct vgic_cpu {
 	u16 lr_intid[VGIC_MAX_LRS];
 };
 
-/* Everything of one VM's GIC, behind one lock (several cores run its vCPUs and devices). */
+/* Everything of one VM's GIC, behind one lock (several cores run its vCPUs and devices). The
+ * lock is a leaf: vgic functions take nothing else while holding it, so callers may hold theirs
+ * (the vPL011 calls in with its own lock held). */
 struct vgic {
 	struct spinlock lock;
 	u32 vcpu_count;
@@ -45,20 +47,22 @@ struct vgic {
 	struct vgic_cpu cpu[VGIC_MAX_VCPUS];
 };
 
-/* Puts the GIC in its reset state for vcpu_count vCPUs (at VM creation and VM reset). */
+/* Puts the GIC in its reset state for vcpu_count vCPUs (at VM creation and VM reset, with every
+ * vCPU stopped and synced); HW links are cleared too. */
 void vgic_init(struct vgic *g, u32 vcpu_count);
 
 /* A trapped access of size bytes at offset off into the distributor (off < VGIC_GICD_SIZE) or
  * the redistributor region (off < vcpu_count * VGIC_GICR_STRIDE). *val is the value written or
  * receives the value read (zero-extended). Returns false, with no side effect, for an access the
  * spec does not allow (bad width or alignment, offset outside the region): the caller injects
- * an abort. *kick receives the vCPUs (bit i = vCPU i) that may now have an interrupt to take. */
+ * an abort. *kick receives the vCPUs (bit i = vCPU i) to kick (sched_wake_mask): those that now
+ * have an interrupt to take, and running ones whose LRs hold a copy the access made stale. */
 bool vgic_dist_access(struct vgic *g, u64 off, u32 size, bool write, u64 *val, u32 *kick);
 bool vgic_redist_access(struct vgic *g, u64 off, u32 size, bool write, u64 *val, u32 *kick);
 
 /* Injection by devices and the hypervisor. vcpu picks the bank for INTIDs 0..31 and is ignored
- * for SPIs (routed by GICD_IROUTER). Each returns the vCPUs to kick (sched_wake) so that they
- * take the interrupt now; invalid arguments change nothing and return 0.
+ * for SPIs (routed by GICD_IROUTER). Each returns the vCPUs to kick, as above; a disabled
+ * interrupt latches without a kick. Invalid arguments change nothing and return 0.
  *   vgic_set_level: the input line of a level-sensitive interrupt (an edge-triggered one latches
  *                   on a rising edge).
  *   vgic_raise:     one edge: the interrupt becomes pending.

@@ -6,6 +6,7 @@
 #include <pv/spinlock.h>
 #include <pv/types.h>
 #include <pv/vcpu.h>
+#include <pv/vgic.h>
 #include <pv/vpl011.h>
 
 /* RUNNING -> STOPPING (one caller won the right to stop or reset it) -> OFF or RUNNING again. */
@@ -23,6 +24,7 @@ struct vm {
 	u32 fault_reports; /* rate-limits the log when a guest faults in a loop */
 	struct vcpu vcpus[PVB_MAX_VCPUS];
 	struct vpl011 uart;
+	struct vgic vgic;
 };
 
 extern struct vm vms[PVB_MAX_VMS];

@@ -6,12 +6,14 @@
 #include <pv/types.h>
 
 #define VPL011_RX_SIZE 64u
+#define VPL011_SPI 33u /* its interrupt, as on QEMU virt */
 
 struct vpl011 {
 	struct spinlock lock; /* vCPUs of one VM on several cores share it */
 	u32 cr, lcr_h, ibrd, fbrd, ifls, imsc, dmacr;
 	u32 rx_head, rx_tail; /* free-running; rx_head - rx_tail bytes are queued */
 	u8 rx[VPL011_RX_SIZE];
+	bool irq;      /* the interrupt output, as last told to the vGIC */
 	u32 line_len;
 	char line[120]; /* output collected until a newline, then printed with the VM's tag */
 };
@@ -20,7 +22,7 @@ struct vm;
 /* One access of size bytes at offset off; *val is the value written or the value read. */
 void vpl011_access(struct vm *vm, u64 off, u32 size, bool write, u64 *val);
 /* Queues input for the VM; false when its FIFO is full. */
-bool vpl011_receive(struct vpl011 *u, u8 c);
+bool vpl011_receive(struct vm *vm, u8 c);
 /* Prints what the VM left without a final newline (when it stops). */
 void vpl011_flush(struct vm *vm);
 

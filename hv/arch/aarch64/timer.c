@@ -1,0 +1,40 @@
+/* timer.c: the generic timer (Arm ARM D11): the EL2 physical timer drives the scheduler, and
+ * each vCPU's virtual timer is switched with it. */
+#include <pv/arch.h>
+#include <pv/vcpu.h>
+#include "sysreg.h"
+
+#define CNT_CTL_ENABLE BIT(0)
+#define CNT_CTL_IMASK BIT(1)
+
+u64 arch_timer_now(void)
+{
+	isb(); /* the counter read is not reordered before what came earlier */
+	return read_sysreg(cntpct_el0);
+}
+
+u64 arch_timer_freq(void)
+{
+	return read_sysreg(cntfrq_el0);
+}
+
+/* One event per core: the earliest of a time-slice end and blocked vCPUs' timer deadlines. */
+void arch_timer_arm(u64 deadline)
+{
+	if (deadline == ~0ull) {
+		write_sysreg(cnthp_ctl_el2, 0);
+		return;
+	}
+	write_sysreg(cnthp_cval_el2, deadline);
+	write_sysreg(cnthp_ctl_el2, CNT_CTL_ENABLE);
+	isb();
+}
+
+/* When the put vCPU's virtual timer fires, in physical counter ticks; ~0 if it cannot. */
+u64 arch_vtimer_deadline(const struct vcpu *vcpu)
+{
+	u64 ctl = vcpu->arch.cntv_ctl;
+	if ((ctl & (CNT_CTL_ENABLE | CNT_CTL_IMASK)) != CNT_CTL_ENABLE)
+		return ~0ull;
+	return vcpu->arch.cntv_cval; /* + CNTVOFF, which is 0 for every VM so far */
+}

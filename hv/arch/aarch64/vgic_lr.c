@@ -1,0 +1,37 @@
+/* vgic_lr.c: the GICv3 virtual CPU interface registers (ICH_*_EL2, IHI 0069 12.4). */
+#include <pv/arch.h>
+#include "sysreg.h"
+
+/* System-register names are fixed in the instruction, hence one case per list register. */
+#define LR_CASES(op) op(0) op(1) op(2) op(3) op(4) op(5) op(6) op(7) \
+	op(8) op(9) op(10) op(11) op(12) op(13) op(14) op(15)
+
+u64 arch_vgic_read_lr(u32 i)
+{
+	switch (i) {
+#define READ_LR(n) case n: return read_sysreg(ich_lr##n##_el2);
+	LR_CASES(READ_LR)
+	default: return 0;
+	}
+}
+
+void arch_vgic_write_lr(u32 i, u64 v)
+{
+	switch (i) {
+#define WRITE_LR(n) case n: write_sysreg(ich_lr##n##_el2, v); break;
+	LR_CASES(WRITE_LR)
+	default: break;
+	}
+}
+
+u32 arch_vgic_lr_count(void)
+{
+	return (u32)FIELD(read_sysreg(ich_vtr_el2), 4, 0) + 1;
+}
+
+/* ICH_HCR_EL2: the virtual interface on, and the maintenance interrupt when the LRs drain
+ * while more interrupts wait (UIE). */
+void arch_vgic_enable(bool underflow_irq)
+{
+	write_sysreg(ich_hcr_el2, BIT(0) | (underflow_irq ? BIT(1) : 0));
+}
