@@ -126,6 +126,7 @@ static bool any_ready(struct vgic *g, u32 vcpu)
 static u32 update(struct vgic *g, u32 intid, struct vgic_irq *q, u32 f)
 {
 	u32 old = q->flags;
+	g->gen++;
 	if ((f & F_ACTIVE) && !(old & (F_ACTIVE | F_IN_LR)))
 		q->owner = (u8)target(g, intid, q);
 	q->flags = f;
@@ -320,6 +321,8 @@ static bool access(struct vgic *g, const struct reg *t, u32 n, u32 bank, u64 off
 		return false;
 	u32 at = (u32)(off - r->off), width = r->bits / 8u;
 	spin_lock(&g->lock);
+	if (write)
+		g->gen++; /* priority, routing, enables: any write may change what is deliverable */
 	if (r->kind < K_RAZ) {
 		irq_access(g, r, bank, at, size, write, val, kick);
 	} else {
@@ -482,7 +485,13 @@ bool vgic_flush(struct vgic *g, u32 vcpu, u32 lr_count)
 		return false;
 	if (lr_count > VGIC_MAX_LRS)
 		lr_count = VGIC_MAX_LRS;
+	/* The fast path of every guest entry: LRs empty and nothing changed since the last full
+	 * flush, so nothing can have become deliverable. A change racing with this read comes
+	 * with a kick, which brings the vCPU back here. */
+	if (g->cpu[vcpu].lr_used == 0 && g->cpu[vcpu].seen == __atomic_load_n(&g->gen, __ATOMIC_ACQUIRE))
+		return false;
 	spin_lock(&g->lock);
+	g->cpu[vcpu].seen = g->gen;
 	for (u32 intid = 0; intid < VGIC_INTID_COUNT; intid++) {
 		const struct vgic_irq *q = irq_get(g, vcpu, intid);
 		if (!wanted(g, vcpu, intid, q, true))
@@ -532,7 +541,10 @@ void vgic_sync(struct vgic *g, u32 vcpu)
 	if (vcpu >= g->vcpu_count)
 		return;
 	struct vgic_cpu *c = &g->cpu[vcpu];
+	if (!c->lr_used)
+		return; /* only this vCPU's core touches lr_used */
 	spin_lock(&g->lock);
+	g->gen++; /* what the LRs held is back in the model: flush again */
 	for (u32 i = 0; i < c->lr_used; i++) {
 		u64 lr = arch_vgic_read_lr(i);
 		/* Emptied: the core's next guest starts clean, and an EOI maintenance stops. */

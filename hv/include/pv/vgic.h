@@ -32,6 +32,7 @@ struct vgic_cpu {
 	u32 ctlr;     /* GICR_CTLR: only the DPG bits are kept */
 	u32 sleep;    /* GICR_WAKER.ProcessorSleep */
 	u32 lr_used;  /* LRs 0..lr_used-1 hold lr_intid[], written by vgic_flush */
+	u32 seen;     /* struct vgic's gen at this vCPU's last full flush */
 	u16 lr_intid[VGIC_MAX_LRS];
 };
 
@@ -42,6 +43,7 @@ struct vgic {
 	struct spinlock lock;
 	u32 vcpu_count;
 	u32 ctlr; /* GICD_CTLR.EnableGrp0/EnableGrp1 */
+	u32 gen;  /* bumped by every change that could make an interrupt deliverable */
 	struct vgic_irq spi[VGIC_SPI_COUNT];
 	u64 irouter[VGIC_SPI_COUNT];
 	struct vgic_cpu cpu[VGIC_MAX_VCPUS];
