@@ -7,6 +7,7 @@
 #include <pv/sched.h>
 #include <pv/vgic.h>
 #include <pv/vm.h>
+#include <pv/vptimer.h>
 
 #define SLICE_DIVISOR 200 /* a 5 ms slice */
 
@@ -38,7 +39,8 @@ static bool wants_core(struct vcpu *v, u64 now)
 		return false;
 	if (!load32(&v->blocked))
 		return true;
-	return arch_vtimer_deadline(v) <= now || vgic_has_pending(&v->vm->vgic, v->id);
+	return arch_vtimer_deadline(v) <= now || vptimer_deadline(v) <= now ||
+	       vgic_has_pending(&v->vm->vgic, v->id);
 }
 
 /* May core c run v now? Its own vCPUs, and (when idle-stealing) another core's waiting ones. */
@@ -80,15 +82,23 @@ static bool contended(const struct cpu *c, const struct vcpu *chosen, u64 now)
 	return false;
 }
 
-/* The earliest virtual-timer deadline among this core's blocked vCPUs. */
+static u64 min64(u64 a, u64 b)
+{
+	return a < b ? a : b;
+}
+
+/* The earliest timer event this core must wake for: its blocked vCPUs' virtual timers and
+ * every one of its vCPUs' emulated physical timer. */
 static u64 next_wakeup(const struct cpu *c)
 {
 	u64 t = ~0ull;
 	for (u32 i = 0; i < load32(&all_count); i++) {
 		const struct vcpu *v = all[i];
-		if (load32(&v->cpu) == c->id && load32(&v->blocked) && alive(v) &&
-		    arch_vtimer_deadline(v) < t)
-			t = arch_vtimer_deadline(v);
+		if (load32(&v->cpu) != c->id || !alive(v))
+			continue;
+		t = min64(t, vptimer_deadline(v));
+		if (load32(&v->blocked) && v != c->loaded)
+			t = min64(t, arch_vtimer_deadline(v));
 	}
 	return t;
 }
@@ -113,6 +123,7 @@ static bool switch_to(struct cpu *c, struct vcpu *next)
 		__atomic_store_n(&next->cpu, c->id, __ATOMIC_RELEASE);
 	}
 	__atomic_store_n(&next->blocked, 0u, __ATOMIC_RELEASE);
+	vptimer_sync(next, arch_timer_now());
 	bool fresh = load32(&next->power) == VCPU_ON_PENDING;
 	if (fresh) {
 		/* Started by CPU_ON or a reset: its entry point was published before ON_PENDING. */
@@ -144,8 +155,7 @@ struct vcpu *sched_next(struct vcpu *cur)
 		if (next && switch_to(c, next)) {
 			bool busy = contended(c, next, now);
 			c->slice_end = busy ? now + arch_timer_freq() / SLICE_DIVISOR : ~0ull;
-			u64 wake = next_wakeup(c);
-			arch_timer_arm(wake < c->slice_end ? wake : c->slice_end);
+			arch_timer_arm(min64(next_wakeup(c), c->slice_end));
 			return next;
 		}
 		if (next)

@@ -10,4 +10,6 @@ void vcpu_reset(struct vcpu *vcpu, u64 pc, u64 arg)
 	vcpu->regs.x[0] = arg;
 	vcpu->regs.pc = pc;
 	vcpu->yield = 0;
+	vcpu->ptimer_ctl = vcpu->ptimer_cval = 0;
+	vcpu->ptimer_line = false;
 }

@@ -10,6 +10,7 @@
 #include <pv/mmio.h>
 #include <pv/smccc.h>
 #include <pv/vm.h>
+#include <pv/vptimer.h>
 #include <board.h>
 #include "fake.h"
 #include "harness.h"
@@ -450,4 +451,39 @@ TEST(mmio_decodes_sign_and_width)
 	EXPECT(!mmio_dispatch(v, &a));
 	a.ipa = PLAT_GUEST_UART_BASE - 4;
 	EXPECT(!mmio_dispatch(v, &a));
+}
+
+/* ---- the emulated EL1 physical timer ---- */
+
+TEST(vptimer_registers_and_line)
+{
+	bundle_init(&tb, 1);
+	create(RAM_POOL);
+	struct vcpu *v = &vms[0].vcpus[0];
+	u64 val = 100;
+	vptimer_access(v, VPTIMER_CVAL, true, &val, 50);
+	val = 1; /* ENABLE */
+	vptimer_access(v, VPTIMER_CTL, true, &val, 50);
+	vptimer_access(v, VPTIMER_CTL, false, &val, 60);
+	EXPECT_EQ(val, 1); /* not yet: no ISTATUS */
+	EXPECT_EQ(vptimer_deadline(v), 100);
+	vptimer_access(v, VPTIMER_TVAL, false, &val, 90);
+	EXPECT_EQ(val, 10);
+	vptimer_access(v, VPTIMER_TVAL, false, &val, 110);
+	EXPECT_EQ(val, (u64)-10); /* TVAL is a signed 32-bit distance */
+	EXPECT(!v->ptimer_line);
+	vptimer_sync(v, 100);
+	EXPECT(v->ptimer_line);
+	vptimer_access(v, VPTIMER_CTL, false, &val, 100);
+	EXPECT_EQ(val, 5); /* ENABLE | ISTATUS */
+	val = 3; /* masked: the line drops, the deadline no longer counts */
+	vptimer_access(v, VPTIMER_CTL, true, &val, 120);
+	EXPECT(!v->ptimer_line);
+	EXPECT_EQ(vptimer_deadline(v), ~0ull);
+	val = 0xffffff00; /* TVAL write: now + sign-extended value */
+	vptimer_access(v, VPTIMER_TVAL, true, &val, 1000);
+	EXPECT_EQ(v->ptimer_cval, 1000 - 256);
+	val = 0x1ff; /* CTL keeps only ENABLE and IMASK */
+	vptimer_access(v, VPTIMER_CTL, true, &val, 1000);
+	EXPECT_EQ(v->ptimer_ctl, 3);
 }

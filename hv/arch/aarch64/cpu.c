@@ -16,7 +16,7 @@ void arch_cpu_init(void)
 	s2_init_cpu();
 	write_sysreg(cptr_el2, 0x33ff);   /* RES1 bits only: FP/SIMD not trapped, switched eagerly */
 	write_sysreg(hstr_el2, 0);
-	write_sysreg(cnthctl_el2, 0x3);   /* EL1 may read the physical counter and timer */
+	write_sysreg(cnthctl_el2, 0x1);   /* EL1 reads the physical counter; its timer traps */
 	write_sysreg(cntvoff_el2, 0);
 	/* Guests see the real core's MIDR; MDCR_EL2.HPMN = all counters (trapping comes with the
 	 * scheduler, which decides which VM may count). */

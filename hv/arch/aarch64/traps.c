@@ -3,6 +3,8 @@
 #include <pv/log.h>
 #include <pv/mmio.h>
 #include <pv/sched.h>
+#include <pv/vptimer.h>
+#include <pv/arch.h>
 #include <pv/smccc.h>
 #include <pv/vm.h>
 #include "sysreg.h"
@@ -30,9 +32,10 @@ static void trap_wfx(struct vcpu *vcpu, u64 esr)
  * ICC_SGI1R_EL1 writes trap because HCR_EL2.IMO is set; anything else that traps here (PMU
  * registers of a VM without the PMU, implementation-defined registers) is UNDEF. */
 #define SYSREG(op0, op1, crn, crm, op2) \
-	(((op0) << 20) | ((op2) << 17) | ((op1) << 14) | ((crn) << 10) | ((crm) << 1))
+	((u32)(((op0) << 20) | ((op2) << 17) | ((op1) << 14) | ((crn) << 10) | ((crm) << 1)))
 #define SYSREG_MASK SYSREG(3, 7, 15, 15, 7)
 #define ICC_SGI1R_EL1 SYSREG(3, 0, 12, 11, 5)
+#define CNTP_TVAL_EL0 SYSREG(3, 3, 14, 2, 0) /* CTL and CVAL follow with op2 = 1, 2 */
 
 static void trap_sysreg(struct vcpu *vcpu, u64 esr)
 {
@@ -40,6 +43,15 @@ static void trap_sysreg(struct vcpu *vcpu, u64 esr)
 	bool read = iss & 1;
 	if ((iss & SYSREG_MASK) == ICC_SGI1R_EL1 && !read) {
 		sched_wake_mask(vcpu->vm, vgic_sgi(&vcpu->vm->vgic, vcpu->id, vcpu_reg(vcpu, rt)));
+		vcpu_skip(vcpu);
+		return;
+	}
+	u32 enc = iss & SYSREG_MASK, op2 = (u32)FIELD(enc, 19, 17);
+	if ((enc & ~SYSREG(0, 0, 0, 0, 7)) == CNTP_TVAL_EL0 && op2 <= VPTIMER_CVAL) {
+		u64 val = vcpu_reg(vcpu, rt);
+		vptimer_access(vcpu, (enum vptimer_reg)op2, !read, &val, arch_timer_now());
+		if (read)
+			vcpu_set_reg(vcpu, rt, val);
 		vcpu_skip(vcpu);
 		return;
 	}

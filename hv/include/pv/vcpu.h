@@ -32,6 +32,8 @@ struct vcpu {
 	u32 priority;
 	u32 allowed; /* cores it may run on (bit n = core n) */
 	u64 boot_entry, boot_ctx; /* set by CPU_ON before power becomes ON_PENDING */
+	u64 ptimer_ctl, ptimer_cval; /* the emulated EL1 physical timer */
+	bool ptimer_line;
 };
 
 /* Puts the vCPU in its architectural reset state: EL1h, interrupts masked, MMU off, at pc
