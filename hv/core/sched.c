@@ -87,18 +87,22 @@ static u64 min64(u64 a, u64 b)
 	return a < b ? a : b;
 }
 
-/* The earliest timer event this core must wake for: its blocked vCPUs' virtual timers and
- * every one of its vCPUs' emulated physical timer. */
-static u64 next_wakeup(const struct cpu *c)
+/* The earliest future timer event this core must wake for: its blocked vCPUs' virtual timers
+ * and every one of its vCPUs' emulated physical timer. A deadline already passed is not one:
+ * it has made its vCPU runnable, and arming it would fire at once, forever. */
+static u64 next_wakeup(const struct cpu *c, u64 now)
 {
 	u64 t = ~0ull;
 	for (u32 i = 0; i < load32(&all_count); i++) {
 		const struct vcpu *v = all[i];
 		if (load32(&v->cpu) != c->id || !alive(v))
 			continue;
-		t = min64(t, vptimer_deadline(v));
-		if (load32(&v->blocked) && v != c->loaded)
-			t = min64(t, arch_vtimer_deadline(v));
+		u64 p = vptimer_deadline(v);
+		u64 d = load32(&v->blocked) && v != c->loaded ? arch_vtimer_deadline(v) : ~0ull;
+		if (p > now)
+			t = min64(t, p);
+		if (d > now)
+			t = min64(t, d);
 	}
 	return t;
 }
@@ -155,14 +159,15 @@ struct vcpu *sched_next(struct vcpu *cur)
 		if (next && switch_to(c, next)) {
 			bool busy = contended(c, next, now);
 			c->slice_end = busy ? now + arch_timer_freq() / SLICE_DIVISOR : ~0ull;
-			arch_timer_arm(min64(next_wakeup(c), c->slice_end));
+			arch_timer_arm(min64(next_wakeup(c, now), c->slice_end));
 			return next;
 		}
 		if (next)
 			continue;
 		if (c->loaded)
 			release(c);
-		arch_timer_arm(next_wakeup(c));
+		/* pick's own `now`: a deadline after it was not due there, so it is armed here. */
+		arch_timer_arm(next_wakeup(c, now));
 		if (!load32(&c->resched))
 			arch_idle();
 		irq_handle(NULL);
