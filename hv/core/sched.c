@@ -98,7 +98,7 @@ static u64 next_wakeup(const struct cpu *c, u64 now)
 		if (load32(&v->cpu) != c->id || !alive(v))
 			continue;
 		u64 p = vptimer_deadline(v);
-		u64 d = load32(&v->blocked) && v != c->loaded ? arch_vtimer_deadline(v) : ~0ull;
+		u64 d = load32(&v->blocked) ? arch_vtimer_deadline(v) : ~0ull;
 		if (p > now)
 			t = min64(t, p);
 		if (d > now)
@@ -148,8 +148,10 @@ struct vcpu *sched_next(struct vcpu *cur)
 	if (cur && !cur->yield && !load32(&c->resched) && !load32(&cur->blocked) &&
 	    load32(&cur->power) == VCPU_ON && load32(&cur->vm->state) == VM_RUNNING)
 		return cur; /* the fast path: nothing asked for a decision */
-	if (cur)
+	if (cur) {
 		cur->yield = 0;
+		arch_vtimer_snapshot(cur); /* wants_core reads its deadline */
+	}
 	for (;;) {
 		__atomic_store_n(&c->resched, 0u, __ATOMIC_RELEASE);
 		u64 now = arch_timer_now();

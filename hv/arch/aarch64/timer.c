@@ -38,3 +38,11 @@ u64 arch_vtimer_deadline(const struct vcpu *vcpu)
 		return ~0ull;
 	return vcpu->arch.cntv_cval; /* + CNTVOFF, which is 0 for every VM so far */
 }
+
+/* The loaded vCPU's virtual timer lives in the core's registers; the scheduler reads its
+ * deadline from the saved copy, so bring that up to date (the timer keeps running). */
+void arch_vtimer_snapshot(struct vcpu *vcpu)
+{
+	vcpu->arch.cntv_ctl = read_sysreg(cntv_ctl_el0);
+	vcpu->arch.cntv_cval = read_sysreg(cntv_cval_el0);
+}

@@ -97,3 +97,4 @@ int pl011_getc(void)
 }
 
 void pl011_enable_rx_irq(void) {}
+void arch_vtimer_snapshot(struct vcpu *vcpu) { (void)vcpu; }

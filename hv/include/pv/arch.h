@@ -28,7 +28,8 @@ void arch_zero_ram(paddr_t pa, u64 size);
 u64 arch_timer_now(void);
 u64 arch_timer_freq(void);
 void arch_timer_arm(u64 deadline); /* ~0: none */
-u64 arch_vtimer_deadline(const struct vcpu *vcpu); /* of a put vCPU; ~0: none */
+u64 arch_vtimer_deadline(const struct vcpu *vcpu); /* from its saved copy; ~0: none */
+void arch_vtimer_snapshot(struct vcpu *vcpu);       /* refresh the copy of a loaded vCPU */
 
 /* The virtual CPU interface around a guest entry: LRs, and the underflow interrupt. */
 u32 arch_vgic_lr_count(void);
