@@ -55,6 +55,7 @@ $(BUILD)/pocketvisor.bin: $(BUILD)/pocketvisor.elf
 include tools/pvpack/pvpack.mk
 include guests/guests.mk
 include tests/unit/unit.mk
+include bench/bench.mk
 
 # A config's bundle: pvpack validates configs/NAME.dts and packs it with its images.
 $(BUILD)/%.pvb: configs/%.dts $(PVPACK) $(GUEST_BINS)

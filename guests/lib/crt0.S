@@ -1,6 +1,6 @@
 /* crt0.S: guest entry: per-vCPU stack and vectors, .bss on vCPU 0, then main() or secondary_main(). */
 
-#define GUEST_MAX_VCPUS 8 /* matches guest.ld */
+#define GUEST_MAX_VCPUS 8 /* matches guest.ld and guest.h */
 #define STACK_SHIFT 14    /* 16 KiB per vCPU, matches STACK_SIZE in guest.ld */
 
 	.section .text.boot, "ax"
@@ -8,6 +8,7 @@
 /* vCPU 0 starts here (the config's entry) with x0 = 0 or a DTB address. */
 	.global _start
 _start:
+	mrs	x20, cntvct_el0		/* first: boot time from reset (bench); kept past .bss */
 	mov	x19, x0
 	bl	cpu_setup
 	cbnz	x0, park		/* only vCPU 0 may run main() and clear .bss */
@@ -17,7 +18,9 @@ _start:
 	b.hs	2f
 	str	xzr, [x1], #8
 	b	1b
-2:	mov	x0, x19
+2:	ldr	x1, =boot_cntvct
+	str	x20, [x1]
+	mov	x0, x19
 	bl	main
 	bl	psci_system_off		/* main returning means the guest is finished */
 	b	park

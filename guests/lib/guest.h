@@ -7,12 +7,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define GUEST_MAX_VCPUS 8 /* stacks in guest.ld and crt0.S */
+
 /* ---- crt0.S: entry points ---- */
 int main(uint64_t boot_arg);            /* vCPU 0; returning powers the VM off */
 void secondary_main(uint64_t context);  /* vCPUs started by CPU_ON at secondary_entry */
 void secondary_entry(void);             /* pass this address as CPU_ON's entry point */
 /* Linker symbols (guest.ld): this VM's RAM, and the free part between .noinit and the stacks. */
 extern char __ram_base[], __ram_end[], __free_start[], __stacks_start[];
+/* CNTVCT_EL0 read by vCPU 0's very first instruction: the boot time that `bench` reports. */
+extern uint64_t boot_cntvct;
 
 /* ---- uart.c: PL011 at 0x09000000; every access is one `ldr w`/`str w` so traps can decode it ---- */
 #define UART_BASE 0x09000000ul
@@ -53,6 +57,9 @@ int64_t psci_affinity_info(uint64_t mpidr);
 void psci_cpu_off(void);
 void psci_system_off(void);
 void psci_system_reset(void);
+/* CPU_ON for vCPUs 1, 2, ... at secondary_entry until one does not exist; returns how many
+ * vCPUs the VM has (including this one). */
+unsigned smp_start_all(void);
 
 /* ---- probe.S: a 32-bit access that may fault (no frame, no C: see vectors.S) ---- */
 struct probe {
@@ -87,8 +94,63 @@ bool trap_end(struct trap_info *out);   /* stop expecting; true (and *out) if on
 #define EC_DABT_CUR 0x25u
 #define FSC_SEA 0x10u                   /* synchronous external abort, not on a table walk */
 
+/* ---- gic.c: GICv3 at the QEMU virt addresses; group 1 only, ICC system registers ---- */
+#define GICD_BASE 0x08000000ul
+#define GICR_BASE 0x080a0000ul
+#define GICD_TYPER 0x0004u
+#define GICD_ISENABLER 0x0100u
+#define GICD_ICENABLER 0x0180u
+#define INTID_VTIMER 27u                /* PPI: virtual timer (CNTV_*) */
+#define INTID_PTIMER 30u                /* PPI: EL1 physical timer (CNTP_*) */
+#define INTID_UART 33u                  /* SPI: the PL011 */
+#define IRQ_MAX 96u                     /* SGIs, PPIs and 64 SPIs */
+#define IRQ_PRIO_DEFAULT 0xa0u          /* any value below the PMR (0xff) is delivered */
+void gic_init(void);                    /* distributor; once, by vCPU 0, before CPU_ON */
+bool gic_cpu_init(void);                /* this vCPU's redistributor and CPU interface */
+void gic_enable(unsigned intid, uint8_t prio); /* SGI/PPI of this vCPU; SPI routed to it */
+void gic_disable(unsigned intid);
+void gic_send_sgi(unsigned intid, unsigned vcpu);
+void gic_send_sgi_others(unsigned intid);     /* every vCPU but this one (IRM = 1) */
+uint32_t gicd_read(uint32_t off);
+void gicd_write(uint32_t off, uint32_t v);
+
+/* ---- irq.c: IRQ dispatch to per-INTID handlers (run with IRQs masked, EOI after return) ---- */
+typedef void (*irq_handler_fn)(unsigned intid);
+void irq_set_handler(unsigned intid, irq_handler_fn fn); /* SGI/PPI: for this vCPU only */
+void irq_handle(void);                  /* the IRQ vector's C side (trap.c) */
+
+static inline void irq_enable(void) { __asm__ volatile("msr daifclr, #2\n\tisb" ::: "memory"); }
+static inline void irq_disable(void) { __asm__ volatile("msr daifset, #2" ::: "memory"); }
+static inline void wfi(void) { __asm__ volatile("wfi" ::: "memory"); }
+
+/* Sleeps in WFI until `cond` holds; returns with IRQs enabled. `cond` is tested with IRQs
+ * masked, so an interrupt that makes it true cannot land between the test and the WFI (WFI
+ * still wakes for a pending masked interrupt, which is then taken at the unmask). */
+#define WAIT_UNTIL(cond)                                                                       \
+	do {                                                                                   \
+		irq_disable();                                                                 \
+		while (!(cond)) {                                                              \
+			wfi();                                                                 \
+			irq_enable();                                                          \
+			irq_disable();                                                         \
+		}                                                                              \
+		irq_enable();                                                                  \
+	} while (0)
+
+/* ---- timer.c: generic timer; counter ticks at timer_freq() Hz ---- */
+uint64_t timer_freq(void);              /* CNTFRQ_EL0 */
+uint64_t timer_now(void);               /* CNTVCT_EL0 */
+uint64_t timer_us(uint64_t us);         /* microseconds in counter ticks */
+void vtimer_arm(uint64_t deadline);     /* CNTV_CVAL = deadline, enabled */
+void vtimer_stop(void);
+void ptimer_arm_in(uint64_t ticks);     /* CNTP_TVAL = ticks, enabled */
+void ptimer_stop(void);
+/* WFI until CNTVCT >= deadline; takes this vCPU's virtual timer and its handler over (after
+ * gic_cpu_init); a guest that also uses the timer itself sets its handler again afterwards. */
+void sleep_until(uint64_t deadline);
+
 /* ---- util.c ---- */
-void delay(uint64_t loops);             /* busy-wait; no timers yet, so calibrated by count */
+void delay(uint64_t loops);             /* busy-wait by count: needs no timer or interrupt */
 #define DELAY_TICK 10000000ul           /* one tick: ~10 ms of TCG time (2 instructions a loop) */
 unsigned cpu_id(void);                  /* MPIDR_EL1.Aff0 = vCPU number */
 bool str_eq(const char *a, const char *b);

@@ -50,3 +50,13 @@ void psci_system_reset(void)
 {
 	psci(PSCI_SYSTEM_RESET, 0, 0, 0);
 }
+
+unsigned smp_start_all(void)
+{
+	unsigned n = 1;
+
+	while (n < GUEST_MAX_VCPUS &&
+	       psci_cpu_on(n, (uint64_t)(uintptr_t)secondary_entry, n) == PSCI_SUCCESS)
+		n++;
+	return n;
+}

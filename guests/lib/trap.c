@@ -28,6 +28,11 @@ void exception_handle(struct exc_frame *f, unsigned kind)
 {
 	bool sync = (kind & 3u) == 0;
 
+	if (kind == 5) { /* IRQ at EL1 on SP_EL1: the only place our guests unmask them */
+		irq_handle();
+		return;
+	}
+
 	if (sync && expecting) {
 		last.esr = f->esr;
 		last.far = f->far;

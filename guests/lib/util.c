@@ -1,6 +1,8 @@
 /* util.c: small helpers every guest needs: delays, vCPU id, strings, weak defaults. */
 #include "guest.h"
 
+uint64_t boot_cntvct; /* set by crt0 after clearing .bss */
+
 void delay(uint64_t loops)
 {
 	if (!loops)

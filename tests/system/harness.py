@@ -11,6 +11,7 @@ A test asks for a boot with a marker and gets it through the `boot` fixture (con
 background as soon as the tests are collected, as many at a time as there are host CPUs
 (PV_TEST_JOBS overrides), so they overlap with each other and with the other tests; a test
 marked `interactive=True` boots when it runs, and types with `boot.send()` / `boot.expect()`.
+`boot.pid` and `boot.started_at` are for tests that watch the QEMU process itself (CPU use).
 The timeout is a hard limit from QEMU's start: QEMU is killed and the test fails with the output
 it had so far. A missing build product fails the test with what to build; nothing is skipped.
 """
@@ -67,13 +68,17 @@ def config_path(name):
 class Boot:
     """One QEMU run of pocketvisor with one config."""
 
-    def __init__(self, config, smp=2, timeout=60, interactive=False):
+    def __init__(self, config, smp=2, timeout=60, interactive=False, icount=False):
         self.config, self.smp, self.timeout = config, smp, timeout
+        # icount: guest time counts instructions, not host seconds, so a deadline test is not
+        # at the mercy of whatever else the host runs.
+        self.icount = icount
         self.interactive = interactive  # started by its test, not in the background
         self.error = None          # why it could not start, if it could not
         self.timed_out = False
         self.returncode = None
         self.command = None
+        self.started_at = None     # time.monotonic() when QEMU was started
         self._proc = None
         self._lock = threading.Lock()  # orders Popen against a kill() at the end of the session
         self._cancelled = False
@@ -111,7 +116,8 @@ class Boot:
             self.error = (f"pvpack failed ({pack.returncode}); are the guests built "
                           f"(`make guests`)?\n{pack.stdout}{pack.stderr}")
             return
-        self.command = [QEMU, *BOARD, "-smp", str(self.smp), "-kernel", str(HV_IMAGE),
+        self.command = [QEMU, *BOARD, *(["-icount", "shift=0"] if self.icount else []),
+                        "-smp", str(self.smp), "-kernel", str(HV_IMAGE),
                         "-initrd", str(bundle)]
         with self._lock:
             if self._cancelled:
@@ -119,6 +125,7 @@ class Boot:
                 return
             self._proc = subprocess.Popen(self.command, cwd=ROOT, stdin=subprocess.PIPE,
                                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            self.started_at = time.monotonic()
         self._deadline = time.monotonic() + self.timeout
         threading.Thread(target=self._read, daemon=True).start()
         threading.Thread(target=self._watchdog, daemon=True).start()
@@ -152,6 +159,12 @@ class Boot:
         if proc.poll() is None:
             proc.kill()
         self._finished.wait(10)
+
+    @property
+    def pid(self):
+        """QEMU's process id (for /proc/PID/stat), once it has started."""
+        self._check_started()
+        return self._proc.pid
 
     # ---- talking to it ----
 

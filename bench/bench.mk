@@ -1,0 +1,8 @@
+# bench.mk: `make bench`: the measurement guest natively and under pocketvisor, both with
+# -icount shift=0 -smp 1 (bench/run.py); prints the table and writes docs/performance.md.
+# Included by the top Makefile. run.py packs tests/configs/bench.dts itself, so a config the
+# hypervisor side cannot take yet shows up as `missing` results rather than a failed make.
+BENCH_GUESTS := $(BUILD)/guests/bench.elf $(BUILD)/guests/bench.bin $(BUILD)/guests/pingpong.bin
+
+bench: deps all $(PVPACK) $(BENCH_GUESTS)
+	$(PYTHON) bench/run.py

@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""run.py: `make bench`: the measurement guest (guests/bench) natively and under pocketvisor.
+
+Both runs are one QEMU each with `-icount shift=0,sleep=off -smp 1`, so every number is an exact,
+repeatable instruction count (see METHOD below). Prints the table and writes docs/performance.md.
+A result that a run did not print (say, the hypervisor cannot do it yet) shows as `missing`.
+"""
+
+import datetime
+import os
+import re
+import selectors
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "build"
+QEMU = os.environ.get("QEMU", "qemu-system-aarch64")
+PVPACK = BUILD / "tools" / "pvpack"
+CONFIG = ROOT / "tests" / "configs" / "bench.dts"
+BUNDLE = BUILD / "tests" / "bench.pvb"
+REPORT = ROOT / "docs" / "performance.md"
+TIMEOUT = 120   # seconds of host time per run; a healthy run takes about one
+GRACE = 10      # after bench is done, how long pingpong may take to print its result
+
+# sleep=off: while the CPU idles (before the first instruction, in WFI) the virtual clock jumps
+# to the next deadline instead of following host time, which would leak into boot and WFI numbers.
+COMMON = ["-cpu", "cortex-a57", "-m", "1G", "-smp", "1", "-icount", "shift=0,sleep=off",
+          "-nic", "none", "-display", "none", "-serial", "stdio", "-monitor", "none",
+          "-no-reboot"]
+NATIVE = ["-M", "virt,gic-version=3", *COMMON, "-kernel", str(BUILD / "guests" / "bench.elf")]
+HYPERVISOR = ["-M", "virt,virtualization=on,gic-version=3", *COMMON,
+              "-kernel", str(BUILD / "pocketvisor.bin"), "-initrd", str(BUNDLE)]
+
+# (result name, what it is, the other small hypervisor's count from issue 3 or None)
+OPERATIONS = [
+    ("null_hypercall", "null hypercall (HVC SMCCC_VERSION)", 149),
+    ("gicd_read", "trapped GICD read (GICD_TYPER)", 225),
+    ("gicd_isenabler_write", "trapped GICD_ISENABLER write", 3570),
+    ("sgi_self", "self-SGI to handler", 770),
+    ("vtimer", "virtual-timer deadline to handler", 205),
+    ("eoi", "EOI (ICC_EOIR1_EL1)", None),
+    ("vtimer_wfi", "virtual-timer deadline to handler, from WFI", None),
+    ("vcpu_switch", "vCPU switch between two VMs on one core", None),
+    ("boot", "boot: reset to first guest instruction", 381000),
+]
+
+RESULT = re.compile(r"bench: ([a-z0-9_]+) (\d+)\s*$")
+
+METHOD = """\
+## How these are measured
+
+- One guest, `guests/bench`, runs natively at EL1 (QEMU without virtualization: the baseline)
+  and under pocketvisor with `tests/configs/bench.dts` (the VM has `pmu;`), each in one QEMU
+  with `-icount shift=0,sleep=off -smp 1`. With `shift=0` QEMU's virtual clock advances exactly
+  1 ns per executed instruction, the guest's cycle counter PMCCNTR_EL0 runs at 1 GHz and so
+  counts instructions, and the generic counter (62.5 MHz) ticks once per 16. `sleep=off` makes
+  idle time (before the first instruction, in WFI) jump to the next deadline instead of
+  following host time, which would make `boot` and `vtimer_wfi` host noise. So every number is
+  an instruction count and repeats exactly from run to run.
+- PMCCFILTR_EL0.NSH = 1: the cycle counter includes EL2, so a result includes everything the
+  hypervisor did for it. `el2_counted` in the raw output checks this (the cycle counter agrees
+  with the generic counter over the hypercall loop).
+- Synchronous operations (hypercall, GICD read and write) are the mean of a loop of 1000, minus
+  the same loop empty. Interrupt paths are the median of 1000 events: self-SGI is from the
+  cycle-counter read before the ICC_SGI1R_EL1 write to the first instruction of the guest's C
+  handler (through the guest's vector, register save and ICC_IAR1_EL1 read, the same path in
+  both columns); EOI is the one ICC_EOIR1_EL1 write, acknowledged by polling beforehand.
+- Virtual-timer latency runs from the deadline (a counter tick edge: CVAL) to the handler's
+  first instruction. The handler spins to the next counter edge and times that spin with the
+  cycle counter, which places its own entry to within a few instructions without relying on
+  EL2 being counted. `vtimer` has the guest spinning at the deadline; `vtimer_wfi` has it
+  blocked in WFI: natively the core then wakes from sleep, under pocketvisor the core is
+  running `pingpong`, so it includes switching from that VM back.
+- vCPU switch: `pingpong` (priority 0) shares the core with `bench` (priority 1) and spins
+  reading the counter. Each of bench's WFI-phase wakeups preempts it; the gap it sees is
+  bench's deadline-to-handler (`vtimer_wfi`), bench's own work up to its next WFI
+  (`switch_busy`), and the switch from bench's WFI back to pingpong. `vcpu_switch` =
+  `switch_gap` - `vtimer_wfi` - `switch_busy`: the WFI trap, blocking bench, choosing and
+  restoring pingpong and returning to it. Natively there is no second VM: n/a.
+- Boot: crt0's first instruction reads CNTVCT_EL0, so boot = CNTVCT x (1e9 / CNTFRQ)
+  instructions since reset (16 per tick). That needs the VM's virtual counter to start
+  unoffset (CNTVOFF_EL2 = 0 at first boot); natively the guest is the first instruction: 0.
+- Reference: the other small hypervisor from issue 3, measured the same way on the same QEMU;
+  the goal is under half of it.
+"""
+
+
+def run_qemu(args, done_marker=None):
+    """Runs QEMU, returns (output, how it ended). Stops it GRACE s after `done_marker` appears,
+    or at TIMEOUT; never raises for a failed run."""
+    try:
+        proc = subprocess.Popen([QEMU, *args], cwd=ROOT, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    except OSError as e:
+        return "", f"could not start QEMU: {e}"
+    out, deadline, done, killed = bytearray(), time.monotonic() + TIMEOUT, False, False
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            killed = True
+            break
+        if sel.select(left):
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            out += chunk
+            if done_marker and not done and done_marker.encode() in out:
+                done, deadline = True, min(deadline, time.monotonic() + GRACE)
+    if proc.poll() is None:
+        proc.kill()
+    code = proc.wait()
+    text = out.decode("utf-8", "replace").replace("\r\n", "\n")
+    if not killed:
+        return text, f"QEMU exited with code {code}"
+    if done:
+        return text, f"QEMU stopped {GRACE} s after `{done_marker}`"
+    return text, f"QEMU killed after {TIMEOUT} s"
+
+
+def results(text):
+    found = {}
+    for line in text.splitlines():
+        m = RESULT.search(line)
+        if m:
+            found[m.group(1)] = int(m.group(2))
+    parts = ("switch_gap", "vtimer_wfi", "switch_busy")
+    if all(p in found for p in parts):
+        found["vcpu_switch"] = found["switch_gap"] - found["vtimer_wfi"] - found["switch_busy"]
+    return found
+
+
+def result_lines(text):
+    """The guests' `bench:` lines, without the hypervisor's own log lines."""
+    return [line for line in text.splitlines() if re.match(r"(\[[a-z]+\] )?bench: ", line)]
+
+
+def pack():
+    """Packs bench.dts; returns an error string or None."""
+    if not PVPACK.is_file():
+        return f"{PVPACK.relative_to(ROOT)} is missing"
+    BUNDLE.parent.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run([str(PVPACK), "-o", str(BUNDLE), str(CONFIG.relative_to(ROOT))],
+                       cwd=ROOT, capture_output=True, text=True)
+    return None if r.returncode == 0 else (r.stdout + r.stderr).strip() or "pvpack failed"
+
+
+def cell(v):
+    return f"{v:,}" if isinstance(v, int) else v
+
+
+def table(native, hyper):
+    rows = [("operation", "native", "pocketvisor", "overhead", "reference", "goal")]
+    for name, what, ref in OPERATIONS:
+        n = native.get(name, "n/a" if name == "vcpu_switch" else "missing")
+        h = hyper.get(name, "missing")
+        over = h - n if isinstance(n, int) and isinstance(h, int) else ""
+        rows.append((what, cell(n), cell(h), cell(over), cell(ref) if ref else "",
+                     cell(ref // 2) if ref else ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+
+    def line(r):
+        return "| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                                 for i, (c, w) in enumerate(zip(r, widths))) + " |"
+    sep = "| " + " | ".join("-" * (w - 1) + (":" if i else "-")
+                            for i, w in enumerate(widths)) + " |"
+    return "\n".join([line(rows[0]), sep] + [line(r) for r in rows[1:]])
+
+
+def commit():
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + (" (with uncommitted changes)" if dirty else "")
+
+
+def notes_for(name, text, ending, found):
+    notes = [f"{name}: {ending}."]
+    if "el2_counted" in found and not found["el2_counted"]:
+        notes.append(f"{name}: the cycle counter did not count EL2 (PMCCFILTR_EL0.NSH had no "
+                     "effect): the synchronous results leave out the hypervisor's work.")
+    if name == "pocketvisor" and "bench: done" in text and "switch_gap" not in found:
+        notes.append("pocketvisor: pingpong printed no switch_gap: it never saw its 920 "
+                     "preemptions by bench while bench's WFI phase ran, so the hypervisor did "
+                     "not give it the core while bench was blocked, or did not preempt it at "
+                     "bench's deadline.")
+    if not found:
+        tail = "\n".join(text.splitlines()[-15:])
+        notes.append(f"{name}: no results; the end of its output:\n\n```\n{tail}\n```")
+    return notes
+
+
+def main():
+    if not (BUILD / "guests" / "bench.elf").is_file():
+        print("bench: build/guests/bench.elf is missing: run `make guests`", file=sys.stderr)
+        return 1
+    native_text, native_end = run_qemu(NATIVE)
+    native = results(native_text)
+    notes = notes_for("native", native_text, native_end, native)
+
+    error = pack() if (BUILD / "pocketvisor.bin").is_file() else "build/pocketvisor.bin is missing"
+    if error:
+        hyper_text, hyper = "", {}
+        notes.append(f"pocketvisor: not run: {error}")
+    else:
+        hyper_text, hyper_end = run_qemu(HYPERVISOR, done_marker="bench: done")
+        hyper = results(hyper_text)
+        notes += notes_for("pocketvisor", hyper_text, hyper_end, hyper)
+
+    tab = table(native, hyper)
+    print(tab)
+    for n in notes:
+        print(n)
+    today = datetime.date.today().isoformat()
+    raw = "\n".join(["native:"] + result_lines(native_text) + ["pocketvisor:"] +
+                    result_lines(hyper_text))
+    REPORT.write_text(
+        "# pocketvisor performance\n\n"
+        f"Generated by `make bench` (bench/run.py) on {today} at commit {commit()}; "
+        "do not edit by hand.\nAll numbers are instructions (fewer is better).\n\n"
+        f"{tab}\n\n" + "".join(f"- {n}\n" for n in notes) + "\n" + METHOD +
+        f"\n## Raw output\n\n```\n{raw}\n```\n")
+    print(f"bench: wrote {REPORT.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
