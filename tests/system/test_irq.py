@@ -68,7 +68,7 @@ def test_high_priority_periodic_task_never_misses(boot):
 
 @pytest.mark.boot("starve", smp=1, timeout=60, interactive=True)  # the spinner never ends
 def test_spinner_with_interrupts_masked_cannot_starve_its_neighbour(boot):
-    boot.expect(r"^\[timer\] timer: ptimer ")
+    boot.expect(r"^\[timer\] timer: ptimer .*\n")  # the whole line, not a half-written one
     out = boot.text
     no_complaints(out)
     timer = vm_lines(out, "timer")
