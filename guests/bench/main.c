@@ -11,7 +11,8 @@
 #define SGI_BENCH 1u
 #define SPI_UNUSED 40u         /* an SPI nothing drives: enabling it changes nothing */
 #define SPIN_AHEAD 50u         /* ticks from arming to the deadline while spinning */
-#define WFI_AHEAD 625u         /* 10 us: room for a VM sharing the core to run in between */
+#define WFI_AHEAD 6250u        /* 100 us: more than a switch out and back, or the VM sharing
+                                * the core never gets to run in between */
 #define IAR_POLLS 1000u
 
 #define PMCR_E (1ul << 0)      /* PMCR_EL0 (Arm ARM D17.5.7): enable */

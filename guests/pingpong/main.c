@@ -8,7 +8,7 @@
 #define SKIP 20u            /* the first gaps include this VM's own start */
 #define GAPS 900u           /* fewer than bench's 1000 wakeups, so it ends while bench runs */
 #define GAP_MIN_TICKS 3u    /* the loop reads the counter every 5 instructions: more is a gap */
-#define GAP_MAX_TICKS 6250u /* 100 us: longer is something other than one bench wakeup */
+#define GAP_MAX_TICKS 62500u /* 1 ms: longer is something other than one bench wakeup */
 
 static uint32_t gaps[GAPS];
 

@@ -21,15 +21,6 @@ def pytest_configure(config):
                             "boot pocketvisor with tests/configs/<config>.dts on QEMU")
 
 
-def pytest_ignore_collect(collection_path, config):
-    """issue3/ waits for the hypervisor (its README): collected only when named on the command
-    line, so `pytest tests/system` (make check) leaves it out."""
-    if collection_path.name != "issue3" or not collection_path.is_dir():
-        return None
-    named = any("issue3" in str(arg) for arg in config.args)
-    return None if named else True
-
-
 def pytest_collection_finish(session):
     background = []
     for item in session.items:

@@ -20,7 +20,7 @@ def no_complaints(out):
     assert not [line for line in out.splitlines() if re.search(r"\bBAD\b|unexpected", line)]
 
 
-@pytest.mark.boot("timers", smp=1, timeout=60)
+@pytest.mark.boot("timers", smp=1, timeout=120, icount=True)
 def test_timer_deadlines_on_a_shared_core(boot):
     out = boot.wait()
     no_complaints(out)
