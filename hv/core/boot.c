@@ -13,7 +13,6 @@
 
 void boot_primary(u64 dtb);
 void boot_secondary(u64 cpu);
-extern u8 stacks[];
 
 struct cpu cpus[PLAT_CPU_COUNT];
 
@@ -26,7 +25,7 @@ static void cpu_online(u32 id)
 {
 	struct cpu *c = &cpus[id];
 	c->id = id;
-	c->stack_top = (u64)(uintptr_t)stacks + (u64)(id + 1) * 8192;
+	c->stack_top = arch_stack_top(id);
 	arch_cpu_init();
 	gic_init_cpu(id);
 }

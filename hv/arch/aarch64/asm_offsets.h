@@ -9,10 +9,5 @@
 #define STACK_SIZE 8192
 #define CPU_MAX 4
 
-#define EXIT_SYNC 0
-#define EXIT_IRQ 1
-#define EXIT_FIQ 2
-#define EXIT_SERROR 3
-#define EXIT_AARCH32 4
 
 #endif

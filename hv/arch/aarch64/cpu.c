@@ -6,6 +6,7 @@
 #include <pv/smccc.h>
 #include <pv/string.h>
 #include "aarch64.h"
+#include "asm_offsets.h"
 #include <pv/gic.h>
 #include "sysreg.h"
 
@@ -27,6 +28,12 @@ void arch_cpu_init(void)
 	for (u32 i = 0; i < arch_vgic_lr_count(); i++)
 		arch_vgic_write_lr(i, 0);
 	isb();
+}
+
+u64 arch_stack_top(u32 cpu)
+{
+	extern u8 stacks[];
+	return (u64)(uintptr_t)stacks + (u64)(cpu + 1) * STACK_SIZE; /* as core_setup in entry.S */
 }
 
 u32 arch_cpu_id(void)

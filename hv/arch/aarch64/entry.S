@@ -1,4 +1,5 @@
 /* entry.S: the arm64 Image header, core entry at EL2, the EL2 vectors and guest enter/exit. */
+#include <pv/exit.h>
 #include "asm_offsets.h"
 
 .macro adr_l, reg, sym

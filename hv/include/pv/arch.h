@@ -37,6 +37,7 @@ void arch_vgic_enable(bool underflow_irq);
 
 /* Cores. */
 void arch_cpu_init(void);          /* this core's EL2 controls */
+u64 arch_stack_top(u32 cpu);       /* where the exit path puts the core's stack */
 u32 arch_cpu_id(void);
 int arch_cpu_start(u32 cpu);       /* the board's PSCI CPU_ON */
 void arch_kick(u32 cpu);           /* make the core re-check its vCPUs */
