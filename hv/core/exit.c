@@ -11,7 +11,7 @@
 /* Just before entry: the LRs get the vCPU's deliverable interrupts. */
 static struct vcpu *enter(struct vcpu *vcpu)
 {
-	arch_vgic_enable(vgic_flush(&vcpu->vm->vgic, vcpu->id, arch_vgic_lr_count()));
+	vgic_flush(&vcpu->vm->vgic, vcpu->id, arch_vgic_lr_count());
 	return vcpu;
 }
 

@@ -516,6 +516,10 @@ bool vgic_flush(struct vgic *g, u32 vcpu, u32 lr_count)
 		g->cpu[vcpu].lr_intid[i] = id[i];
 	}
 	g->cpu[vcpu].lr_used = n;
+	if (more) {
+		g->cpu[vcpu].underflow = 1;
+		arch_vgic_underflow(true);
+	}
 	spin_unlock(&g->lock);
 	return more;
 }
@@ -541,8 +545,12 @@ void vgic_sync(struct vgic *g, u32 vcpu)
 	if (vcpu >= g->vcpu_count)
 		return;
 	struct vgic_cpu *c = &g->cpu[vcpu];
+	if (c->underflow) {
+		c->underflow = 0;
+		arch_vgic_underflow(false);
+	}
 	if (!c->lr_used)
-		return; /* only this vCPU's core touches lr_used */
+		return; /* only this vCPU's core touches lr_used and underflow */
 	spin_lock(&g->lock);
 	g->gen++; /* what the LRs held is back in the model: flush again */
 	for (u32 i = 0; i < c->lr_used; i++) {

@@ -2,7 +2,7 @@
 time with VMs sharing a core; SGIs reach vCPUs on the same and other cores; a VM can have more
 vCPUs than cores; a high-priority periodic task never misses next to a spinning VM; a VM that
 masks interrupts cannot starve its neighbour; idle cores sleep; only a `pmu;` VM has the PMU.
-The guests are guests/{timer,sgi,rt,hog,spinner,idle,pmu}; the configs tests/configs/*.dts."""
+The guests are guests/{timer,sgi,flood,rt,hog,spinner,idle,pmu}; the configs tests/configs/*.dts."""
 
 import os
 import re
@@ -52,6 +52,16 @@ def test_four_vcpus_on_two_cores(boot):
     no_complaints(out)
     assert vm_lines(out, "over") == ["sgi: 4 vcpus, 10 rounds"] + [
         f"sgi: vcpu {n} got {40 + (n > 0)}" for n in range(4)] + ["sgi: ok"]
+
+
+@pytest.mark.boot("flood", smp=1, timeout=60)
+def test_more_pending_interrupts_than_list_registers(boot):
+    out = boot.wait()
+    no_complaints(out)
+    lines = vm_lines(out, "flood")
+    assert lines[-1] == "flood: ok", lines
+    order = [int(n) for n in lines[-2].split(" order ")[1].split()]
+    assert sorted(order) == list(range(4)) + list(range(40, 52))  # each once
 
 
 @pytest.mark.boot("rt", smp=1, timeout=120, icount=True)

@@ -557,6 +557,7 @@ TEST(flush_orders_by_priority_and_asks_for_underflow)
 		vgic_raise(&g, 0, 40 + i);
 	}
 	EXPECT(vgic_flush(&g, 0, 4)); /* six want in, four fit */
+	EXPECT(fake.uie);
 	EXPECT_EQ(LR_VINTID(fake.lr[0]), 41);
 	EXPECT_EQ(LR_VINTID(fake.lr[1]), 43); /* same priority: lower INTID first */
 	EXPECT_EQ(LR_VINTID(fake.lr[2]), 45);
@@ -574,10 +575,12 @@ TEST(flush_orders_by_priority_and_asks_for_underflow)
 	guest_deactivate(0);
 	guest_ack(1);
 	vgic_sync(&g, 0);
+	EXPECT(!fake.uie); /* a level: with the LRs emptied it would fire forever */
 	EXPECT_EQ(lr_valid_count(), 0);
 	EXPECT_EQ(dread(ISACTIVER + 4, 4), 1u << 11);
 	EXPECT_EQ(dread(ISPENDR + 4, 4), 0x35u << 8); /* 40, 42, 44, 45 */
 	EXPECT(!vgic_flush(&g, 0, 8));
+	EXPECT(!fake.uie);
 	EXPECT_EQ(fake.lr[0], LR_A | LR_G1 | (0x20ull << 48) | 43); /* active first */
 	EXPECT_EQ(LR_VINTID(fake.lr[1]), 45);
 	EXPECT_EQ(LR_VINTID(fake.lr[2]), 42);
@@ -586,8 +589,10 @@ TEST(flush_orders_by_priority_and_asks_for_underflow)
 	EXPECT_EQ(lr_valid_count(), 5);
 	vgic_sync(&g, 0);
 	EXPECT(vgic_flush(&g, 0, 0)); /* no LRs at all: all of them wait */
+	EXPECT(fake.uie);
 	EXPECT_EQ(lr_valid_count(), 0);
 	vgic_sync(&g, 0);
+	EXPECT(!fake.uie);
 }
 
 TEST(active_interrupt_outranks_pending_ones)

@@ -27,6 +27,10 @@
 #define HCR_TSW BIT(22)
 #define HCR_RW BIT(31)
 
+/* ICH_HCR_EL2 (IHI 0069 12.4.7): the virtual CPU interface on; the underflow interrupt. */
+#define ICH_HCR_EN BIT(0)
+#define ICH_HCR_UIE BIT(1)
+
 /* ESR_ELx (D13.2.37): exception class and the data-abort syndrome we decode for MMIO. */
 #define ESR_EC(esr) FIELD(esr, 31, 26)
 #define ESR_IL BIT(25)

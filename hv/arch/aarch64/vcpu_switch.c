@@ -106,6 +106,7 @@ void arch_vcpu_load(struct vcpu *vcpu)
 	write_sysreg(ich_vmcr_el2, a->ich_vmcr);
 	write_sysreg(ich_ap0r0_el2, a->ich_ap0r0);
 	write_sysreg(ich_ap1r0_el2, a->ich_ap1r0);
+	write_sysreg(ich_hcr_el2, ICH_HCR_EN);
 	if (a->vtimer_active)
 		gic_ppi_set_active(vcpu->cpu, PPI_VTIMER);
 	write_sysreg(cntv_cval_el0, a->cntv_cval);

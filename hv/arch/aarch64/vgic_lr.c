@@ -29,9 +29,10 @@ u32 arch_vgic_lr_count(void)
 	return (u32)FIELD(read_sysreg(ich_vtr_el2), 4, 0) + 1;
 }
 
-/* ICH_HCR_EL2: the virtual interface on, and the maintenance interrupt when the LRs drain
- * while more interrupts wait (UIE). */
-void arch_vgic_enable(bool underflow_irq)
+/* ICH_HCR_EL2: the virtual interface on (En), and the maintenance interrupt when the LRs drain
+ * while more interrupts wait (UIE). UIE is a level: it stays asserted while the LRs are empty,
+ * so it must be off again before the hypervisor empties them and unmasks interrupts. */
+void arch_vgic_underflow(bool on)
 {
-	write_sysreg(ich_hcr_el2, BIT(0) | (underflow_irq ? BIT(1) : 0));
+	write_sysreg(ich_hcr_el2, ICH_HCR_EN | (on ? ICH_HCR_UIE : 0));
 }

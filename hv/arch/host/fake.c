@@ -81,6 +81,7 @@ void arch_vgic_write_lr(u32 i, u64 v)
 }
 
 u32 arch_vgic_lr_count(void) { return 4; } /* as QEMU's Cortex-A57 */
+void arch_vgic_underflow(bool on) { fake.uie = on; }
 
 void pl011_putc(char c)
 {

@@ -13,6 +13,7 @@ struct fake_state {
 	bool s2_fail;      /* make arch_s2_map fail */
 	jmp_buf *off_jump; /* where arch_system_off returns to, when set */
 	u64 lr[16];        /* ICH_LR<n>_EL2: tests play the guest by editing them */
+	bool uie;          /* ICH_HCR_EL2.UIE */
 };
 
 extern struct fake_state fake;

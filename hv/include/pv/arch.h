@@ -31,9 +31,10 @@ void arch_timer_arm(u64 deadline); /* ~0: none */
 u64 arch_vtimer_deadline(const struct vcpu *vcpu); /* from its saved copy; ~0: none */
 void arch_vtimer_snapshot(struct vcpu *vcpu);       /* refresh the copy of a loaded vCPU */
 
-/* The virtual CPU interface around a guest entry: LRs, and the underflow interrupt. */
+/* The virtual CPU interface around a guest entry: LRs, and the underflow interrupt. The
+ * interface itself is on while a vCPU is loaded (arch_vcpu_load). */
 u32 arch_vgic_lr_count(void);
-void arch_vgic_enable(bool underflow_irq);
+void arch_vgic_underflow(bool on); /* ICH_HCR_EL2.UIE */
 
 /* Cores. */
 void arch_cpu_init(void);          /* this core's EL2 controls */

@@ -33,6 +33,7 @@ struct vgic_cpu {
 	u32 sleep;    /* GICR_WAKER.ProcessorSleep */
 	u32 lr_used;  /* LRs 0..lr_used-1 hold lr_intid[], written by vgic_flush */
 	u32 seen;     /* struct vgic's gen at this vCPU's last full flush */
+	u32 underflow; /* vgic_flush turned the underflow interrupt on; vgic_sync turns it off */
 	u16 lr_intid[VGIC_MAX_LRS];
 };
 
@@ -80,9 +81,10 @@ bool vgic_link_hw(struct vgic *g, u32 vcpu, u32 intid, u32 pintid);
 
 /* The list registers of the core running vCPU vcpu, which has lr_count of them
  * (ICH_VTR_EL2.ListRegs + 1). Call vgic_flush just before entering the guest and vgic_sync
- * first thing after every exit, exactly once each. vgic_flush returns true when more
- * interrupts wait than fit: the caller then sets ICH_HCR_EL2.UIE so that the guest exits when
- * the LRs drain. vgic_sync empties the LRs it reads. */
+ * first thing after every exit, exactly once each. When more interrupts wait than fit,
+ * vgic_flush turns on the underflow interrupt (arch_vgic_underflow) so that the guest exits when
+ * the LRs drain, and returns true; vgic_sync turns it off (it is a level, and would fire again
+ * at once with the LRs emptied) and empties the LRs it reads. */
 bool vgic_flush(struct vgic *g, u32 vcpu, u32 lr_count);
 void vgic_sync(struct vgic *g, u32 vcpu);
 
