@@ -238,7 +238,7 @@ int main(uint64_t boot_arg)
 	ipt = 1000000000u / timer_freq();
 	printf("bench: counter %lu Hz, %lu instructions per tick under -icount shift=0\n",
 	       timer_freq(), ipt);
-	result("boot", boot_cntvct * ipt);
+	result("boot", boot_cntpct * ipt);
 	pmu_start();
 	gic_init();
 	gic_cpu_init();

@@ -8,7 +8,7 @@
 /* vCPU 0 starts here (the config's entry) with x0 = 0 or a DTB address. */
 	.global _start
 _start:
-	mrs	x20, cntvct_el0		/* first: boot time from reset (bench); kept past .bss */
+	mrs	x20, cntpct_el0		/* first: boot time from reset (bench); kept past .bss */
 	mov	x19, x0
 	bl	cpu_setup
 	cbnz	x0, park		/* only vCPU 0 may run main() and clear .bss */
@@ -18,7 +18,7 @@ _start:
 	b.hs	2f
 	str	xzr, [x1], #8
 	b	1b
-2:	ldr	x1, =boot_cntvct
+2:	ldr	x1, =boot_cntpct
 	str	x20, [x1]
 	mov	x0, x19
 	bl	main

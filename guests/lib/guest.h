@@ -15,8 +15,9 @@ void secondary_main(uint64_t context);  /* vCPUs started by CPU_ON at secondary_
 void secondary_entry(void);             /* pass this address as CPU_ON's entry point */
 /* Linker symbols (guest.ld): this VM's RAM, and the free part between .noinit and the stacks. */
 extern char __ram_base[], __ram_end[], __free_start[], __stacks_start[];
-/* CNTVCT_EL0 read by vCPU 0's very first instruction: the boot time that `bench` reports. */
-extern uint64_t boot_cntvct;
+/* CNTPCT_EL0 read by vCPU 0's very first instruction: the boot time that `bench` reports (the
+ * physical counter: the virtual one starts near 0 when the hypervisor starts the VM). */
+extern uint64_t boot_cntpct;
 
 /* ---- uart.c: PL011 at 0x09000000; every access is one `ldr w`/`str w` so traps can decode it ---- */
 #define UART_BASE 0x09000000ul

@@ -1,7 +1,7 @@
 /* util.c: small helpers every guest needs: delays, vCPU id, strings, weak defaults. */
 #include "guest.h"
 
-uint64_t boot_cntvct; /* set by crt0 after clearing .bss */
+uint64_t boot_cntpct; /* set by crt0 after clearing .bss */
 
 void delay(uint64_t loops)
 {

@@ -4,6 +4,7 @@
 #include <pv/arch.h>
 #include <pv/cpu.h>
 #include <pv/exit.h>
+#include <pv/pvtime.h>
 #include <pv/sched.h>
 #include <pv/vgic.h>
 #include <pv/vm.h>
@@ -107,15 +108,19 @@ static u64 next_wakeup(const struct cpu *c, u64 now)
 	return t;
 }
 
-/* The core no longer runs its vCPU: save its state, then let waiters (vm_stop) see it parked. */
-static void release(struct cpu *c)
+/* The core no longer runs its vCPU: save its state, then let waiters (vm_stop) see it parked.
+ * One still ready to run starts waiting: stolen time (pvtime.c). */
+static void release(struct cpu *c, u64 now)
 {
-	arch_vcpu_put(c->loaded);
-	__atomic_store_n(&c->loaded->running, 0u, __ATOMIC_RELEASE);
+	struct vcpu *v = c->loaded;
+	arch_vcpu_put(v);
+	if (!load32(&v->blocked) && load32(&v->power) == VCPU_ON)
+		v->wait_since = now;
+	__atomic_store_n(&v->running, 0u, __ATOMIC_RELEASE);
 	c->loaded = NULL;
 }
 
-static bool switch_to(struct cpu *c, struct vcpu *next)
+static bool switch_to(struct cpu *c, struct vcpu *next, u64 now)
 {
 	if (c->loaded != next) {
 		u32 expected = 0;
@@ -123,8 +128,13 @@ static bool switch_to(struct cpu *c, struct vcpu *next)
 						 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 			return false; /* another core took it first */
 		if (c->loaded)
-			release(c);
+			release(c, now);
 		__atomic_store_n(&next->cpu, c->id, __ATOMIC_RELEASE);
+	}
+	if (next->wait_since) {
+		next->stolen += now - next->wait_since;
+		next->wait_since = 0;
+		pvtime_update(next);
 	}
 	__atomic_store_n(&next->blocked, 0u, __ATOMIC_RELEASE);
 	vptimer_sync(next, arch_timer_now());
@@ -158,7 +168,7 @@ struct vcpu *sched_next(struct vcpu *cur)
 		struct vcpu *next = pick(c, false, now);
 		if (!next)
 			next = pick(c, true, now);
-		if (next && switch_to(c, next)) {
+		if (next && switch_to(c, next, now)) {
 			bool busy = contended(c, next, now);
 			c->slice_end = busy ? now + arch_timer_freq() / SLICE_DIVISOR : ~0ull;
 			arch_timer_arm(min64(next_wakeup(c, now), c->slice_end));
@@ -167,7 +177,7 @@ struct vcpu *sched_next(struct vcpu *cur)
 		if (next)
 			continue;
 		if (c->loaded)
-			release(c);
+			release(c, now);
 		/* pick's own `now`: a deadline after it was not due there, so it is armed here. */
 		arch_timer_arm(next_wakeup(c, now));
 		if (!load32(&c->resched))
@@ -180,7 +190,9 @@ struct vcpu *sched_next(struct vcpu *cur)
 void sched_wake(struct vcpu *vcpu)
 {
 	u32 cpu = load32(&vcpu->cpu);
-	__atomic_store_n(&vcpu->blocked, 0u, __ATOMIC_RELEASE);
+	if (__atomic_exchange_n(&vcpu->blocked, 0u, __ATOMIC_ACQ_REL) && !load32(&vcpu->running) &&
+	    !vcpu->wait_since)
+		vcpu->wait_since = arch_timer_now(); /* ready from now on: waiting counts as stolen */
 	if (cpu == this_cpu()->id)
 		__atomic_store_n(&this_cpu()->resched, 1u, __ATOMIC_RELEASE);
 	else

@@ -1,5 +1,7 @@
 /* smccc.c: SMCCC 1.1 calls from guests, over HVC or SMC: the Arm-architecture calls here,
- * PSCI in vpsci.c; anything else is NOT_SUPPORTED, never an exception. */
+ * PSCI in vpsci.c, PV time in pvtime.c; anything else (the Spectre workaround queries, TRNG,
+ * vendor calls) is NOT_SUPPORTED, never an exception. */
+#include <pv/pvtime.h>
 #include <pv/smccc.h>
 #include <pv/vcpu.h>
 
@@ -14,11 +16,13 @@ void smccc_call(struct vcpu *vcpu)
 		break;
 	case SMCCC_ARCH_FEATURES: {
 		u32 q = (u32)vcpu->regs.x[1];
-		ret = (q == SMCCC_VERSION || q == SMCCC_ARCH_FEATURES) ? 0 : PSCI_NOT_SUPPORTED;
+		ret = (q == SMCCC_VERSION || q == SMCCC_ARCH_FEATURES || q == PV_TIME_FEATURES) ?
+			      0 : PSCI_NOT_SUPPORTED;
 		break;
 	}
 	default:
-		vpsci_call(vcpu, fid, &ret);
+		if (!pvtime_call(vcpu, fid, &ret))
+			vpsci_call(vcpu, fid, &ret);
 		break;
 	}
 	vcpu->regs.x[0] = (u64)ret;

@@ -12,4 +12,5 @@ void vcpu_reset(struct vcpu *vcpu, u64 pc, u64 arg)
 	vcpu->yield = 0;
 	vcpu->ptimer_ctl = vcpu->ptimer_cval = 0;
 	vcpu->ptimer_line = false;
+	vcpu->wait_since = vcpu->stolen = vcpu->pvtime_ipa = 0;
 }

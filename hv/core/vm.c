@@ -52,6 +52,7 @@ static void reset_irqs(struct vm *vm)
 static void start_boot_vcpu(struct vm *vm)
 {
 	struct vcpu *v0 = &vm->vcpus[0];
+	vm->cntvoff = arch_timer_now();
 	v0->boot_entry = vm->cfg->entry;
 	v0->boot_ctx = vm->cfg->dtb.size ? vm->cfg->dtb.load : 0;
 	__atomic_store_n(&v0->power, (u32)VCPU_ON_PENDING, __ATOMIC_RELEASE);

@@ -8,6 +8,7 @@
 #include <pv/fdt.h>
 #include <pv/fmt.h>
 #include <pv/mmio.h>
+#include <pv/pvtime.h>
 #include <pv/smccc.h>
 #include <pv/vm.h>
 #include <pv/vptimer.h>
@@ -325,6 +326,32 @@ TEST(smccc_versions_features_unknown)
 	EXPECT_EQ(call(v, 0xc2001234, 0, 0, 0), -1);
 	EXPECT_EQ(call(v, 0xffffffff84000000ull, 0, 0, 0), 0x10001); /* only w0 is the function ID */
 	EXPECT_EQ(call(v, 0, 0, 0, 0), -1);
+}
+
+TEST(pvtime_discovery_and_stolen_time_record)
+{
+	bundle_init(&tb, 1);
+	tb.h.vms[0].vcpu_count = 2;
+	create(RAM_POOL);
+	struct vcpu *v0 = &vms[0].vcpus[0], *v1 = &vms[0].vcpus[1];
+	EXPECT_EQ(call(v0, SMCCC_ARCH_FEATURES, PV_TIME_FEATURES, 0, 0), 0);
+	EXPECT_EQ(call(v0, PV_TIME_FEATURES, PV_TIME_ST, 0, 0), 0);
+	EXPECT_EQ(call(v0, PV_TIME_FEATURES, PV_TIME_FEATURES, 0, 0), 0);
+	EXPECT_EQ(call(v0, PV_TIME_FEATURES, 0xc5000022, 0, 0), -1);
+	/* Records at the top 64 KiB of RAM, one per vCPU; nothing is written before the ask. */
+	u8 *area = ram_pool + MiB(2) - PVTIME_AREA_SIZE;
+	v1->stolen = FAKE_TIMER_FREQ;
+	pvtime_update(v1);
+	EXPECT_EQ(*(u64 *)(area + 64 + 8), 0);
+	EXPECT_EQ(call(v1, PV_TIME_ST, 0, 0, 0), 0x40000000 + MiB(2) - PVTIME_AREA_SIZE + 64);
+	EXPECT_EQ(*(u64 *)(area + 64 + 8), 1000000000ull); /* one second of ticks, in ns */
+	v1->stolen = 3 * FAKE_TIMER_FREQ + 5; /* 5 ticks of 16 ns */
+	pvtime_update(v1);
+	EXPECT_EQ(*(u64 *)(area + 64 + 8), 3000000080ull);
+	EXPECT_EQ(*(u64 *)(area + 8), 0); /* vCPU 0 did not ask */
+	vcpu_reset(v1, 0x40000000, 0); /* a reset forgets the ask and the count */
+	EXPECT_EQ(v1->pvtime_ipa, 0);
+	EXPECT_EQ(v1->stolen, 0);
 }
 
 TEST(system_reset_reloads_only_the_caller)

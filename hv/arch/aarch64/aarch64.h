@@ -8,6 +8,11 @@ void mmu_enable(u64 cpu);
 void s2_init_cpu(void);
 u64 arch_smc(u64 fid, u64 a1, u64 a2, u64 a3);
 void secondary_entry(void);
+
+struct vcpu;
+/* A trapped system-register access with encoding enc (SYSREG_ENC) to or from Xrt that
+ * sysreg_trap.c answers (ID, debug, set/way); false if it is none of those. */
+bool sysreg_emulate(struct vcpu *vcpu, u32 enc, bool read, u32 rt);
 _Noreturn void hv_exception(u64 kind, u64 *frame);
 
 #endif

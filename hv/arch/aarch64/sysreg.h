@@ -21,11 +21,21 @@
 #define HCR_BSU_IS (1ull << 10)
 #define HCR_TWI BIT(13)
 #define HCR_TWE BIT(14)
+#define HCR_TID3 BIT(18)
 #define HCR_TSC BIT(19)
 #define HCR_TIDCP BIT(20)
 #define HCR_TACR BIT(21)
 #define HCR_TSW BIT(22)
 #define HCR_RW BIT(31)
+
+/* A trapped MSR/MRS/SYS (EC 0x18): its encoding op0:op1:CRn:CRm:op2 where ESR_EL2.ISS keeps it
+ * (D17.2.37), so an ISS masked with SYSREG_MASK compares with these directly. */
+#define SYSREG_ENC(op0, op1, crn, crm, op2) \
+	((u32)(((op0) << 20) | ((op2) << 17) | ((op1) << 14) | ((crn) << 10) | ((crm) << 1)))
+#define SYSREG_MASK SYSREG_ENC(3, 7, 15, 15, 7)
+#define SYSREG_OP0(enc) ((u32)FIELD(enc, 21, 20))
+#define SYSREG_OP2(enc) ((u32)FIELD(enc, 19, 17))
+#define SYSREG_CRM(enc) ((u32)FIELD(enc, 4, 1))
 
 /* ICH_HCR_EL2 (IHI 0069 12.4.7): the virtual CPU interface on; the underflow interrupt. */
 #define ICH_HCR_EN BIT(0)

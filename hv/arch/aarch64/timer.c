@@ -1,7 +1,7 @@
 /* timer.c: the generic timer (Arm ARM D11): the EL2 physical timer drives the scheduler, and
  * each vCPU's virtual timer is switched with it. */
 #include <pv/arch.h>
-#include <pv/vcpu.h>
+#include <pv/vm.h>
 #include "sysreg.h"
 
 #define CNT_CTL_ENABLE BIT(0)
@@ -34,9 +34,10 @@ void arch_timer_arm(u64 deadline)
 u64 arch_vtimer_deadline(const struct vcpu *vcpu)
 {
 	u64 ctl = vcpu->arch.cntv_ctl;
+	u64 cval = vcpu->arch.cntv_cval, off = vcpu->vm->cntvoff;
 	if ((ctl & (CNT_CTL_ENABLE | CNT_CTL_IMASK)) != CNT_CTL_ENABLE)
 		return ~0ull;
-	return vcpu->arch.cntv_cval; /* + CNTVOFF, which is 0 for every VM so far */
+	return cval + off < cval ? ~0ull : cval + off; /* virtual = physical - CNTVOFF */
 }
 
 /* The loaded vCPU's virtual timer lives in the core's registers; the scheduler reads its

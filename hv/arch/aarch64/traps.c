@@ -7,6 +7,7 @@
 #include <pv/arch.h>
 #include <pv/smccc.h>
 #include <pv/vm.h>
+#include "aarch64.h"
 #include "sysreg.h"
 
 typedef void (*trap_fn)(struct vcpu *vcpu, u64 esr);
@@ -28,14 +29,12 @@ static void trap_wfx(struct vcpu *vcpu, u64 esr)
 		__atomic_store_n(&vcpu->blocked, 1u, __ATOMIC_RELEASE);
 }
 
-/* MSR/MRS traps (EC 0x18, ISS in D13.2.37): the encoding op0:op1:CRn:CRm:op2 and direction.
- * ICC_SGI1R_EL1 writes trap because HCR_EL2.IMO is set; anything else that traps here (PMU
- * registers of a VM without the PMU, implementation-defined registers) is UNDEF. */
-#define SYSREG(op0, op1, crn, crm, op2) \
-	((u32)(((op0) << 20) | ((op2) << 17) | ((op1) << 14) | ((crn) << 10) | ((crm) << 1)))
-#define SYSREG_MASK SYSREG(3, 7, 15, 15, 7)
-#define ICC_SGI1R_EL1 SYSREG(3, 0, 12, 11, 5)
-#define CNTP_TVAL_EL0 SYSREG(3, 3, 14, 2, 0) /* CTL and CVAL follow with op2 = 1, 2 */
+/* MSR/MRS traps (EC 0x18, ISS in D13.2.37). ICC_SGI1R_EL1 writes trap because HCR_EL2.IMO
+ * is set; the EL1 physical timer is emulated; ID, debug and set/way accesses are answered in
+ * sysreg_trap.c; anything else that traps here (PMU registers of a VM without the PMU,
+ * implementation-defined registers) is UNDEF. */
+#define ICC_SGI1R_EL1 SYSREG_ENC(3, 0, 12, 11, 5)
+#define CNTP_TVAL_EL0 SYSREG_ENC(3, 3, 14, 2, 0) /* CTL and CVAL follow with op2 = 1, 2 */
 
 static void trap_sysreg(struct vcpu *vcpu, u64 esr)
 {
@@ -46,12 +45,16 @@ static void trap_sysreg(struct vcpu *vcpu, u64 esr)
 		vcpu_skip(vcpu);
 		return;
 	}
-	u32 enc = iss & SYSREG_MASK, op2 = (u32)FIELD(enc, 19, 17);
-	if ((enc & ~SYSREG(0, 0, 0, 0, 7)) == CNTP_TVAL_EL0 && op2 <= VPTIMER_CVAL) {
+	u32 enc = iss & SYSREG_MASK, op2 = SYSREG_OP2(enc);
+	if ((enc & ~SYSREG_ENC(0, 0, 0, 0, 7)) == CNTP_TVAL_EL0 && op2 <= VPTIMER_CVAL) {
 		u64 val = vcpu_reg(vcpu, rt);
 		vptimer_access(vcpu, (enum vptimer_reg)op2, !read, &val, arch_timer_now());
 		if (read)
 			vcpu_set_reg(vcpu, rt, val);
+		vcpu_skip(vcpu);
+		return;
+	}
+	if (sysreg_emulate(vcpu, enc, read, rt)) {
 		vcpu_skip(vcpu);
 		return;
 	}

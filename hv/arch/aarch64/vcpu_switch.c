@@ -12,10 +12,11 @@ _Static_assert(__builtin_offsetof(struct vcpu, regs.pstate) == VCPU_PSTATE, "ent
 _Static_assert(__builtin_offsetof(struct vcpu, hv_sp) == VCPU_HV_SP, "entry.S offset");
 
 /* The guest's HCR_EL2: stage 2 on; physical interrupts to EL2; WFI/WFE, SMC, set/way cache
- * maintenance, implementation-defined and auxiliary-control registers trapped; TLB and cache
+ * maintenance, ID registers (sysreg_trap.c), implementation-defined and auxiliary-control
+ * registers trapped; TLB and cache
  * maintenance broadcast so a vCPU that moves cores leaves nothing stale behind (FB, BSU). */
 #define HCR_GUEST (HCR_VM | HCR_SWIO | HCR_FMO | HCR_IMO | HCR_AMO | HCR_FB | HCR_BSU_IS | \
-		   HCR_TWI | HCR_TWE | HCR_TSC | HCR_TIDCP | HCR_TACR | HCR_TSW | HCR_RW)
+		   HCR_TWI | HCR_TWE | HCR_TSC | HCR_TID3 | HCR_TIDCP | HCR_TACR | HCR_TSW | HCR_RW)
 
 /* SCTLR_EL1 reset value: MMU and caches off, RES1 bits of ARMv8.0 set. */
 #define SCTLR_EL1_RESET 0x30d00800ull
@@ -85,13 +86,17 @@ void arch_vcpu_put(struct vcpu *vcpu)
 }
 
 /* MDCR_EL2 (D13.2.76): every PMU counter (HPMN = PMCR_EL0.N) for a VM the config lets count;
- * for any other, PMU register accesses trap (TPM, TPMCR) and are answered with UNDEF, so no VM
- * can observe another's activity. */
+ * for any other, PMU register accesses trap (TPM, TPMCR) and are answered with UNDEF (its ID
+ * registers say it has no PMU), so no VM can observe another's activity. Debug registers
+ * always trap (TDA, TDOSA, TDRA): sysreg_trap.c answers them. */
 #define MDCR_TPM_TPMCR (BIT(6) | BIT(5))
+#define MDCR_DEBUG_TRAPS (BIT(9) | BIT(10) | BIT(11))
 
-static u64 mdcr_pmu_allowed(void)
+static u64 mdcr_guest(const struct vm *vm)
 {
-	return FIELD(read_sysreg(pmcr_el0), 15, 11);
+	if (vm->cfg->flags & PVB_VM_PMU)
+		return FIELD(read_sysreg(pmcr_el0), 15, 11) | MDCR_DEBUG_TRAPS;
+	return MDCR_TPM_TPMCR | MDCR_DEBUG_TRAPS;
 }
 
 void arch_vcpu_load(struct vcpu *vcpu)
@@ -102,7 +107,8 @@ void arch_vcpu_load(struct vcpu *vcpu)
 	write_sysreg(vmpidr_el2, a->vmpidr);
 	write_sysreg(vttbr_el2, vcpu->vm->vttbr);
 	write_sysreg(hcr_el2, HCR_GUEST);
-	write_sysreg(mdcr_el2, vcpu->vm->cfg->flags & PVB_VM_PMU ? mdcr_pmu_allowed() : MDCR_TPM_TPMCR);
+	write_sysreg(mdcr_el2, mdcr_guest(vcpu->vm));
+	write_sysreg(cntvoff_el2, vcpu->vm->cntvoff);
 	write_sysreg(ich_vmcr_el2, a->ich_vmcr);
 	write_sysreg(ich_ap0r0_el2, a->ich_ap0r0);
 	write_sysreg(ich_ap1r0_el2, a->ich_ap1r0);

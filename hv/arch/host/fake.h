@@ -14,7 +14,10 @@ struct fake_state {
 	jmp_buf *off_jump; /* where arch_system_off returns to, when set */
 	u64 lr[16];        /* ICH_LR<n>_EL2: tests play the guest by editing them */
 	bool uie;          /* ICH_HCR_EL2.UIE */
+	u64 now;           /* the physical counter (arch_timer_now), at FAKE_TIMER_FREQ */
 };
+
+#define FAKE_TIMER_FREQ 62500000ull /* as QEMU's virt */
 
 extern struct fake_state fake;
 void fake_reset(void);

@@ -33,6 +33,9 @@ struct vcpu {
 	u32 allowed; /* cores it may run on (bit n = core n) */
 	u64 boot_entry, boot_ctx; /* set by CPU_ON before power becomes ON_PENDING */
 	u64 ptimer_ctl, ptimer_cval; /* the emulated EL1 physical timer */
+	u64 wait_since; /* counter value when it became ready to run without a core; 0: not */
+	u64 stolen;     /* counter ticks it spent so (pvtime.c reports them) */
+	u64 pvtime_ipa; /* its stolen-time record, once the guest asked for it; 0: not */
 	bool ptimer_line;
 };
 

@@ -20,6 +20,7 @@ struct vm {
 	const u8 *bundle;
 	paddr_t ram_pa;
 	u64 vttbr;
+	u64 cntvoff; /* CNTVOFF_EL2: its virtual counter starts near 0 when it boots */
 	u32 vcpu_count;
 	u32 fault_reports; /* rate-limits the log when a guest faults in a loop */
 	struct vcpu vcpus[PVB_MAX_VCPUS];
