@@ -284,9 +284,9 @@ static const struct bad_case {
 	  VM0 ": entry: 0x40001000 is outside the image [0x40000000, 0x40001000)" },
 	{ { { VM0, "load", CELLS(0, 0x40200000) }, { VM0, "entry", CELLS(0, 0x40000000) } },
 	  VM0 ": entry: 0x40000000 is outside the image [0x40200000, 0x40201000)" },
-	/* the bundle: 4 KiB header page + 127 MiB + 4 KiB of images */
+	/* the bundle: 4 KiB header page + 127 MiB + 4 KiB of images + 2 * 4 KiB of DTBs */
 	{ { { VM0, "memory", CELLS(0, 0x40000000, 0, 0x8000000) }, { VM0, "image", STR("huge.bin") } },
-	  "/: bundle would be 133177344 bytes, more than the 132120576 allowed" },
+	  "/: bundle would be 133185536 bytes, more than the 132120576 allowed" },
 };
 
 TEST(each_bad_config_reports_exactly_its_message)
@@ -318,7 +318,7 @@ TEST(defaults_fill_the_header)
 	EXPECT_EQ(h->version, PVB_VERSION);
 	EXPECT_EQ(h->header_size, sizeof(struct pvb_header));
 	EXPECT_EQ(h->vm_count, 2);
-	EXPECT_EQ(h->total_size, 3 * PVB_ALIGN); /* header page, then one page per image */
+	EXPECT_EQ(h->total_size, 5 * PVB_ALIGN); /* header page, then per VM an image and a DTB page */
 
 	const struct pvb_vm *vm = &h->vms[0];
 	EXPECT(memcmp(vm->name, "alpha\0\0\0\0\0\0\0\0\0\0\0", PVB_NAME_SIZE) == 0);
@@ -334,9 +334,13 @@ TEST(defaults_fill_the_header)
 	EXPECT_EQ(vm->image.size, 4096);
 	EXPECT_EQ(vm->image.load, 0x40000000);
 	EXPECT_EQ(vm->entry, 0x40000000);
-	EXPECT_EQ(vm->dtb.size + vm->dtb.offset + vm->initrd.size + vm->initrd.offset, 0);
-	EXPECT_STR(cfg.image_path[0], "small.bin");
-	EXPECT_EQ(h->vms[1].image.offset, 2 * PVB_ALIGN);
+	EXPECT_EQ(vm->dtb.offset, 2 * PVB_ALIGN);
+	EXPECT(vm->dtb.size > 0 && vm->dtb.size <= PVB_ALIGN);
+	EXPECT_EQ(vm->dtb.load, 0x41000000 - 64 * 1024 - 16 * 1024);
+	EXPECT_EQ(vm->initrd.size + vm->initrd.offset + vm->initrd.load, 0);
+	EXPECT_STR(cfg.src[0].image_path, "small.bin");
+	EXPECT_STR(cfg.src[0].bootargs, "console=ttyAMA0");
+	EXPECT_EQ(h->vms[1].image.offset, 3 * PVB_ALIGN);
 	EXPECT_STR(h->vms[1].name, "beta");
 	EXPECT_EQ(h->vms[2].ram_size, 0);
 	diag_free(&d);
@@ -364,9 +368,10 @@ TEST(explicit_properties_reach_the_header)
 	EXPECT_EQ(vm->image.load, 0x40200000);
 	EXPECT_EQ(vm->image.size, 3 * MIB);
 	EXPECT_EQ(vm->entry, 0x404fffff);
-	/* mid.bin is 768 pages: beta's image starts on the page after it */
-	EXPECT_EQ(cfg.header.vms[1].image.offset, PVB_ALIGN + 3 * MIB);
-	EXPECT_EQ(cfg.header.total_size, 2 * PVB_ALIGN + 3 * MIB);
+	/* mid.bin is 768 pages: its DTB, then beta's image, start on the pages after it */
+	EXPECT_EQ(vm->dtb.offset, PVB_ALIGN + 3 * MIB);
+	EXPECT_EQ(cfg.header.vms[1].image.offset, 2 * PVB_ALIGN + 3 * MIB);
+	EXPECT_EQ(cfg.header.total_size, 4 * PVB_ALIGN + 3 * MIB);
 	diag_free(&d);
 }
 
@@ -550,7 +555,7 @@ TEST(bundle_holds_the_header_then_each_image_at_its_offset)
 			same &= b[img->offset + i] == (i < MIB ? pattern(i) : 0);
 		EXPECT(same);
 	}
-	EXPECT_EQ(cfg.header.total_size, 2 * PVB_ALIGN + 3 * MIB);
+	EXPECT_EQ(cfg.header.total_size, 4 * PVB_ALIGN + 3 * MIB);
 	struct stat st;
 	EXPECT(stat("out.pvb", &st) == 0 && (st.st_mode & 0444) == 0444); /* not mkstemp's 0600 */
 	unlink("out.pvb");
