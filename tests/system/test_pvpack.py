@@ -2,8 +2,9 @@
 
 Every `tests/configs/bad/*.dts` starts with `/* expect: <node path>: <message> */`; pvpack must exit 1
 and print `pvpack: <config>: <node path>: <message>`. Every `tests/configs/good/*.dts` has its
-expected bundle contents in GOOD below. Configs name images relative to the repo root; the
-`images` fixture creates them under build/tests/img.
+expected bundle contents in GOOD below, and every VM's generated DTB must decompile cleanly with
+dtc and describe that VM. Configs name images relative to the repo root; the `images` fixture
+creates them under build/tests/img (raw bytes, a fake arm64 Linux Image, an ELF executable).
 """
 
 import os
@@ -21,7 +22,7 @@ IMG = ROOT / "build" / "tests" / "img"
 BAD = sorted((ROOT / "tests" / "configs" / "bad").glob("*.dts"))
 GOOD_DIR = ROOT / "tests" / "configs" / "good"
 MIB = 1 << 20
-IMAGES = {"small.bin": 4096, "big.bin": 20 * MIB, "empty.bin": 0}
+IMAGES = {"small.bin": 4096, "big.bin": 20 * MIB, "empty.bin": 0, "initrd.cpio": 10000}
 
 # hv/include/pv/bundle.h
 PVB_MAGIC, PVB_VERSION, PVB_ALIGN, PVB_MAX_VMS, PVB_NO_PIN = 0x31425650, 1, 4096, 8, 0xFF
@@ -33,30 +34,89 @@ assert HEADER.size == 32 and VM.size == 160
 ALL_CORES = 0xF
 UNPINNED = bytes([PVB_NO_PIN] * 8)
 
-# Per good config: (name, ram_base, ram_size, vcpus, cpu_mask, pins, priority, image, load, entry).
+# The top of every VM's RAM (docs/config.md): PV-time records, then the DTB window.
+PVTIME_SIZE, DTB_WINDOW = 0x10000, 0x4000
+
+# Per good config: (name, ram_base, ram_size, vcpus, cpu_mask, pins, priority, image, load, entry,
+# initrd, initrd_load, bootargs).
 GOOD = {
     "minimal": [
         ("solo", 0x40000000, 2 * MIB, 1, ALL_CORES, UNPINNED, 0, "small.bin", 0x40000000,
-         0x40000000),
+         0x40000000, None, 0, "console=ttyAMA0"),
     ],
     "two-vms": [
         ("open", 0x40000000, 64 * MIB, 2, 0b0011, bytes([1, 0]) + UNPINNED[2:], 10, "big.bin",
-         0x40080000, 0x40080000),
+         0x40080000, 0x40080000, None, 0, "console=ttyAMA0"),
         ("vault_2", 0x40000000, 2 * MIB, 1, 0b1000, UNPINNED, 255, "small.bin", 0x40000000,
-         0x40000800),
+         0x40000800, None, 0, "console=ttyAMA0"),
+    ],
+    # A Linux Image at RAM base + text_offset 0x80000; the initrd right below the DTB window,
+    # page aligned: 0x44000000 - PVTIME_SIZE - DTB_WINDOW - 10000 rounded down.
+    "linux": [
+        ("linux", 0x40000000, 64 * MIB, 4, ALL_CORES, UNPINNED, 0, "Image", 0x40080000,
+         0x40080000, "initrd.cpio", 0x43fe9000, "console=ttyAMA0 earlycon rdinit=/init"),
+        ("bare", 0x80000000, 4 * MIB, 1, ALL_CORES, UNPINNED, 0, "guest.elf", 0x80000000,
+         0x80000010, None, 0, ""),
     ],
 }
+
+LINUX_BSS = MIB  # image_size counts it beyond the file
+ELF_SEGMENTS = [(0x80000000, 0x100, 0x100), (0x80003000, 0x80, 0x2000)]  # paddr, filesz, memsz
+
+
+def linux_image():
+    """A little-endian arm64 Image header (booting.rst: 4K pages, placement anywhere) + a body."""
+    body = random.Random("Image").randbytes(8192)
+    header = struct.pack("<IIQQQQQQ4sI", 0x14000010, 0, 0x80000, 64 + len(body) + LINUX_BSS,
+                         0b1010, 0, 0, 0, b"ARM\x64", 0)
+    return header + body
+
+
+def elf_segment_data(i):
+    return random.Random(f"seg{i}").randbytes(ELF_SEGMENTS[i][1])
+
+
+def elf_image():
+    """An ELF64 AArch64 executable: two PT_LOAD segments with a gap, the second with bss."""
+    phoff, data_at = 64, 0x1000
+    ehdr = struct.pack("<4sBBBB8xHHIQQQIHHHHHH", b"\x7fELF", 2, 1, 1, 0, 2, 183, 1, 0x80000010,
+                       phoff, 0, 0, 64, 56, len(ELF_SEGMENTS), 0, 0, 0)
+    out, offset = bytearray(ehdr), data_at
+    for paddr, filesz, memsz in ELF_SEGMENTS:
+        out += struct.pack("<IIQQQQQQ", 1, 5, offset, paddr, paddr, filesz, memsz, 0x1000)
+        offset += filesz
+    out += bytes(data_at - len(out))
+    for i in range(len(ELF_SEGMENTS)):
+        out += elf_segment_data(i)
+    return bytes(out)
+
+
+GENERATED = {"Image": linux_image, "guest.elf": elf_image}
 
 
 def image_data(name):
     """Deterministic bytes without a short period, so a misplaced payload cannot compare equal."""
+    if name in GENERATED:
+        return GENERATED[name]()
     return random.Random(name).randbytes(IMAGES[name])
+
+
+def loaded_data(name):
+    """The payload pvpack makes of an image: an ELF flattened, segments at their offsets."""
+    if name != "guest.elf":
+        return image_data(name)
+    base = ELF_SEGMENTS[0][0]
+    end = max(paddr + memsz for paddr, _, memsz in ELF_SEGMENTS)
+    blob = bytearray(end - base)
+    for i, (paddr, filesz, _) in enumerate(ELF_SEGMENTS):
+        blob[paddr - base:paddr - base + filesz] = elf_segment_data(i)
+    return bytes(blob)
 
 
 @pytest.fixture(scope="module")
 def images():
     IMG.mkdir(parents=True, exist_ok=True)
-    for name in IMAGES:
+    for name in [*IMAGES, *GENERATED]:
         path, data = IMG / name, image_data(name)
         if not path.is_file() or path.read_bytes() != data:
             tmp = path.with_name(f"{name}.{os.getpid()}.tmp")
@@ -123,19 +183,79 @@ def test_good_config_packs(pvpack, name, tmp_path):
 
     payload_end = header_size
     for want, got in zip(GOOD[name], vms):
-        (wname, ram_base, ram_size, vcpus, cpu_mask, pins, priority, image, load, entry) = want
-        (gname, g_ram_base, g_ram_size, g_entry, img_off, img_size, img_load, *dtb_initrd,
-         g_vcpus, g_cpu_mask, flags, g_priority, g_pins) = got
+        (wname, ram_base, ram_size, vcpus, cpu_mask, pins, priority, image, load, entry, initrd,
+         initrd_load, _) = want
+        (gname, g_ram_base, g_ram_size, g_entry, img_off, img_size, img_load, dtb_off, dtb_size,
+         dtb_load, rd_off, rd_size, rd_load, g_vcpus, g_cpu_mask, flags, g_priority, g_pins) = got
         assert gname == wname.encode().ljust(16, b"\0")
         assert (g_ram_base, g_ram_size, g_vcpus, g_cpu_mask, g_pins, g_priority, flags) == \
             (ram_base, ram_size, vcpus, cpu_mask, pins, priority, 0)
         assert (img_load, g_entry) == (load, entry)
-        assert dtb_initrd == [0] * 6
-        assert img_off % PVB_ALIGN == 0 and img_off >= payload_end
-        assert data[img_off:img_off + img_size] == image_data(image)
-        payload_end = img_off + img_size
+        assert dtb_load == ram_base + ram_size - PVTIME_SIZE - DTB_WINDOW
+        assert 0 < dtb_size <= DTB_WINDOW and data[dtb_off:dtb_off + 4] == b"\xd0\x0d\xfe\xed"
+        want_rd = image_data(initrd) if initrd else b""
+        assert (rd_size, rd_load) == (len(want_rd), initrd_load)
+        # Payloads in order: image, DTB, initrd, each page aligned after the one before.
+        for off, size, blob in [(img_off, img_size, loaded_data(image)),
+                                (dtb_off, dtb_size, None), (rd_off, rd_size, want_rd)]:
+            if size == 0:
+                continue
+            assert off % PVB_ALIGN == 0 and off >= payload_end
+            assert blob is None or data[off:off + size] == blob
+            payload_end = off + size
     assert total_size == -(-payload_end // PVB_ALIGN) * PVB_ALIGN
     assert all(vm == VM.unpack(bytes(VM.size)) for vm in vms[vm_count:])
+
+
+def guest_dts(bundle, vm_index, tmp_path):
+    """A VM's generated DTB from a bundle, decompiled by dtc, which must not complain."""
+    vm = parse_bundle(bundle)[5][vm_index]
+    dtb_off, dtb_size = vm[7], vm[8]
+    dtb = tmp_path / f"vm{vm_index}.dtb"
+    dtb.write_bytes(bundle[dtb_off:dtb_off + dtb_size])
+    r = subprocess.run(["dtc", "-I", "dtb", "-O", "dts", str(dtb)], capture_output=True,
+                       text=True, timeout=60)
+    assert (r.returncode, r.stderr) == (0, "")
+    return [line.strip() for line in r.stdout.splitlines()]
+
+
+def cells(*values):
+    return "<" + " ".join(f"{v:#04x}" if v < 0x100 else f"{v:#x}" for v in values) + ">;"
+
+
+def reg(base, size):
+    return "reg = " + cells(base >> 32, base & 0xFFFFFFFF, size >> 32, size & 0xFFFFFFFF)
+
+
+@pytest.mark.parametrize("name", sorted(GOOD))
+def test_guest_dtb_describes_the_vm(pvpack, name, tmp_path):
+    out = tmp_path / f"{name}.pvb"
+    assert pvpack("-o", out, rel(GOOD_DIR / f"{name}.dts")).returncode == 0
+    bundle = out.read_bytes()
+    for i, want in enumerate(GOOD[name]):
+        (_, ram_base, ram_size, vcpus, *_, initrd, initrd_load, bootargs) = want
+        dts = guest_dts(bundle, i, tmp_path)
+        pvtime = ram_base + ram_size - PVTIME_SIZE
+        for line in [
+            'compatible = "linux,dummy-virt";', 'model = "pocketvisor";',
+            f"memory@{ram_base:x} {{", reg(ram_base, ram_size) + "", f"pvtime@{pvtime:x} {{",
+            reg(pvtime, PVTIME_SIZE), "no-map;", 'method = "hvc";',
+            'compatible = "arm,psci-1.0\\0arm,psci-0.2";',
+            "reg = " + cells(0, 0x8000000, 0, 0x10000, 0, 0x80a0000, 0, vcpus * 0x20000),
+            "interrupts = " + cells(1, 13, 4, 1, 14, 4, 1, 11, 4, 1, 10, 4),
+            "interrupts = " + cells(0, 1, 4), 'stdout-path = "/pl011@9000000";',
+            f'bootargs = "{bootargs}";' if bootargs else "bootargs = [00];",  # dtc's ""
+        ]:
+            assert line in dts, (name, i, line)
+        assert sum(line.startswith("cpu@") for line in dts) == vcpus
+        assert "its" not in " ".join(dts) and "msi-controller;" not in dts
+        initrd_lines = [line for line in dts if line.startswith("linux,initrd-")]
+        if initrd:
+            end = initrd_load + len(image_data(initrd))
+            assert initrd_lines == [f"linux,initrd-start = {cells(0, initrd_load)}",
+                                    f"linux,initrd-end = {cells(0, end)}"]
+        else:
+            assert initrd_lines == []
 
 
 def test_check_only_validates(pvpack):

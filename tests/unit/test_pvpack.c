@@ -1,5 +1,6 @@
 /* test_pvpack.c: unit tests of pvpack's validation, layout and writing, on FDTs built in memory. */
 #include <dirent.h>
+#include <elf.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -54,6 +55,80 @@ static void write_image(const char *name, uint64_t size)
 		abort();
 }
 
+/* An arm64 Linux Image (booting.rst header, little-endian) of 4 KiB with the given fields. */
+#define LINUX_FILE_SIZE 4096u
+static void write_linux(const char *name, uint64_t text_offset, uint64_t image_size,
+			uint64_t flags)
+{
+	uint8_t img[LINUX_FILE_SIZE];
+	for (unsigned i = 0; i < sizeof(img); i++)
+		img[i] = pattern(i);
+	uint64_t fields[3] = { text_offset, image_size, flags };
+	memcpy(img + 8, fields, sizeof(fields)); /* the host is little-endian, as pvpack asserts */
+	memcpy(img + 56, "ARM\x64", 4);
+	FILE *f = fopen(name, "wb");
+	if (!f || fwrite(img, 1, sizeof(img), f) != sizeof(img) || fclose(f) != 0)
+		abort();
+}
+
+/* An ELF64 file: header, program headers at phoff, segment data from 0x1000 to 0x2000. */
+struct elf_spec {
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph[10];
+};
+
+#define SEG(type, off, addr, filesz, memsz) { type, PF_R, off, addr, addr, filesz, memsz, 0x1000 }
+/* Two loadable segments with a gap and a note between them; the second has 8 KiB of bss. */
+static const struct elf_spec good_elf = {
+	.eh = { .e_ident = { 0x7f, 'E', 'L', 'F', ELFCLASS64, ELFDATA2LSB, EV_CURRENT },
+		.e_type = ET_EXEC, .e_machine = EM_AARCH64, .e_version = EV_CURRENT,
+		.e_entry = 0x40000010, .e_phoff = 64, .e_ehsize = 64, .e_phentsize = 56,
+		.e_phnum = 3 },
+	.ph = { SEG(PT_LOAD, 0x1000, 0x40000000, 0x100, 0x100), SEG(PT_NOTE, 0x1000, 0, 0x10, 0),
+		SEG(PT_LOAD, 0x1100, 0x40003000, 0x80, 0x2000) },
+};
+
+static void write_elf(const char *name, const struct elf_spec *e)
+{
+	static uint8_t file[0x2000];
+	memset(file, 0, sizeof(file));
+	memcpy(file, &e->eh, sizeof(e->eh));
+	if (e->eh.e_phoff == 64)
+		memcpy(file + 64, e->ph, sizeof(e->ph));
+	for (unsigned i = 0x1000; i < sizeof(file); i++)
+		file[i] = pattern(i);
+	FILE *f = fopen(name, "wb");
+	if (!f || fwrite(file, 1, sizeof(file), f) != sizeof(file) || fclose(f) != 0)
+		abort();
+}
+
+/* Each bad ELF is the good one with one thing changed. */
+static void write_elf_variants(void)
+{
+	struct elf_spec e;
+#define VARIANT(name, change)                                                                  \
+	do {                                                                                   \
+		e = good_elf;                                                                  \
+		change;                                                                        \
+		write_elf(name, &e);                                                           \
+	} while (0)
+	VARIANT("good.elf", (void)0);
+	VARIANT("elf32.elf", e.eh.e_ident[EI_CLASS] = ELFCLASS32);
+	VARIANT("be.elf", e.eh.e_ident[EI_DATA] = ELFDATA2MSB);
+	VARIANT("x86.elf", e.eh.e_machine = EM_X86_64);
+	VARIANT("dyn.elf", e.eh.e_type = ET_DYN);
+	VARIANT("phoff.elf", e.eh.e_phoff = 0x1fe0);
+	VARIANT("filesz.elf", e.ph[2].p_filesz = 0x3000);
+	VARIANT("segfile.elf", e.ph[2].p_offset = 0x1fc0);
+	VARIANT("outside.elf", e.ph[2].p_paddr = 0x40fff000);
+	VARIANT("overlap.elf", e.ph[2].p_paddr = 0x400000f0);
+	VARIANT("noload.elf", e.eh.e_phnum = 2; e.ph[0].p_type = PT_NULL);
+	VARIANT("entry.elf", e.eh.e_entry = 0x40005000);
+	VARIANT("many.elf", e.eh.e_phnum = 10; for (int i = 0; i < 10; i++) e.ph[i] =
+		(Elf64_Phdr)SEG(PT_LOAD, 0x1000, 0x40000000 + 0x1000 * (uint64_t)i, 0x10, 0x10));
+#undef VARIANT
+}
+
 static void setup(void)
 {
 	static int done;
@@ -64,6 +139,14 @@ static void setup(void)
 	atexit(remove_tmp_dir);
 	for (size_t i = 0; i < sizeof(images) / sizeof(images[0]); i++)
 		write_image(images[i].name, images[i].size);
+	write_linux("Image", 0x80000, LINUX_FILE_SIZE + MIB, 0xa);
+	write_linux("old.Image", 0x80000, 0, 0);
+	write_linux("be.Image", 0, LINUX_FILE_SIZE, 0xb);
+	write_linux("short.Image", 0, LINUX_FILE_SIZE - 1, 0xa);
+	write_linux("far.Image", PVPACK_2M, LINUX_FILE_SIZE, 0xa);
+	write_linux("fixed.Image", 0, LINUX_FILE_SIZE, 0x2);
+	write_linux("big.Image", 0, 16 * MIB - 64 * 1024, 0xa);
+	write_elf_variants();
 }
 
 /* ---- building and editing FDTs with libfdt's read-write API */
@@ -284,9 +367,82 @@ static const struct bad_case {
 	  VM0 ": entry: 0x40001000 is outside the image [0x40000000, 0x40001000)" },
 	{ { { VM0, "load", CELLS(0, 0x40200000) }, { VM0, "entry", CELLS(0, 0x40000000) } },
 	  VM0 ": entry: 0x40000000 is outside the image [0x40200000, 0x40201000)" },
-	/* the bundle: 4 KiB header page + 127 MiB + 4 KiB of images */
+	/* arm64 Linux Images */
+	{ { { VM0, "image", STR("be.Image") } },
+	  VM0 ": image: \"be.Image\" is a big-endian Linux Image (only little-endian ones can boot)" },
+	{ { { VM0, "image", STR("old.Image") } },
+	  VM0 ": image: \"old.Image\" is a Linux Image from before v3.17 (image_size is 0), which is "
+	      "not supported" },
+	{ { { VM0, "image", STR("short.Image") } },
+	  VM0 ": image: \"short.Image\" is a Linux Image whose image_size 4095 is smaller than the "
+	      "file" },
+	{ { { VM0, "image", STR("far.Image") } },
+	  VM0 ": image: \"far.Image\" is a Linux Image with text_offset 0x200000, not below 2 MiB" },
+	{ { { VM0, "image", STR("Image") }, { VM0, "entry", CELLS(0, 0x40080000) } },
+	  VM0 ": entry: cannot be set for a Linux Image (it starts at its first byte)" },
+	{ { { VM0, "image", STR("Image") }, { VM0, "load", CELLS(0, 0x40100000) } },
+	  VM0 ": load: 0x40100000 is not 2 MiB aligned, as a Linux Image's base must be" },
+	{ { { VM0, "image", STR("Image") }, { VM0, "load", CELLS(0, 0x41000000) } },
+	  VM0 ": load: 0x41000000 is outside RAM [0x40000000, 0x41000000)" },
+	{ { { VM0, "image", STR("fixed.Image") }, { VM0, "load", CELLS(0, 0x40200000) } },
+	  VM0 ": load: 0x40200000 is above the RAM base, but this Linux Image (flags bit 3 clear) "
+	      "could not use the RAM below it" },
+	{ { { VM0, "image", STR("big.Image") }, { VM0, "load", CELLS(0, 0x40200000) } },
+	  VM0 ": image: \"big.Image\" needs 16711680 bytes (image_size) at 0x40200000 but RAM from "
+	      "there holds only 14680064" },
+	{ { { VM0, "image", STR("big.Image") } },
+	  VM0 ": image: [0x40000000, 0x40ff0000) overlaps the DTB [0x40fec000, 0x40ff0000)" },
+	/* ELF executables */
+	{ { { VM0, "image", STR("elf32.elf") } },
+	  VM0 ": image: \"elf32.elf\" is an ELF file but not ELF64 little-endian" },
+	{ { { VM0, "image", STR("be.elf") } },
+	  VM0 ": image: \"be.elf\" is an ELF file but not ELF64 little-endian" },
+	{ { { VM0, "image", STR("x86.elf") } },
+	  VM0 ": image: \"x86.elf\" is an ELF file for another machine than AArch64" },
+	{ { { VM0, "image", STR("dyn.elf") } },
+	  VM0 ": image: \"dyn.elf\" is an ELF file but not an executable (ET_EXEC)" },
+	{ { { VM0, "image", STR("phoff.elf") } },
+	  VM0 ": image: \"phoff.elf\" has program headers outside the file" },
+	{ { { VM0, "image", STR("filesz.elf") } },
+	  VM0 ": image: \"filesz.elf\" has segment 2 with p_filesz larger than p_memsz" },
+	{ { { VM0, "image", STR("segfile.elf") } },
+	  VM0 ": image: \"segfile.elf\" has segment 2 outside the file" },
+	{ { { VM0, "image", STR("outside.elf") } },
+	  VM0 ": image: \"outside.elf\" has segment 2 at [0x40fff000, +0x2000) outside RAM "
+	      "[0x40000000, 0x41000000)" },
+	{ { { VM0, "image", STR("overlap.elf") } },
+	  VM0 ": image: \"overlap.elf\" has segments 0 and 2 overlapping" },
+	{ { { VM0, "image", STR("noload.elf") } },
+	  VM0 ": image: \"noload.elf\" has no loadable segments" },
+	{ { { VM0, "image", STR("many.elf") } },
+	  VM0 ": image: \"many.elf\" has more than 8 loadable segments" },
+	{ { { VM0, "image", STR("entry.elf") } },
+	  VM0 ": image: \"entry.elf\" has entry 0x40005000 outside its segments [0x40000000, "
+	      "0x40005000)" },
+	{ { { VM0, "image", STR("good.elf") }, { VM0, "load", CELLS(0, 0x40000000) } },
+	  VM0 ": load: cannot be set for an ELF image (its program headers place it)" },
+	{ { { VM0, "image", STR("good.elf") }, { VM0, "entry", CELLS(0, 0x40000010) } },
+	  VM0 ": entry: cannot be set for an ELF image (its e_entry gives it)" },
+	/* the top of RAM: PV-time area, DTB window, initrd */
+	{ { { VM0, "load", CELLS(0, 0x40ff0000) } },
+	  VM0 ": image: [0x40ff0000, 0x40ff1000) overlaps the hypervisor's PV-time area "
+	      "[0x40ff0000, 0x41000000)" },
+	{ { { VM0, "load", CELLS(0, 0x40fec000) } },
+	  VM0 ": image: [0x40fec000, 0x40fed000) overlaps the DTB [0x40fec000, 0x40ff0000)" },
+	{ { { VM0, "load", CELLS(0, 0x40e00000) }, { VM0, "initrd", STR("mid.bin") } },
+	  VM0 ": image: [0x40e00000, 0x40e01000) overlaps the initrd [0x40cec000, 0x40fec000)" },
+	{ { { VM1, "initrd", STR("mid.bin") } },
+	  VM1 ": initrd: \"mid.bin\" is 3145728 bytes but RAM below the DTB at 0x401ec000 holds only "
+	      "2015232" },
+	{ { { VM0, "initrd", STR("missing.bin") } },
+	  VM0 ": initrd: cannot open \"missing.bin\": No such file or directory" },
+	{ { { VM0, "initrd", STR("empty.bin") } }, VM0 ": initrd: \"empty.bin\" is empty" },
+	{ { { VM0, "initrd", STR(".") } }, VM0 ": initrd: \".\" is not a regular file" },
+	{ { { VM0, "initrd", CELLS(1) } }, VM0 ": initrd: must be a string" },
+	{ { { VM0, "bootargs", CELLS(1) } }, VM0 ": bootargs: must be a string" },
+	/* the bundle: 4 KiB header page + 127 MiB + 4 KiB of images + 2 * 4 KiB of DTBs */
 	{ { { VM0, "memory", CELLS(0, 0x40000000, 0, 0x8000000) }, { VM0, "image", STR("huge.bin") } },
-	  "/: bundle would be 133177344 bytes, more than the 132120576 allowed" },
+	  "/: bundle would be 133185536 bytes, more than the 132120576 allowed" },
 };
 
 TEST(each_bad_config_reports_exactly_its_message)
@@ -298,8 +454,9 @@ TEST(each_bad_config_reports_exactly_its_message)
 		base_fdt();
 		for (size_t e = 0; e < 2 && bc->edits[e].node; e++)
 			apply(&bc->edits[e]);
-		if (check(&d, &cfg, 1) >= 1 && !EXPECT_STR(d.lines[0], bc->expect))
-			fprintf(stderr, "  (case %zu)\n", i);
+		size_t n = check(&d, &cfg, 1);
+		if (n == 0 || (n >= 1 && !EXPECT_STR(d.lines[0], bc->expect)))
+			fprintf(stderr, "  (case %zu: %s)\n", i, bc->expect);
 		diag_free(&d);
 	}
 }
@@ -318,7 +475,7 @@ TEST(defaults_fill_the_header)
 	EXPECT_EQ(h->version, PVB_VERSION);
 	EXPECT_EQ(h->header_size, sizeof(struct pvb_header));
 	EXPECT_EQ(h->vm_count, 2);
-	EXPECT_EQ(h->total_size, 3 * PVB_ALIGN); /* header page, then one page per image */
+	EXPECT_EQ(h->total_size, 5 * PVB_ALIGN); /* header page, then per VM an image and a DTB page */
 
 	const struct pvb_vm *vm = &h->vms[0];
 	EXPECT(memcmp(vm->name, "alpha\0\0\0\0\0\0\0\0\0\0\0", PVB_NAME_SIZE) == 0);
@@ -334,9 +491,13 @@ TEST(defaults_fill_the_header)
 	EXPECT_EQ(vm->image.size, 4096);
 	EXPECT_EQ(vm->image.load, 0x40000000);
 	EXPECT_EQ(vm->entry, 0x40000000);
-	EXPECT_EQ(vm->dtb.size + vm->dtb.offset + vm->initrd.size + vm->initrd.offset, 0);
-	EXPECT_STR(cfg.image_path[0], "small.bin");
-	EXPECT_EQ(h->vms[1].image.offset, 2 * PVB_ALIGN);
+	EXPECT_EQ(vm->dtb.offset, 2 * PVB_ALIGN);
+	EXPECT(vm->dtb.size > 0 && vm->dtb.size <= PVB_ALIGN);
+	EXPECT_EQ(vm->dtb.load, 0x41000000 - 64 * 1024 - 16 * 1024);
+	EXPECT_EQ(vm->initrd.size + vm->initrd.offset + vm->initrd.load, 0);
+	EXPECT_STR(cfg.src[0].image_path, "small.bin");
+	EXPECT_STR(cfg.src[0].bootargs, "console=ttyAMA0");
+	EXPECT_EQ(h->vms[1].image.offset, 3 * PVB_ALIGN);
 	EXPECT_STR(h->vms[1].name, "beta");
 	EXPECT_EQ(h->vms[2].ram_size, 0);
 	diag_free(&d);
@@ -364,9 +525,10 @@ TEST(explicit_properties_reach_the_header)
 	EXPECT_EQ(vm->image.load, 0x40200000);
 	EXPECT_EQ(vm->image.size, 3 * MIB);
 	EXPECT_EQ(vm->entry, 0x404fffff);
-	/* mid.bin is 768 pages: beta's image starts on the page after it */
-	EXPECT_EQ(cfg.header.vms[1].image.offset, PVB_ALIGN + 3 * MIB);
-	EXPECT_EQ(cfg.header.total_size, 2 * PVB_ALIGN + 3 * MIB);
+	/* mid.bin is 768 pages: its DTB, then beta's image, start on the pages after it */
+	EXPECT_EQ(vm->dtb.offset, PVB_ALIGN + 3 * MIB);
+	EXPECT_EQ(cfg.header.vms[1].image.offset, 2 * PVB_ALIGN + 3 * MIB);
+	EXPECT_EQ(cfg.header.total_size, 4 * PVB_ALIGN + 3 * MIB);
 	diag_free(&d);
 }
 
@@ -550,7 +712,7 @@ TEST(bundle_holds_the_header_then_each_image_at_its_offset)
 			same &= b[img->offset + i] == (i < MIB ? pattern(i) : 0);
 		EXPECT(same);
 	}
-	EXPECT_EQ(cfg.header.total_size, 2 * PVB_ALIGN + 3 * MIB);
+	EXPECT_EQ(cfg.header.total_size, 4 * PVB_ALIGN + 3 * MIB);
 	struct stat st;
 	EXPECT(stat("out.pvb", &st) == 0 && (st.st_mode & 0444) == 0444); /* not mkstemp's 0600 */
 	unlink("out.pvb");
@@ -581,4 +743,138 @@ TEST(failed_write_leaves_the_old_bundle_and_no_temp_file)
 		EXPECT(strncmp(e->d_name, "out.pvb.", 8) != 0);
 	closedir(dir);
 	unlink("out.pvb");
+}
+
+/* ---- image formats, the top of RAM and the guest DTB */
+
+static const struct pvb_vm *check_vm0(struct diag *d, struct pvpack_config *cfg)
+{
+	return check(d, cfg, 0) == 0 ? &cfg->header.vms[0] : NULL;
+}
+
+TEST(linux_image_goes_at_its_base_plus_text_offset)
+{
+	struct diag d = { 0, NULL };
+	struct pvpack_config cfg;
+	base_fdt();
+	set_str(VM0, "image", "Image");
+	const struct pvb_vm *vm = check_vm0(&d, &cfg);
+	if (vm) {
+		EXPECT_EQ(vm->image.load, 0x40080000);
+		EXPECT_EQ(vm->entry, 0x40080000);
+		EXPECT_EQ(vm->image.size, LINUX_FILE_SIZE); /* the bss is not copied ... */
+		EXPECT_EQ(cfg.src[0].image_end, 0x40080000 + LINUX_FILE_SIZE + MIB); /* ... but kept */
+	}
+	/* flags bit 3 set: any 2 MiB aligned base */
+	set_cells(VM0, "load", (uint32_t[]){ 0, 0x40400000 }, 2);
+	if ((vm = check_vm0(&d, &cfg)))
+		EXPECT_EQ(vm->entry, 0x40480000);
+	diag_free(&d);
+}
+
+TEST(elf_segments_become_one_zero_filled_payload)
+{
+	struct diag d = { 0, NULL };
+	struct pvpack_config cfg;
+	base_fdt();
+	set_str(VM0, "image", "good.elf");
+	const struct pvb_vm *vm = check_vm0(&d, &cfg);
+	if (!vm || !EXPECT_EQ(pack_write(&cfg, "out.pvb"), 0))
+		return;
+	EXPECT_EQ(vm->image.load, 0x40000000);
+	EXPECT_EQ(vm->image.size, 0x5000); /* to the end of the second segment's bss */
+	EXPECT_EQ(vm->entry, 0x40000010);
+	EXPECT_EQ(cfg.src[0].image_piece_count, 2);
+	size_t len;
+	const uint8_t *b = read_file("out.pvb", &len);
+	if (!EXPECT(b) || !EXPECT(len >= vm->image.offset + vm->image.size))
+		return;
+	const uint8_t *img = b + vm->image.offset;
+	int same = 1;
+	for (uint64_t i = 0; i < vm->image.size; i++) {
+		uint8_t want = i < 0x100		       ? pattern(0x1000 + i)
+			       : i >= 0x3000 && i < 0x3080 ? pattern(0x1100 + i - 0x3000)
+							   : 0;
+		same &= img[i] == want;
+	}
+	EXPECT(same);
+	unlink("out.pvb");
+	diag_free(&d);
+}
+
+static const void *dtb_prop(const void *dtb, const char *path, const char *name, int *len)
+{
+	int node = fdt_path_offset(dtb, path);
+	return node < 0 ? NULL : fdt_getprop(dtb, node, name, len);
+}
+
+static uint32_t dtb_cell(const void *dtb, const char *path, const char *name, int i)
+{
+	int len;
+	const fdt32_t *p = dtb_prop(dtb, path, name, &len);
+	return p && len >= 4 * (i + 1) ? fdt32_ld(&p[i]) : 0xdeadbeef;
+}
+
+TEST(guest_dtb_describes_ram_cpus_devices_and_initrd)
+{
+	struct diag d = { 0, NULL };
+	struct pvpack_config cfg;
+	base_fdt();
+	set_str(VM0, "initrd", "mid.bin");
+	set_str(VM0, "bootargs", "console=ttyAMA0 quiet");
+	const struct pvb_vm *vm = check_vm0(&d, &cfg);
+	if (!vm)
+		return;
+	const void *dtb = cfg.src[0].dtb;
+	int len;
+	if (!EXPECT_EQ(fdt_check_full(dtb, vm->dtb.size), 0))
+		return;
+	EXPECT_EQ(vm->initrd.load, 0x40cec000); /* page aligned right below the DTB window */
+	EXPECT_EQ(vm->initrd.size, 3 * MIB);
+	EXPECT_STR(dtb_prop(dtb, "/", "compatible", NULL), "linux,dummy-virt");
+	EXPECT_STR(dtb_prop(dtb, "/", "model", NULL), "pocketvisor");
+	EXPECT_EQ(dtb_cell(dtb, "/", "interrupt-parent", 0), dtb_cell(dtb, "/intc@8000000", "phandle", 0));
+	EXPECT_EQ(dtb_cell(dtb, "/memory@40000000", "reg", 1), 0x40000000);
+	EXPECT_EQ(dtb_cell(dtb, "/memory@40000000", "reg", 3), 16 * MIB);
+	EXPECT_EQ(dtb_cell(dtb, "/reserved-memory/pvtime@40ff0000", "reg", 3), 0x10000);
+	EXPECT(dtb_prop(dtb, "/reserved-memory/pvtime@40ff0000", "no-map", &len) && len == 0);
+	EXPECT_EQ(dtb_cell(dtb, "/cpus/cpu@1", "reg", 0), 1);
+	EXPECT_STR(dtb_prop(dtb, "/cpus/cpu@1", "enable-method", NULL), "psci");
+	EXPECT(fdt_path_offset(dtb, "/cpus/cpu@2") < 0);
+	EXPECT_STR(dtb_prop(dtb, "/psci", "method", NULL), "hvc");
+	EXPECT_EQ(dtb_cell(dtb, "/intc@8000000", "reg", 5), PLAT_GUEST_GICR_BASE);
+	EXPECT_EQ(dtb_cell(dtb, "/intc@8000000", "reg", 7), 2 * 0x20000);
+	EXPECT_EQ(dtb_cell(dtb, "/timer", "interrupts", 4), 14);
+	EXPECT_EQ(dtb_cell(dtb, "/pl011@9000000", "interrupts", 1), 1);
+	EXPECT(dtb_prop(dtb, "/pl011@9000000", "clock-names", &len) && len == 17);
+	EXPECT_STR(dtb_prop(dtb, "/chosen", "bootargs", NULL), "console=ttyAMA0 quiet");
+	EXPECT_STR(dtb_prop(dtb, "/chosen", "stdout-path", NULL), "/pl011@9000000");
+	const fdt64_t *start = dtb_prop(dtb, "/chosen", "linux,initrd-start", &len);
+	const fdt64_t *end = dtb_prop(dtb, "/chosen", "linux,initrd-end", NULL);
+	if (EXPECT(start && end && len == 8)) {
+		EXPECT_EQ(fdt64_ld(start), 0x40cec000);
+		EXPECT_EQ(fdt64_ld(end), 0x40fec000);
+	}
+	/* without an initrd, no initrd properties */
+	EXPECT(!dtb_prop(cfg.src[1].dtb, "/chosen", "linux,initrd-start", NULL));
+	diag_free(&d);
+}
+
+TEST(bootargs_up_to_linux_limit_fit_the_dtb_window)
+{
+	struct diag d = { 0, NULL };
+	struct pvpack_config cfg;
+	static char args[PVPACK_BOOTARGS_MAX + 2];
+	build_fdt(1);
+	set_cells(VM0, "vcpus", (uint32_t[]){ 8 }, 1);
+	memset(args, 'x', PVPACK_BOOTARGS_MAX);
+	set_str(VM0, "bootargs", args);
+	const struct pvb_vm *vm = check_vm0(&d, &cfg);
+	if (vm)
+		EXPECT(vm->dtb.size <= PVPACK_DTB_SIZE / 2);
+	args[PVPACK_BOOTARGS_MAX] = 'x';
+	set_str(VM0, "bootargs", args);
+	if (check(&d, &cfg, 1) == 1)
+		EXPECT_STR(d.lines[0], VM0 ": bootargs: is 2048 characters, at most 2047 are allowed");
+	diag_free(&d);
 }

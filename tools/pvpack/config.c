@@ -59,21 +59,24 @@ static void check_vms(const struct node_ctx *c, struct pvpack_config *cfg)
 	node_check_props(c, NULL, 0);
 	fdt_for_each_subnode(node, c->fdt, c->offset) {
 		/* VMs past the limit are still checked, so one run reports everything. */
+		static struct vm_source spare_src; /* too big for the stack */
 		struct pvb_vm spare_vm;
-		const char *spare_path;
 		int kept = count < PVB_MAX_VMS;
 		struct pvb_vm *vm = kept ? &cfg->header.vms[count] : &spare_vm;
+		struct vm_source *src = kept ? &cfg->src[count] : &spare_src;
 		const char *name = fdt_get_name(c->fdt, node, NULL);
 		char path[NODE_PATH_SIZE];
 		node_child_path(path, sizeof(path), c->path, name);
 		struct node_ctx vc = { c->fdt, node, path, c->diag };
 
 		check_node_name(&vc, name);
-		vm_check(&vc, vm, kept ? &cfg->image_path[count] : &spare_path);
+		vm_check(&vc, vm, src);
 		check_unique_name(&vc, c->offset, vm->name);
 		/* ram_size is below the 4 GiB IPA limit here, so nine of them cannot overflow. */
 		ram_needed += round_up_2m(vm->ram_size);
 		vm->image.offset = pack_place(&cursor, vm->image.size);
+		vm->dtb.offset = pack_place(&cursor, vm->dtb.size);
+		vm->initrd.offset = pack_place(&cursor, vm->initrd.size);
 		count++;
 	}
 	if (count == 0)

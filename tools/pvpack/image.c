@@ -1,56 +1,37 @@
-/* image.c: a VM's image: the file can be packed, and it fits where it is loaded. */
-#include <errno.h>
-#include <fcntl.h>
-#include <string.h>
-#include <sys/stat.h>
+/* image.c: a VM's image: which format the file is, and the raw format's placement. */
 #include <unistd.h>
 
 #include "pvpack.h"
 
-/* The file's size, or 0 once the problem is reported. open + fstat rather than stat alone, so
- * an unreadable file fails here, not halfway through writing the bundle. */
-static uint64_t probe(const struct node_ctx *c, const char *path)
+static void report_outside_ram(const struct node_ctx *c, const struct pvb_vm *vm)
 {
-	int fd = open(path, O_RDONLY | O_NONBLOCK); /* a FIFO must not hang us */
-	if (fd < 0) {
-		diag_report(c->diag, c->path, "image: cannot open \"%s\": %s", path, strerror(errno));
-		return 0;
-	}
-	struct stat st;
-	int stat_err = fstat(fd, &st) < 0 ? errno : 0;
-	close(fd);
-	if (stat_err)
-		diag_report(c->diag, c->path, "image: cannot stat \"%s\": %s", path, strerror(stat_err));
-	else if (!S_ISREG(st.st_mode))
-		diag_report(c->diag, c->path, "image: \"%s\" is not a regular file", path);
-	else if (st.st_size == 0)
-		diag_report(c->diag, c->path, "image: \"%s\" is empty", path);
-	else
-		return (uint64_t)st.st_size;
-	return 0;
+	diag_report(c->diag, c->path, "load: 0x%llx is outside RAM [0x%llx, 0x%llx)",
+		    (unsigned long long)vm->image.load, (unsigned long long)vm->ram_base,
+		    (unsigned long long)(vm->ram_base + vm->ram_size));
 }
 
-/* The image goes at `load` (default: RAM base) and must fit in RAM from there; vCPU 0 starts at
- * `entry` (default: load), which must be inside the image. */
-static void check_placement(const struct node_ctx *c, struct pvb_vm *vm, int ram_ok,
-			    const char *image)
+/* A raw image goes at `load` (default: RAM base) and must fit in RAM from there; vCPU 0 starts
+ * at `entry` (default: load), which must be inside the image. */
+static int place_raw(const struct node_ctx *c, const struct image_file *f, struct pvb_vm *vm,
+		     struct vm_source *src, int ram_ok)
 {
 	uint64_t ram_end = vm->ram_base + vm->ram_size;
 	vm->image.load = vm->ram_base;
 	enum prop_result r = node_u64(c, "load", 0, &vm->image.load);
 	int load_ok = ram_ok && r != PROP_BAD;
 	if (load_ok && (vm->image.load < vm->ram_base || vm->image.load >= ram_end)) {
-		diag_report(c->diag, c->path, "load: 0x%llx is outside RAM [0x%llx, 0x%llx)",
-			    (unsigned long long)vm->image.load, (unsigned long long)vm->ram_base,
-			    (unsigned long long)ram_end);
+		report_outside_ram(c, vm);
 		load_ok = 0;
 	}
-	uint64_t size = vm->image.size;
-	if (load_ok && size > ram_end - vm->image.load)
+	uint64_t size = f ? f->size : 0;
+	int fits = load_ok && f;
+	if (fits && size > ram_end - vm->image.load) {
 		diag_report(c->diag, c->path,
 			    "image: \"%s\" is %llu bytes but RAM from 0x%llx holds only %llu",
-			    image, (unsigned long long)size, (unsigned long long)vm->image.load,
+			    f->path, (unsigned long long)size, (unsigned long long)vm->image.load,
 			    (unsigned long long)(ram_end - vm->image.load));
+		fits = 0;
+	}
 
 	vm->entry = vm->image.load;
 	r = node_u64(c, "entry", 0, &vm->entry);
@@ -59,15 +40,45 @@ static void check_placement(const struct node_ctx *c, struct pvb_vm *vm, int ram
 		diag_report(c->diag, c->path, "entry: 0x%llx is outside the image [0x%llx, 0x%llx)",
 			    (unsigned long long)vm->entry, (unsigned long long)vm->image.load,
 			    (unsigned long long)(vm->image.load + size));
+	if (!fits)
+		return 0;
+	vm->image.size = size;
+	file_whole(&src->image_pieces[0], size);
+	src->image_piece_count = 1;
+	src->image_end = vm->image.load + size;
+	return 1;
 }
 
-const char *image_check(const struct node_ctx *c, struct pvb_vm *vm, int ram_ok)
+static int read_head(const struct node_ctx *c, struct image_file *f, uint8_t *buf)
 {
-	const char *path;
-	if (node_string(c, "image", 1, &path) != PROP_OK)
-		path = NULL;
+	f->head = buf;
+	f->head_size = f->size < IMAGE_HEAD_SIZE ? (size_t)f->size : IMAGE_HEAD_SIZE;
+	return file_read(c, "image", f->path, f->fd, buf, f->head_size, 0);
+}
+
+/* The format comes from the content, never the file name: Linux Image magic, ELF magic, else
+ * raw. Formats that place themselves still need RAM, so without it only raw checks run. */
+int image_check(const struct node_ctx *c, struct pvb_vm *vm, struct vm_source *src, int ram_ok)
+{
+	struct image_file f = { NULL, -1, 0, NULL, 0 };
+	uint8_t head[IMAGE_HEAD_SIZE];
+	if (node_string(c, "image", 1, &f.path) != PROP_OK)
+		return place_raw(c, NULL, vm, src, ram_ok);
+	f.fd = file_open(c, "image", f.path, &f.size);
+	if (f.fd < 0 || !read_head(c, &f, head)) {
+		if (f.fd >= 0)
+			close(f.fd);
+		return place_raw(c, NULL, vm, src, ram_ok);
+	}
+	int ok;
+	if (linux_detect(&f))
+		ok = ram_ok && linux_place(c, &f, vm, src);
+	else if (elf_detect(&f))
+		ok = ram_ok && elf_place(c, &f, vm, src);
 	else
-		vm->image.size = probe(c, path);
-	check_placement(c, vm, ram_ok, path);
-	return vm->image.size ? path : NULL;
+		ok = place_raw(c, &f, vm, src, ram_ok);
+	close(f.fd);
+	if (ok)
+		src->image_path = f.path;
+	return ok;
 }

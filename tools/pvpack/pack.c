@@ -53,31 +53,53 @@ static int write_at(int fd, const void *buf, size_t len, uint64_t offset, const 
 	return 1;
 }
 
-/* Copies exactly the size that was validated; a file that shrank since is an error. */
-static int copy_image(int out_fd, const char *out_path, const char *image,
-		      const struct pvb_blob *blob)
+/* Copies exactly the pieces that were validated; a file that shrank since is an error. The gaps
+ * between pieces stay zero: the bundle starts as an empty file. */
+static int copy_piece(int in, const char *path, int out_fd, const char *out_path,
+		      const struct piece *p, uint64_t blob_offset)
 {
 	static char buf[1 << 16];
-	int in = open(image, O_RDONLY);
-	if (in < 0)
-		return fail(image, strerror(errno));
 	uint64_t done = 0;
-	int ok = 1;
-	while (ok && done < blob->size) {
-		uint64_t want = blob->size - done < sizeof(buf) ? blob->size - done : sizeof(buf);
-		ssize_t n = read(in, buf, (size_t)want);
+	while (done < p->size) {
+		uint64_t want = p->size - done < sizeof(buf) ? p->size - done : sizeof(buf);
+		ssize_t n = pread(in, buf, (size_t)want, (off_t)(p->file_offset + done));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			ok = fail(image, strerror(errno));
-		else if (n == 0)
-			ok = fail(image, "changed size while packing");
-		else
-			ok = write_at(out_fd, buf, (size_t)n, blob->offset + done, out_path);
-		done += n > 0 ? (uint64_t)n : 0;
+			return fail(path, strerror(errno));
+		if (n == 0)
+			return fail(path, "changed size while packing");
+		if (!write_at(out_fd, buf, (size_t)n, blob_offset + p->blob_offset + done, out_path))
+			return 0;
+		done += (uint64_t)n;
 	}
+	return 1;
+}
+
+static int copy_file(int out_fd, const char *out_path, const char *path,
+		     const struct piece *pieces, uint32_t count, const struct pvb_blob *blob)
+{
+	int in = open(path, O_RDONLY);
+	if (in < 0)
+		return fail(path, strerror(errno));
+	int ok = 1;
+	for (uint32_t i = 0; ok && i < count; i++)
+		ok = copy_piece(in, path, out_fd, out_path, &pieces[i], blob->offset);
 	close(in);
 	return ok;
+}
+
+static int write_vm(int fd, const struct pvb_vm *vm, const struct vm_source *src,
+		    const char *out_path)
+{
+	struct piece initrd;
+	file_whole(&initrd, vm->initrd.size);
+	if (!copy_file(fd, out_path, src->image_path, src->image_pieces, src->image_piece_count,
+		       &vm->image))
+		return 0;
+	if (vm->dtb.size && !write_at(fd, src->dtb, (size_t)vm->dtb.size, vm->dtb.offset, out_path))
+		return 0;
+	return !vm->initrd.size || copy_file(fd, out_path, src->initrd_path, &initrd, 1, &vm->initrd);
 }
 
 static int write_contents(int fd, const struct pvpack_config *cfg, const char *out_path)
@@ -86,7 +108,7 @@ static int write_contents(int fd, const struct pvpack_config *cfg, const char *o
 	if (!write_at(fd, h, sizeof(*h), 0, out_path))
 		return 0;
 	for (uint32_t i = 0; i < h->vm_count; i++)
-		if (!copy_image(fd, out_path, cfg->image_path[i], &h->vms[i].image))
+		if (!write_vm(fd, &h->vms[i], &cfg->src[i], out_path))
 			return 0;
 	/* Zero padding up to total_size; mkstemp's 0600 would make the bundle private. */
 	mode_t mask = umask(0);

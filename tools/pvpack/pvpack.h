@@ -14,6 +14,13 @@
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "pvpack writes host-endian structs");
 
 #define PVPACK_2M 0x200000ull
+#define PVPACK_PAGE 0x1000ull
+
+/* The top of every VM's RAM, from the end down: the hypervisor's PV-time records (EL2 writes
+ * them; see bundle.h), then the window the guest DTB is loaded at, then the initrd. */
+#define PVPACK_PVTIME_SIZE 0x10000ull
+#define PVPACK_DTB_SIZE 0x4000ull /* 8 vCPUs and the longest bootargs need under 8 KiB */
+#define PVPACK_BOOTARGS_MAX 2047u /* Linux arm64's COMMAND_LINE_SIZE, less the NUL */
 
 /* diag.c: problems found in a config, collected so every one is reported, not just the first. */
 struct diag {
@@ -25,11 +32,32 @@ void diag_report(struct diag *d, const char *node, const char *fmt, ...)
 void diag_print(const struct diag *d, FILE *out, const char *config_file);
 void diag_free(struct diag *d);
 
+/* A run of bytes copied from a file into a payload; the rest of the payload is zeros. */
+struct piece {
+	uint64_t file_offset;
+	uint64_t size;
+	uint64_t blob_offset;
+};
+
+#define PVPACK_MAX_SEGMENTS 8u
+
+/* Where one VM's payloads come from. Paths and bootargs point into the config FDT, which must
+ * outlive this; image_path is NULL when the image cannot be packed. */
+struct vm_source {
+	const char *image_path;
+	struct piece image_pieces[PVPACK_MAX_SEGMENTS]; /* one, except for an ELF image */
+	uint32_t image_piece_count;
+	uint64_t image_end; /* guest-physical end of what the image uses, with a Linux Image's bss */
+	const char *initrd_path;
+	const char *bootargs;
+	uint8_t dtb[PVPACK_DTB_SIZE];
+};
+
 /* A config after validation: the bundle header exactly as it will be written, plus where each
- * VM's image comes from. image_path points into the FDT, which must outlive this. */
+ * VM's payloads come from. */
 struct pvpack_config {
 	struct pvb_header header;
-	const char *image_path[PVB_MAX_VMS];
+	struct vm_source src[PVB_MAX_VMS];
 };
 
 /* dts.c: run dtc; on success *fdt is a malloc'd, checked FDT blob. dtc's errors go to stderr. */
@@ -60,12 +88,51 @@ void node_check_props(const struct node_ctx *c, const char *const *known, size_t
 void node_check_children(const struct node_ctx *c, const char *allowed);
 void node_child_path(char *buf, size_t size, const char *parent, const char *name);
 
-/* image.c: check a VM's image file, load and entry (ram_ok: vm's RAM fields can be trusted);
- * fills vm->image and vm->entry and returns the image's path if it can be packed. */
-const char *image_check(const struct node_ctx *c, struct pvb_vm *vm, int ram_ok);
+/* file.c: a payload file named by property `prop` can be packed: open it read-only, check it is
+ * a non-empty regular file. Returns the fd (size in *size) or -1 once the problem is reported. */
+int file_open(const struct node_ctx *c, const char *prop, const char *path, uint64_t *size);
+void file_whole(struct piece *p, uint64_t size);
+/* Reads exactly size bytes at offset, or reports why not and returns 0. */
+int file_read(const struct node_ctx *c, const char *prop, const char *path, int fd, void *buf,
+	      size_t size, uint64_t offset);
 
-/* vm.c: validate one /vms child into *vm; *image_path is set when the image is usable. */
-void vm_check(const struct node_ctx *c, struct pvb_vm *vm, const char **image_path);
+/* image.c: check a VM's image, load and entry (ram_ok: vm's RAM fields can be trusted), in
+ * whichever format the file is; fills vm->image, vm->entry and src's image fields. Returns
+ * whether the image can be packed. The format modules below report their own problems. */
+int image_check(const struct node_ctx *c, struct pvb_vm *vm, struct vm_source *src, int ram_ok);
+
+/* A format's view of the image file while it is checked. */
+struct image_file {
+	const char *path;
+	int fd;
+	uint64_t size;
+	const uint8_t *head; /* the file's first head_size bytes */
+	size_t head_size;
+};
+#define IMAGE_HEAD_SIZE 64u
+
+/* linux.c: an arm64 Linux Image (Documentation/arch/arm64/booting.rst). */
+int linux_detect(const struct image_file *f);
+int linux_place(const struct node_ctx *c, const struct image_file *f, struct pvb_vm *vm,
+		struct vm_source *src);
+
+/* elf.c: an ELF64 little-endian AArch64 executable, loaded by its PT_LOAD segments. */
+int elf_detect(const struct image_file *f);
+int elf_place(const struct node_ctx *c, const struct image_file *f, struct pvb_vm *vm,
+	      struct vm_source *src);
+
+/* layout.c: checks the initrd file, then places the initrd, DTB and PV-time area at the top of
+ * RAM (ram_ok: RAM is known), none overlapping the image (image_ok: its extent is known). Fills
+ * vm->dtb.load and vm->initrd. */
+void layout_check(const struct node_ctx *c, struct pvb_vm *vm, struct vm_source *src,
+		  int ram_ok, int image_ok);
+
+/* dtb.c: the device tree a VM boots with, written into buf; returns its size or a negative
+ * libfdt error. Everything it describes comes from *vm and the board constants. */
+int dtb_build(const struct pvb_vm *vm, const char *bootargs, void *buf, size_t size);
+
+/* vm.c: validate one /vms child into *vm and *src, including its generated DTB. */
+void vm_check(const struct node_ctx *c, struct pvb_vm *vm, struct vm_source *src);
 
 /* config.c: validate a whole config FDT into *cfg; returns the number of problems reported. */
 size_t config_check(const void *fdt, struct diag *d, struct pvpack_config *cfg);

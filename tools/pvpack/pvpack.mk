@@ -4,7 +4,8 @@ PVPACK           := $(BUILD)/tools/pvpack
 PVPACK_SRCS      := $(wildcard tools/pvpack/*.c)
 # Everything but main(), for the unit tests to link against.
 PVPACK_LIB_SRCS  := $(filter-out tools/pvpack/main.c,$(PVPACK_SRCS))
-PVPACK_HDRS      := $(wildcard tools/pvpack/*.h) hv/include/pv/bundle.h plat/qemu-virt/board.h
+PVPACK_HDRS      := $(wildcard tools/pvpack/*.h) hv/include/pv/bundle.h plat/qemu-virt/board.h \
+                    $(addprefix hv/include/pv/,gic.h vgic.h vpl011.h vptimer.h)
 PVPACK_CFLAGS    := $(WARN) -std=c11 -D_DEFAULT_SOURCE -O2 -g -Itools/pvpack -Ihv/include \
                     -Iplat/qemu-virt
 

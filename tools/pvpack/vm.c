@@ -9,7 +9,10 @@
 
 static const char *const vm_props[] = {
 	"name", "memory", "vcpus", "cpus", "pin", "priority", "pmu", "image", "load", "entry",
+	"initrd", "bootargs",
 };
+
+#define DEFAULT_BOOTARGS "console=ttyAMA0"
 
 /* Names tag console and log lines, so they stay short and plain. */
 static void check_name(const struct node_ctx *c, struct pvb_vm *vm)
@@ -154,9 +157,30 @@ static void check_pmu(const struct node_ctx *c, struct pvb_vm *vm)
 		vm->flags |= PVB_VM_PMU;
 }
 
-void vm_check(const struct node_ctx *c, struct pvb_vm *vm, const char **image_path)
+static void check_bootargs(const struct node_ctx *c, struct vm_source *src)
 {
+	src->bootargs = DEFAULT_BOOTARGS;
+	if (node_string(c, "bootargs", 0, &src->bootargs) == PROP_OK &&
+	    strlen(src->bootargs) > PVPACK_BOOTARGS_MAX)
+		diag_report(c->diag, c->path, "bootargs: is %zu characters, at most %u are allowed",
+			    strlen(src->bootargs), PVPACK_BOOTARGS_MAX);
+}
+
+/* Built only for a VM without problems: everything it describes has been checked. */
+static void build_dtb(const struct node_ctx *c, struct pvb_vm *vm, struct vm_source *src)
+{
+	int size = dtb_build(vm, src->bootargs, src->dtb, sizeof(src->dtb));
+	if (size < 0)
+		diag_report(c->diag, c->path, "cannot build the guest DTB: %s", fdt_strerror(size));
+	else
+		vm->dtb.size = (uint64_t)size;
+}
+
+void vm_check(const struct node_ctx *c, struct pvb_vm *vm, struct vm_source *src)
+{
+	size_t problems = c->diag->count;
 	memset(vm, 0, sizeof(*vm));
+	memset(src, 0, sizeof(*src));
 	node_check_props(c, vm_props, sizeof(vm_props) / sizeof(vm_props[0]));
 	node_check_children(c, NULL);
 
@@ -167,5 +191,11 @@ void vm_check(const struct node_ctx *c, struct pvb_vm *vm, const char **image_pa
 	check_pin(c, vm, vcpus_ok, mask_ok);
 	check_priority(c, vm);
 	check_pmu(c, vm);
-	*image_path = image_check(c, vm, ram_ok);
+	int image_ok = image_check(c, vm, src, ram_ok);
+	layout_check(c, vm, src, ram_ok, image_ok);
+	check_bootargs(c, src);
+	if (c->diag->count == problems)
+		build_dtb(c, vm, src);
+	else
+		src->image_path = NULL;
 }
