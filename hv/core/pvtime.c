@@ -18,7 +18,7 @@ struct pvtime_record {
 static u64 record_ipa(const struct vcpu *vcpu)
 {
 	const struct pvb_vm *cfg = vcpu->vm->cfg;
-	return cfg->ram_base + cfg->ram_size - PVTIME_AREA_SIZE + vcpu->id * PVTIME_RECORD_SIZE;
+	return cfg->ram_base + cfg->ram_size - PVB_PVTIME_SIZE + vcpu->id * PVTIME_RECORD_SIZE;
 }
 
 bool pvtime_call(struct vcpu *vcpu, u32 fid, s64 *ret)

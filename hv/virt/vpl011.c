@@ -1,6 +1,7 @@
 /* vpl011.c: the PL011 each VM sees (Arm DDI 0183), enough for Linux's amba-pl011 and for
  * polling guests: output goes to the console multiplexer a line at a time, input comes from it. */
 #include <pv/console.h>
+#include <pv/log.h>
 #include <pv/sched.h>
 #include <pv/vm.h>
 
@@ -58,6 +59,9 @@ bool vpl011_receive(struct vm *vm, u8 c)
 	room = rx_count(u) < VPL011_RX_SIZE;
 	if (room)
 		u->rx[u->rx_head++ % VPL011_RX_SIZE] = c;
+	else if (!u->overrun) /* as a real UART overruns; said once until input fits again */
+		log_warn(vm, "console input overrun: it does not read its UART; input dropped");
+	u->overrun = !room;
 	update_line(vm);
 	spin_unlock(&u->lock);
 	/* WFI may end for any reason (Arm ARM D1.6.2): waking the VM's first vCPU on input lets a

@@ -196,13 +196,18 @@ class Boot:
             pytest.fail(f"QEMU exited before it could be sent {data!r}\n{self.transcript()}",
                         pytrace=False)
 
-    def expect(self, pattern, flags=re.M):
-        """Waits until `pattern` (a regex) matches the output; fails on timeout or exit."""
+    def mark(self):
+        """A position in `text`: pass it as expect(since=) to match only what comes after."""
+        return len(self.text)
+
+    def expect(self, pattern, flags=re.M, since=0):
+        """Waits until `pattern` (a regex) matches the output from position `since` on; fails
+        on timeout or exit. Match positions are relative to `since`."""
         self._check_started()
         rx = re.compile(pattern, flags)
         with self._cond:
             while True:
-                m = rx.search(self.text)
+                m = rx.search(self.text[since:])
                 if m:
                     return m
                 if self._finished.is_set():

@@ -339,11 +339,11 @@ TEST(pvtime_discovery_and_stolen_time_record)
 	EXPECT_EQ(call(v0, PV_TIME_FEATURES, PV_TIME_FEATURES, 0, 0), 0);
 	EXPECT_EQ(call(v0, PV_TIME_FEATURES, 0xc5000022, 0, 0), -1);
 	/* Records at the top 64 KiB of RAM, one per vCPU; nothing is written before the ask. */
-	u8 *area = ram_pool + MiB(2) - PVTIME_AREA_SIZE;
+	u8 *area = ram_pool + MiB(2) - PVB_PVTIME_SIZE;
 	v1->stolen = FAKE_TIMER_FREQ;
 	pvtime_update(v1);
 	EXPECT_EQ(*(u64 *)(area + 64 + 8), 0);
-	EXPECT_EQ(call(v1, PV_TIME_ST, 0, 0, 0), 0x40000000 + MiB(2) - PVTIME_AREA_SIZE + 64);
+	EXPECT_EQ(call(v1, PV_TIME_ST, 0, 0, 0), 0x40000000 + MiB(2) - PVB_PVTIME_SIZE + 64);
 	EXPECT_EQ(*(u64 *)(area + 64 + 8), 1000000000ull); /* one second of ticks, in ns */
 	v1->stolen = 3 * FAKE_TIMER_FREQ + 5; /* 5 ticks of 16 ns */
 	pvtime_update(v1);

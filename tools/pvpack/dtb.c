@@ -103,13 +103,13 @@ static void add_memory(struct writer *w, const struct pvb_vm *vm)
 	end(w);
 
 	/* no-map: the guest must not even speculatively cache what EL2 writes there. */
-	uint64_t pvtime = vm->ram_base + vm->ram_size - PVPACK_PVTIME_SIZE;
+	uint64_t pvtime = vm->ram_base + vm->ram_size - PVB_PVTIME_SIZE;
 	begin(w, "reserved-memory");
 	prop_u32(w, "#address-cells", 2);
 	prop_u32(w, "#size-cells", 2);
 	prop(w, "ranges", NULL, 0);
 	begin_at(w, "pvtime", pvtime);
-	reg_pair(reg, pvtime, PVPACK_PVTIME_SIZE);
+	reg_pair(reg, pvtime, PVB_PVTIME_SIZE);
 	prop_cells(w, "reg", reg, 4);
 	prop(w, "no-map", NULL, 0);
 	end(w);

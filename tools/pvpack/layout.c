@@ -48,9 +48,9 @@ void layout_check(const struct node_ctx *c, struct pvb_vm *vm, struct vm_source 
 		return;
 	uint64_t ram_end = vm->ram_base + vm->ram_size; /* RAM is at least 2 MiB: all this fits */
 	struct region top[3] = {
-		{ "the hypervisor's PV-time area", ram_end - PVPACK_PVTIME_SIZE, ram_end },
-		{ "the DTB", ram_end - PVPACK_PVTIME_SIZE - PVPACK_DTB_SIZE,
-		  ram_end - PVPACK_PVTIME_SIZE },
+		{ "the hypervisor's PV-time area", ram_end - PVB_PVTIME_SIZE, ram_end },
+		{ "the DTB", ram_end - PVB_PVTIME_SIZE - PVPACK_DTB_SIZE,
+		  ram_end - PVB_PVTIME_SIZE },
 		{ "the initrd", 0, 0 },
 	};
 	vm->dtb.load = top[1].start;

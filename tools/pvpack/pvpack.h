@@ -18,7 +18,6 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "pvpack writes host-en
 
 /* The top of every VM's RAM, from the end down: the hypervisor's PV-time records (EL2 writes
  * them; see bundle.h), then the window the guest DTB is loaded at, then the initrd. */
-#define PVPACK_PVTIME_SIZE 0x10000ull
 #define PVPACK_DTB_SIZE 0x4000ull /* 8 vCPUs and the longest bootargs need under 8 KiB */
 #define PVPACK_BOOTARGS_MAX 2047u /* Linux arm64's COMMAND_LINE_SIZE, less the NUL */
 

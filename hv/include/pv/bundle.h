@@ -23,8 +23,9 @@ struct pvb_blob {
 
 /* The last 64 KiB of every VM's RAM belong to the hypervisor: EL2 writes the paravirtual
  * stolen-time (PV-time) records there. pvpack keeps every payload out of them and the guest DTB
- * lists them under /reserved-memory with no-map (tools/pvpack: PVPACK_PVTIME_SIZE). Below them
+ * lists them under /reserved-memory with no-map (hv/core/pvtime.c writes them). Below them
  * pvpack puts the DTB (16 KiB window) and below that the initrd. */
+#define PVB_PVTIME_SIZE 0x10000ull
 struct pvb_vm {
 	char name[PVB_NAME_SIZE];
 	uint64_t ram_base; /* guest-physical, 2 MiB aligned */

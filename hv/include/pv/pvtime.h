@@ -10,9 +10,8 @@ struct vcpu;
 
 #define PV_TIME_FEATURES 0xc5000020u
 #define PV_TIME_ST 0xc5000021u
-/* The records live in the last 64 KiB of every VM's RAM, which pvpack reserves in the guest
- * device tree (docs/config.md); one record per vCPU, at index vCPU id. */
-#define PVTIME_AREA_SIZE 0x10000ull
+/* The records live in the last PVB_PVTIME_SIZE bytes of every VM's RAM, which pvpack reserves
+ * in the guest device tree (bundle.h); one record per vCPU, at index vCPU id. */
 #define PVTIME_RECORD_SIZE 64u
 
 /* The PV-time SMCCC calls; false if fid is not one of them. */

@@ -5,7 +5,9 @@
 #include <pv/spinlock.h>
 #include <pv/types.h>
 
-#define VPL011_RX_SIZE 64u
+/* Input waiting for the guest: more than the hardware's 32-byte FIFO, so a pasted line or a
+ * typed command reaches a shell that reads in bursts (FR.RXFF still says when it is full). */
+#define VPL011_RX_SIZE 256u
 #define VPL011_SPI 33u /* its interrupt, as on QEMU virt */
 
 struct vpl011 {
@@ -14,6 +16,7 @@ struct vpl011 {
 	u32 rx_head, rx_tail; /* free-running; rx_head - rx_tail bytes are queued */
 	u8 rx[VPL011_RX_SIZE];
 	bool irq;      /* the interrupt output, as last told to the vGIC */
+	bool overrun;  /* the last input byte was dropped (logged once per run of drops) */
 	u32 line_len;
 	char line[120]; /* output collected until a newline, then printed with the VM's tag */
 };
