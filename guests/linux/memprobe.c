@@ -2,9 +2,10 @@
  * faulted, what was refused and what returned data: run in a VM, it shows whether the VM can see
  * memory that is not its own. Usage: memprobe START SIZE [START SIZE ...] (hex, page-aligned).
  *
- * Each page is mapped on its own: a fault (SIGBUS from an external abort, SIGSEGV) is caught with
- * sigsetjmp/siglongjmp and counted. If the kernel refuses the mmap (STRICT_DEVMEM: EPERM), the
- * page is tried once more with pread(), which goes through the same check in the kernel. */
+ * Ranges are mapped CHUNK_PAGES at a time and a fault (SIGBUS from an external abort, SIGSEGV)
+ * is caught with sigsetjmp/siglongjmp and counted. The kernel allows or refuses a whole mapping
+ * (STRICT_DEVMEM: EPERM if any page is RAM or a claimed device), so a refused chunk is retried a
+ * page at a time, and a refused page once more with pread(). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -15,6 +16,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#define CHUNK_PAGES 256  /* one mmap per 1 MiB: per page, the sweep took 2.5 times as long */
 
 struct counts {
 	unsigned long pages;    /* tried */
@@ -66,23 +69,37 @@ static void probe_pread(int fd, uint64_t addr, struct counts *c)
 	}
 }
 
-static void probe_page(int fd, uint64_t addr, size_t page_size, struct counts *c)
+/* Reads the word at p; a fault jumps back here. Nothing local changes after sigsetjmp, so no
+ * local needs to be volatile; the pointer is, so the read happens here, not elsewhere. */
+static void probe_word(const volatile uint64_t *p, struct counts *c)
 {
-	void *map = mmap(NULL, page_size, PROT_READ, MAP_SHARED, fd, (off_t)addr);
+	if (sigsetjmp(fault_jump, 1) == 0)
+		note_word(c, *p);
+	else
+		c->faulted++;
+}
 
-	c->pages++;
+/* Probes `count` pages from addr (one mmap, or page by page when it is refused). */
+static void probe_pages(int fd, uint64_t addr, size_t count, size_t page_size,
+			struct counts *c)
+{
+	void *map = mmap(NULL, count * page_size, PROT_READ, MAP_SHARED, fd, (off_t)addr);
+
+	if (map == MAP_FAILED && count > 1) {
+		for (size_t i = 0; i < count; i++)
+			probe_pages(fd, addr + i * page_size, 1, page_size, c);
+		return;
+	}
+	c->pages += count;
 	if (map == MAP_FAILED) {
 		c->mmap_errno = errno;
 		c->mmap_refused++;
 		probe_pread(fd, addr, c);
 		return;
 	}
-	/* volatile: the read must happen here, after sigsetjmp, not be moved or dropped. */
-	if (sigsetjmp(fault_jump, 1) == 0)
-		note_word(c, *(volatile const uint64_t *)map);
-	else
-		c->faulted++;
-	munmap(map, page_size);
+	for (size_t i = 0; i < count; i++)
+		probe_word((const volatile uint64_t *)((char *)map + i * page_size), c);
+	munmap(map, count * page_size);
 }
 
 static int parse_hex(const char *s, uint64_t *out)
@@ -134,8 +151,13 @@ int main(int argc, char **argv)
 			fprintf(stderr, "memprobe: bad range %s %s\n", argv[i], argv[i + 1]);
 			return 2;
 		}
-		for (uint64_t addr = start; addr < start + size; addr += page_size)
-			probe_page(fd, addr, page_size, &c);
+		for (uint64_t addr = start; addr < start + size;) {
+			uint64_t left = (start + size - addr) / page_size;
+			size_t count = left < CHUNK_PAGES ? (size_t)left : CHUNK_PAGES;
+
+			probe_pages(fd, addr, count, page_size, &c);
+			addr += count * page_size;
+		}
 		print_range(start, size, &c);
 		total.pages += c.pages;
 		total.faulted += c.faulted;
