@@ -69,12 +69,23 @@ static void probe_pread(int fd, uint64_t addr, struct counts *c)
 	}
 }
 
-/* Reads the word at p; a fault jumps back here. Nothing local changes after sigsetjmp, so no
- * local needs to be volatile; the pointer is, so the read happens here, not elsewhere. */
+/* Reads the word at p into *word, or returns -1 if the read faulted. noinline: the caller's
+ * counting must not be merged into, and moved before, the read that may fault. No local changes
+ * after sigsetjmp, so none needs to be volatile. */
+__attribute__((noinline)) static int read_word(const volatile uint64_t *p, uint64_t *word)
+{
+	if (sigsetjmp(fault_jump, 1) != 0)
+		return -1;
+	*word = *p;
+	return 0;
+}
+
 static void probe_word(const volatile uint64_t *p, struct counts *c)
 {
-	if (sigsetjmp(fault_jump, 1) == 0)
-		note_word(c, *p);
+	uint64_t word;
+
+	if (read_word(p, &word) == 0)
+		note_word(c, word);
 	else
 		c->faulted++;
 }
