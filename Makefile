@@ -54,6 +54,7 @@ $(BUILD)/pocketvisor.bin: $(BUILD)/pocketvisor.elf
 
 include tools/pvpack/pvpack.mk
 include guests/guests.mk
+include guests/linux/linux.mk
 include tests/unit/unit.mk
 include bench/bench.mk
 
@@ -68,7 +69,7 @@ run: deps all $(BUILD)/$(CONFIG).pvb
 size: $(BUILD)/pocketvisor.elf
 	@sh scripts/size.sh $<
 
-check: deps all $(PVPACK) $(GUEST_BINS) unit
+check: deps all $(PVPACK) $(GUEST_BINS) $(LINUX_IMAGES) unit
 	$(PYTHON) -m pytest -q tests/system
 
 clean:

@@ -2,8 +2,9 @@
 # deps.sh: install the Debian packages the build and tests need, only those that are missing.
 set -e
 need=""
-for pkg in make gcc libc6-dev gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu qemu-system-arm \
-	device-tree-compiler libfdt-dev python3 python3-pytest; do
+# libc6-dev-arm64-cross: glibc for static Linux programs (guests/linux/memprobe.c).
+for pkg in make gcc libc6-dev gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu \
+	libc6-dev-arm64-cross qemu-system-arm device-tree-compiler libfdt-dev python3 python3-pytest; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need="$need $pkg"
 done
 [ -z "$need" ] && exit 0

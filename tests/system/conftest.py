@@ -4,21 +4,38 @@ import os
 
 import pytest
 
-from harness import Boot, Pool
+from harness import Boot, Pool, linux_images_missing
 
 _boots = {}      # test node id -> Boot
 _all = []        # every Boot started, to kill at the end
 
 
+def _skipped(item):
+    """Why a test cannot run on this build, or None. Only the Linux images are optional (they
+    need Debian's archive once); `make check` builds them first."""
+    if item.get_closest_marker("linux") and linux_images_missing():
+        return "the Linux guest images are not built (`make linux`)"
+    return None
+
+
 def _marker_boot(item):
     """The Boot a test's @pytest.mark.boot(config, smp=, timeout=, interactive=) asks for."""
     m = item.get_closest_marker("boot")
-    return Boot(*m.args, **m.kwargs) if m else None
+    return Boot(*m.args, **m.kwargs) if m and not _skipped(item) else None
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "boot(config, smp=2, timeout=60, interactive=False, icount=False): "
-                            "boot pocketvisor with tests/configs/<config>.dts on QEMU")
+    config.addinivalue_line("markers", "boot(config, smp=2, timeout=60, interactive=False, "
+                            "icount=False, native=False): boot pocketvisor with "
+                            "tests/configs/<config>.dts on QEMU, or with native=True the guest "
+                            "harness.NATIVE[config] alone")
+    config.addinivalue_line("markers", "linux: needs build/linux (`make linux`), else skipped")
+
+
+def pytest_runtest_setup(item):
+    reason = _skipped(item)
+    if reason:
+        pytest.skip(reason)
 
 
 def pytest_collection_finish(session):

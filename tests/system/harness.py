@@ -12,8 +12,11 @@ background as soon as the tests are collected, as many at a time as there are ho
 (PV_TEST_JOBS overrides), so they overlap with each other and with the other tests; a test
 marked `interactive=True` boots when it runs, and types with `boot.send()` / `boot.expect()`.
 `boot.pid` and `boot.started_at` are for tests that watch the QEMU process itself (CPU use).
+`native=True` boots a guest on the bare board with no hypervisor (the baseline a guest must reach
+before it runs under pocketvisor): the config is then a name in NATIVE, e.g. "linux".
 The timeout is a hard limit from QEMU's start: QEMU is killed and the test fails with the output
-it had so far. A missing build product fails the test with what to build; nothing is skipped.
+it had so far. A missing build product fails the test with what to build; nothing is skipped,
+except tests marked `linux` when build/linux is missing (it needs Debian's archive once).
 """
 
 import os
@@ -36,6 +39,26 @@ QEMU = os.environ.get("QEMU", "qemu-system-aarch64")
 BOARD = ["-M", "virt,virtualization=on,gic-version=3", "-cpu", "cortex-a57", "-m", "1G",
          "-nic", "none", "-display", "none", "-serial", "stdio", "-monitor", "none",
          "-no-reboot"]
+
+# The same board with no hypervisor (QEMU starts the guest kernel at EL1 itself) and no memory
+# size: each native guest gives its own.
+NATIVE_BOARD = ["-M", "virt,gic-version=3", "-cpu", "cortex-a57", "-nic", "none",
+                "-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot"]
+
+# Guests that boot natively, by name: QEMU arguments after the board (build/linux: `make linux`).
+LINUX_DIR = BUILD / "linux"
+LINUX_IMAGES = (LINUX_DIR / "Image", LINUX_DIR / "initramfs.cpio.gz")
+NATIVE = {
+    "linux": ["-m", "256M", "-kernel", str(LINUX_IMAGES[0]), "-initrd", str(LINUX_IMAGES[1]),
+              "-append", "console=ttyAMA0 quiet"],
+}
+NATIVE_NEEDS = {"linux": [(p, "the Linux guest images: run `make linux`") for p in LINUX_IMAGES]}
+
+
+def linux_images_missing():
+    """True when build/linux has not been built (tests marked `linux` are then skipped)."""
+    return not all(p.is_file() for p in LINUX_IMAGES)
+
 
 TAGGED = re.compile(r"^\[([a-z0-9_-]+)\] (.*)$")
 
@@ -68,8 +91,9 @@ def config_path(name):
 class Boot:
     """One QEMU run of pocketvisor with one config."""
 
-    def __init__(self, config, smp=2, timeout=60, interactive=False, icount=False):
+    def __init__(self, config, smp=2, timeout=60, interactive=False, icount=False, native=False):
         self.config, self.smp, self.timeout = config, smp, timeout
+        self.native = native  # no hypervisor: `config` names a guest of NATIVE
         # icount: guest time counts instructions, not host seconds, so a deadline test is not
         # at the mercy of whatever else the host runs.
         self.icount = icount
@@ -100,13 +124,22 @@ class Boot:
         self._started.set()
 
     def _start(self):
-        missing = [f"{p.relative_to(ROOT)} ({what})" for p, what in
-                   ((HV_IMAGE, "the hypervisor image: run `make`"),
-                    (PVPACK, "the bundle packer: run `make build/tools/pvpack`"))
-                   if not p.is_file()]
+        needs = (NATIVE_NEEDS.get(self.config, []) if self.native else
+                 [(HV_IMAGE, "the hypervisor image: run `make`"),
+                  (PVPACK, "the bundle packer: run `make build/tools/pvpack`")])
+        missing = [f"{p.relative_to(ROOT)} ({what})" for p, what in needs if not p.is_file()]
         if missing:
             self.error = "missing build products: " + ", ".join(missing)
             return
+        board = self._native_board() if self.native else self._pocketvisor_board()
+        if board is None:
+            return
+        self.command = [QEMU, *board, *(["-icount", "shift=0"] if self.icount else []),
+                        "-smp", str(self.smp)]
+        self._launch()
+
+    def _pocketvisor_board(self):
+        """The board and pocketvisor with this config's bundle (packed now), or None."""
         bundle = BUILD / "tests" / f"{self.config}.pvb"
         bundle.parent.mkdir(parents=True, exist_ok=True)
         pack = subprocess.run([str(PVPACK), "-o", str(bundle),
@@ -115,10 +148,17 @@ class Boot:
         if pack.returncode != 0:
             self.error = (f"pvpack failed ({pack.returncode}); are the guests built "
                           f"(`make guests`)?\n{pack.stdout}{pack.stderr}")
-            return
-        self.command = [QEMU, *BOARD, *(["-icount", "shift=0"] if self.icount else []),
-                        "-smp", str(self.smp), "-kernel", str(HV_IMAGE),
-                        "-initrd", str(bundle)]
+            return None
+        return [*BOARD, "-kernel", str(HV_IMAGE), "-initrd", str(bundle)]
+
+    def _native_board(self):
+        """The board with no hypervisor and this native guest, or None."""
+        if self.config not in NATIVE:
+            self.error = f"no native guest {self.config!r} (harness.NATIVE)"
+            return None
+        return [*NATIVE_BOARD, *NATIVE[self.config]]
+
+    def _launch(self):
         with self._lock:
             if self._cancelled:
                 self.error = "cancelled before it started"
@@ -197,17 +237,17 @@ class Boot:
                         pytrace=False)
 
     def mark(self):
-        """A position in `text`: pass it as expect(since=) to match only what comes after."""
+        """The current end of `text`: pass it as expect(after=) to match only what follows."""
         return len(self.text)
 
-    def expect(self, pattern, flags=re.M, since=0):
-        """Waits until `pattern` (a regex) matches the output from position `since` on; fails
-        on timeout or exit. Match positions are relative to `since`."""
+    def expect(self, pattern, flags=re.M, after=0):
+        """Waits until `pattern` (a regex) matches the output from position `after` on (e.g.
+        mark() before typing a command); fails on timeout or exit."""
         self._check_started()
         rx = re.compile(pattern, flags)
         with self._cond:
             while True:
-                m = rx.search(self.text[since:])
+                m = rx.search(self.text, after)
                 if m:
                     return m
                 if self._finished.is_set():

@@ -1,0 +1,37 @@
+# linux.mk: the Linux guest images, from Debian bookworm's arm64 packages. `make linux` builds
+#   build/linux/Image              the kernel of linux-image-arm64 (plain arm64 Image)
+#   build/linux/config             that kernel's .config, to check what it was built with
+#   build/linux/initramfs.cpio.gz  busybox-static, /init and memprobe (guests/linux/)
+# The .debs are cached in build/cache/: after the first build nothing uses the network.
+# `rm -rf build/cache` picks up Debian's newest kernel at the next build.
+
+BUILD ?= build
+CROSS ?= aarch64-linux-gnu-
+PYTHON ?= python3
+
+LINUX_DIR    := $(BUILD)/linux
+LINUX_CACHE  := $(BUILD)/cache
+LINUX_IMAGES := $(LINUX_DIR)/Image $(LINUX_DIR)/initramfs.cpio.gz
+LINUX_GUEST  := sh scripts/linux-guest.sh
+# A Linux program, not a bare-metal guest: glibc, linked statically so the initramfs needs no
+# loader.
+LINUX_CFLAGS := -Wall -Wextra -Werror -Wshadow -Wconversion -Wvla -Wmissing-prototypes \
+                -std=gnu11 -O2 -static -s
+
+.PHONY: linux
+linux: $(LINUX_IMAGES)
+
+# The kernel's config comes out of the same package, with the Image.
+$(LINUX_DIR)/Image $(LINUX_DIR)/config &: scripts/linux-guest.sh
+	$(LINUX_GUEST) kernel $(LINUX_CACHE) $(LINUX_DIR)
+
+$(LINUX_DIR)/busybox: scripts/linux-guest.sh
+	$(LINUX_GUEST) busybox $(LINUX_CACHE) $(LINUX_DIR)
+
+$(LINUX_DIR)/memprobe: guests/linux/memprobe.c guests/linux/linux.mk
+	@mkdir -p $(dir $@)
+	$(CROSS)gcc $(LINUX_CFLAGS) $< -o $@
+
+$(LINUX_DIR)/initramfs.cpio.gz: guests/linux/initramfs.list guests/linux/init scripts/mkcpio.py \
+                                $(LINUX_DIR)/busybox $(LINUX_DIR)/memprobe
+	$(PYTHON) scripts/mkcpio.py $< $@
