@@ -184,7 +184,7 @@ def test_phone_open_cannot_reach_other_memory_through_dev_mem(boot):
     assert pages == 16 * len(list(probe_windows())), m.group(0)
     assert faulted == pages and read == 0, m.group(0)
     # A page the guest kernel refused (as its own RAM or a claimed device) would prove nothing.
-    assert not [line for line in vm_lines(boot.text[mark:], "open") if "refused" in line]
+    assert not [line for line in vm_lines(boot.text[mark:], "open") if "pages refused" in line]
     warned = [line for line in hv_lines(boot.text) if "vm open: " in line and "abort" in line]
     assert warned, "the hypervisor did not log the faults as open's"
     focus(boot, "work")  # and the machine went on
