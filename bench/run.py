@@ -44,7 +44,7 @@ OPERATIONS = [
     ("eoi", "EOI (ICC_EOIR1_EL1)", None),
     ("vtimer_wfi", "virtual-timer deadline to handler, from WFI", None),
     ("vcpu_switch", "vCPU switch between two VMs on one core", None),
-    ("boot", "boot: reset to first guest instruction", 381000),
+    ("boot", "boot: hypervisor start to first guest instruction", 381000),
 ]
 
 RESULT = re.compile(r"bench: ([a-z0-9_]+) (\d+)\s*$")
