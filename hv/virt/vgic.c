@@ -112,13 +112,57 @@ static bool wanted(const struct vgic *g, u32 vcpu, u32 intid, const struct vgic_
 	return ready(g, q->flags) || (active_too && (q->flags & F_ACTIVE));
 }
 
-/* Whether the vCPU has an interrupt it could take, besides any its LRs hold. */
-static bool any_ready(struct vgic *g, u32 vcpu)
+/* ---- the sets of interrupts that want an LR (struct vgic_cpu.ready, .active) ---- */
+
+/* Puts the interrupt in the sets `wanted` says it belongs to and takes it out of every other:
+ * called after each change of its flags or routing. An SPI may have been any vCPU's. */
+static void file(struct vgic *g, u32 intid, const struct vgic_irq *q)
 {
-	for (u32 intid = 0; intid < VGIC_INTID_COUNT; intid++)
-		if (wanted(g, vcpu, intid, irq_get(g, vcpu, intid), false))
-			return true;
-	return false;
+	u32 f = q->flags, w = intid / 32, bit = 1u << (intid % 32);
+	u32 to = f & F_IN_LR ? NO_VCPU : target(g, intid, q);
+	u32 v = intid < VGIC_PRIVATE_COUNT ? q->owner : 0;
+	u32 end = intid < VGIC_PRIVATE_COUNT ? v + 1 : g->vcpu_count;
+	u32 r = ready(g, f) ? bit : 0, a = f & F_ACTIVE ? bit : 0;
+	for (; v < end; v++) {
+		struct vgic_cpu *c = &g->cpu[v];
+		c->ready[w] = (c->ready[w] & ~bit) | (v == to ? r : 0);
+		c->active[w] = (c->active[w] & ~bit) | (v == to ? a : 0);
+	}
+}
+
+/* After GICD_CTLR changed what is ready: every interrupt again. */
+static void file_all(struct vgic *g)
+{
+	for (u32 v = 0; v < g->vcpu_count; v++)
+		for (u32 intid = 0; intid < VGIC_PRIVATE_COUNT; intid++)
+			file(g, intid, &g->cpu[v].irq[intid]);
+	for (u32 n = 0; n < VGIC_SPI_COUNT; n++)
+		file(g, VGIC_PRIVATE_COUNT + n, &g->spi[n]);
+}
+
+static bool any(const u32 *set)
+{
+	u32 m = 0;
+	for (u32 w = 0; w < VGIC_WORDS; w++)
+		m |= __atomic_load_n(&set[w], __ATOMIC_RELAXED);
+	return m != 0;
+}
+
+bool vgic_audit(struct vgic *g)
+{
+	spin_lock(&g->lock);
+	bool ok = true;
+	for (u32 v = 0; v < g->vcpu_count; v++)
+		for (u32 intid = 0; intid < VGIC_INTID_COUNT; intid++) {
+			const struct vgic_irq *q = irq_get(g, v, intid);
+			u32 w = intid / 32, bit = 1u << (intid % 32);
+			bool r = wanted(g, v, intid, q, false);
+			bool a = wanted(g, v, intid, q, true) && (q->flags & F_ACTIVE);
+			ok = ok && r == !!(g->cpu[v].ready[w] & bit) &&
+			     a == !!(g->cpu[v].active[w] & bit);
+		}
+	spin_unlock(&g->lock);
+	return ok;
 }
 
 /* Commits new flags and says whom to kick: the owner of an LR copy that is now stale, or the
@@ -126,12 +170,14 @@ static bool any_ready(struct vgic *g, u32 vcpu)
 static u32 update(struct vgic *g, u32 intid, struct vgic_irq *q, u32 f)
 {
 	u32 old = q->flags;
-	g->gen++;
+	if (f == old)
+		return 0;
 	if ((f & F_ACTIVE) && !(old & (F_ACTIVE | F_IN_LR)))
 		q->owner = (u8)target(g, intid, q);
 	q->flags = f;
+	file(g, intid, q);
 	if (old & F_IN_LR)
-		return f != old ? kick_mask(g, q->owner) : 0;
+		return kick_mask(g, q->owner);
 	return ready(g, f) && !ready(g, old) ? kick_mask(g, target(g, intid, q)) : 0;
 }
 
@@ -250,8 +296,12 @@ static void irq_access(struct vgic *g, const struct reg *r, u32 bank, u32 at, u3
 {
 	u32 first = at * 8 / r->bits, count = size * 8 / r->bits, mask = (1u << r->bits) - 1;
 	u64 v = write ? *val : 0;
-	for (u32 i = 0; i < count; i++) {
-		u32 intid = first + i, shift = i * r->bits;
+	/* Which fields to visit: a zero written to a set or clear register does nothing. */
+	u32 todo = count == 32 ? ~0u : (1u << count) - 1;
+	if (write && r->kind >= K_SET_ENABLE && r->kind <= K_CLR_ACTIVE)
+		todo &= (u32)v;
+	for (; todo; todo &= todo - 1) {
+		u32 i = (u32)__builtin_ctz(todo), intid = first + i, shift = i * r->bits;
 		struct vgic_irq *q = bank == NO_VCPU ? spi(g, intid)
 			: intid < VGIC_PRIVATE_COUNT ? &g->cpu[bank].irq[intid] : NULL;
 		if (!q)
@@ -291,8 +341,9 @@ static u32 reg_write(struct vgic *g, u32 bank, u32 kind, u32 idx, u64 v)
 		if (ctlr == g->ctlr)
 			return 0;
 		g->ctlr = ctlr;
+		file_all(g);
 		for (u32 i = 0; i < g->vcpu_count; i++)
-			kick |= any_ready(g, i) ? 1u << i : 0;
+			kick |= any(g->cpu[i].ready) ? 1u << i : 0;
 		return kick;
 	}
 	case K_IROUTER: {
@@ -300,6 +351,7 @@ static u32 reg_write(struct vgic *g, u32 bank, u32 kind, u32 idx, u64 v)
 		if (!q)
 			return 0;
 		g->irouter[idx - VGIC_PRIVATE_COUNT] = v & IROUTER_MASK;
+		file(g, idx, q);
 		return ready(g, q->flags) ? kick_mask(g, target(g, idx, q)) : 0;
 	}
 	case K_RD_CTLR: g->cpu[bank].ctlr = (u32)v & RCTLR_DPG; return 0;
@@ -321,8 +373,6 @@ static bool access(struct vgic *g, const struct reg *t, u32 n, u32 bank, u64 off
 		return false;
 	u32 at = (u32)(off - r->off), width = r->bits / 8u;
 	spin_lock(&g->lock);
-	if (write)
-		g->gen++; /* priority, routing, enables: any write may change what is deliverable */
 	if (r->kind < K_RAZ) {
 		irq_access(g, r, bank, at, size, write, val, kick);
 	} else {
@@ -471,6 +521,7 @@ static u64 lr_make(struct vgic *g, u32 vcpu, u32 intid)
 		lr |= LR_ACTIVE;
 	q->flags = f | F_IN_LR;
 	q->owner = (u8)vcpu;
+	file(g, intid, q);
 	return lr;
 }
 
@@ -485,39 +536,38 @@ bool vgic_flush(struct vgic *g, u32 vcpu, u32 lr_count)
 		return false;
 	if (lr_count > VGIC_MAX_LRS)
 		lr_count = VGIC_MAX_LRS;
-	/* The fast path of every guest entry: LRs empty and nothing changed since the last full
-	 * flush, so nothing can have become deliverable. A change racing with this read comes
-	 * with a kick, which brings the vCPU back here. */
-	if (g->cpu[vcpu].lr_used == 0 && g->cpu[vcpu].seen == __atomic_load_n(&g->gen, __ATOMIC_ACQUIRE))
+	struct vgic_cpu *c = &g->cpu[vcpu];
+	/* The fast path of every guest entry: nothing wants an LR. A change racing with this read
+	 * comes with a kick, which brings the vCPU back here. */
+	if (!any(c->ready) && !any(c->active))
 		return false;
 	spin_lock(&g->lock);
-	g->cpu[vcpu].seen = g->gen;
-	for (u32 intid = 0; intid < VGIC_INTID_COUNT; intid++) {
-		const struct vgic_irq *q = irq_get(g, vcpu, intid);
-		if (!wanted(g, vcpu, intid, q, true))
-			continue;
-		u16 k = (u16)((q->flags & F_ACTIVE ? 0 : 0x100) | q->priority);
-		if (n == lr_count) {
-			more = true;
-			if (n == 0 || key[n - 1] <= k)
-				continue;
-			n--; /* the last one makes room */
+	for (u32 w = 0; w < VGIC_WORDS; w++)
+		for (u32 m = c->ready[w] | c->active[w]; m; m &= m - 1) {
+			u32 intid = w * 32 + (u32)__builtin_ctz(m);
+			const struct vgic_irq *q = irq_get(g, vcpu, intid);
+			u16 k = (u16)((q->flags & F_ACTIVE ? 0 : 0x100) | q->priority);
+			if (n == lr_count) {
+				more = true;
+				if (n == 0 || key[n - 1] <= k)
+					continue;
+				n--; /* the last one makes room */
+			}
+			u32 i = n++;
+			for (; i > 0 && key[i - 1] > k; i--) {
+				key[i] = key[i - 1];
+				id[i] = id[i - 1];
+			}
+			key[i] = k;
+			id[i] = (u16)intid;
 		}
-		u32 i = n++;
-		for (; i > 0 && key[i - 1] > k; i--) {
-			key[i] = key[i - 1];
-			id[i] = id[i - 1];
-		}
-		key[i] = k;
-		id[i] = (u16)intid;
-	}
 	for (u32 i = 0; i < n; i++) {
 		arch_vgic_write_lr(i, lr_make(g, vcpu, id[i]));
-		g->cpu[vcpu].lr_intid[i] = id[i];
+		c->lr_intid[i] = id[i];
 	}
-	g->cpu[vcpu].lr_used = n;
+	c->lr_used = n;
 	if (more) {
-		g->cpu[vcpu].underflow = 1;
+		c->underflow = 1;
 		arch_vgic_underflow(true);
 	}
 	spin_unlock(&g->lock);
@@ -528,7 +578,7 @@ bool vgic_flush(struct vgic *g, u32 vcpu, u32 lr_count)
  * active, deactivating cleared active (4.1). An edge-like interrupt's LR pending state returns
  * to its latch; a level one's acknowledgement consumed its latch, and its line decides, so one
  * whose line is still high is pending again. */
-static void fold(struct vgic_irq *q, u64 lr)
+static void fold(struct vgic *g, u32 intid, struct vgic_irq *q, u64 lr)
 {
 	u32 f = q->flags;
 	if ((f & F_EDGE) || q->hw)
@@ -538,6 +588,7 @@ static void fold(struct vgic_irq *q, u64 lr)
 	if (!(f & F_KEEP_A))
 		f = lr & LR_ACTIVE ? f | F_ACTIVE : f & ~F_ACTIVE;
 	q->flags = f & ~(F_IN_LR | F_LR_P | F_KEEP_A);
+	file(g, intid, q);
 }
 
 void vgic_sync(struct vgic *g, u32 vcpu)
@@ -552,12 +603,11 @@ void vgic_sync(struct vgic *g, u32 vcpu)
 	if (!c->lr_used)
 		return; /* only this vCPU's core touches lr_used and underflow */
 	spin_lock(&g->lock);
-	g->gen++; /* what the LRs held is back in the model: flush again */
 	for (u32 i = 0; i < c->lr_used; i++) {
 		u64 lr = arch_vgic_read_lr(i);
 		/* Emptied: the core's next guest starts clean, and an EOI maintenance stops. */
 		arch_vgic_write_lr(i, 0);
-		fold(irq_get(g, vcpu, c->lr_intid[i]), lr);
+		fold(g, c->lr_intid[i], irq_get(g, vcpu, c->lr_intid[i]), lr);
 	}
 	c->lr_used = 0;
 	spin_unlock(&g->lock);
@@ -565,10 +615,6 @@ void vgic_sync(struct vgic *g, u32 vcpu)
 
 bool vgic_has_pending(struct vgic *g, u32 vcpu)
 {
-	if (vcpu >= g->vcpu_count)
-		return false;
-	spin_lock(&g->lock);
-	bool any = any_ready(g, vcpu);
-	spin_unlock(&g->lock);
-	return any;
+	/* No lock: what makes an interrupt ready also wakes the vCPU (sched_wake), after it. */
+	return vcpu < g->vcpu_count && any(g->cpu[vcpu].ready);
 }

@@ -475,6 +475,42 @@ TEST(kicks_only_when_deliverable)
 	vgic_sync(&g, 1);
 }
 
+/* The per-vCPU sets behind flush and has_pending follow every kind of change: an active SPI
+ * stays with the vCPU that took it when rerouted, a CTLR change refiles everything, and a
+ * flush leaves the sets empty while the LRs hold what they had. */
+TEST(deliverable_sets_follow_routing_ctlr_and_lrs)
+{
+	setup(3);
+	enable_spi(60);
+	vgic_raise(&g, 0, 60);
+	EXPECT(!vgic_has_pending(&g, 0));
+	EXPECT_EQ(g.cpu[0].ready[1], 0u);
+	EXPECT_EQ(dwrite(GICD_CTLR, 4, 2), 1);
+	EXPECT_EQ(g.cpu[0].ready[1], 1u << 28);
+	EXPECT_EQ(dwrite(IROUTER(60), 8, 2), 4); /* moves to vCPU 2, which is kicked */
+	EXPECT(!vgic_has_pending(&g, 0) && vgic_has_pending(&g, 2));
+	EXPECT(vgic_audit(&g));
+	EXPECT(!vgic_flush(&g, 2, 4));
+	EXPECT(!vgic_has_pending(&g, 2)); /* in an LR: not wanted again */
+	EXPECT_EQ(g.cpu[2].ready[1] | g.cpu[2].active[1], 0u);
+	guest_ack(0);
+	vgic_sync(&g, 2);
+	EXPECT_EQ(g.cpu[2].active[1], 1u << 28); /* active, back from the LR */
+	dwrite(IROUTER(60), 8, 1);               /* active stays where it is (4.1) */
+	EXPECT_EQ(g.cpu[1].active[1] | g.cpu[1].ready[1], 0u);
+	EXPECT(vgic_audit(&g));
+	EXPECT(!vgic_flush(&g, 2, 4));
+	EXPECT_EQ(fake.lr[0], LR_A | LR_G1 | LR_EOI | 60);
+	guest_deactivate(0);
+	vgic_sync(&g, 2);
+	EXPECT(vgic_audit(&g));
+	for (u32 v = 0; v < 3; v++)
+		EXPECT_EQ(g.cpu[v].ready[0] | g.cpu[v].ready[1] | g.cpu[v].ready[2] |
+			  g.cpu[v].active[0] | g.cpu[v].active[1] | g.cpu[v].active[2], 0u);
+	EXPECT(!vgic_flush(&g, 1, 4)); /* nothing: the fast path, LRs untouched */
+	EXPECT_EQ(lr_valid_count(), 0);
+}
+
 TEST(injection_rejects_bad_arguments)
 {
 	setup(2);
@@ -870,6 +906,7 @@ TEST(fuzz_never_crashes)
 			}
 			}
 			EXPECT(kick < 1u << vcpus);
+			EXPECT(vgic_audit(&g)); /* the sets of what wants an LR are never stale */
 		}
 	}
 }

@@ -2,6 +2,12 @@
 #include <pv/exit.h>
 #include "asm_offsets.h"
 
+/* ESR_EL2 (Arm ARM D13.2.37) of HVC #0 from AArch64: EC 0x16 [31:26], IL [25], ISS = the
+ * immediate. And the top half of an SMCCC Arm-architecture call's function ID, shifted as
+ * CMP's immediate takes it. */
+#define ESR_HVC64_IMM0 0x5a000000
+#define SMCCC_ARCH_RANGE 8, lsl #12
+
 .macro adr_l, reg, sym
 	adrp	\reg, \sym
 	add	\reg, \reg, :lo12:\sym
@@ -11,6 +17,10 @@
  * path saves the guest's registers with no scratch register and no load of a per-core pointer. */
 .macro exit_to_c, kind
 	stp	x0, x1, [sp, #16 * 0]
+	exit_saved_x0_x1 \kind
+.endm
+
+.macro exit_saved_x0_x1, kind
 	stp	x2, x3, [sp, #16 * 1]
 	stp	x4, x5, [sp, #16 * 2]
 	stp	x6, x7, [sp, #16 * 3]
@@ -78,9 +88,19 @@ vectors:
 	hv_fault 2
 	.balign 0x80
 	hv_fault 3
-	/* Lower EL, AArch64: guest exits. */
+	/* Lower EL, AArch64: guest exits. A synchronous one checks first for the calls that
+	 * smccc_fast answers. */
 	.balign 0x80
-	exit_to_c EXIT_SYNC
+	stp	x0, x1, [sp, #16 * 0]
+	mrs	x0, esr_el2
+	mov	x1, #ESR_HVC64_IMM0
+	cmp	x0, x1
+	b.ne	sync_exit
+	ldr	w0, [sp, #VCPU_X0]
+	lsr	w0, w0, #16
+	cmp	w0, #SMCCC_ARCH_RANGE
+	b.eq	smccc_fast
+	b	sync_exit
 	.balign 0x80
 	exit_to_c EXIT_IRQ
 	.balign 0x80
@@ -99,20 +119,65 @@ vectors:
 
 
 	.text
+sync_exit:
+	exit_saved_x0_x1 EXIT_SYNC
+
+/* HVC #0 with a function ID in the SMCCC Arm-architecture range 0x8000_0000..0x8000_ffff
+ * (SMCCC_VERSION, SMCCC_ARCH_FEATURES, workaround calls): smccc_call answers these from the
+ * vCPU's x0..x3 alone and they change nothing the scheduler or the vGIC looks at, so the guest
+ * goes straight back (as KVM's hyp-entry.S answers its workaround calls) with only the
+ * registers a C call may clobber saved. ELR_EL2 already points past the HVC. */
+smccc_fast:
+	stp	x2, x3, [sp, #16 * 1]
+	stp	x4, x5, [sp, #16 * 2]
+	stp	x6, x7, [sp, #16 * 3]
+	stp	x8, x9, [sp, #16 * 4]
+	stp	x10, x11, [sp, #16 * 5]
+	stp	x12, x13, [sp, #16 * 6]
+	stp	x14, x15, [sp, #16 * 7]
+	stp	x16, x17, [sp, #16 * 8]
+	str	x18, [sp, #VCPU_X0 + 8 * 18]
+	str	x30, [sp, #VCPU_X0 + 8 * 30]
+	mov	x0, sp
+	ldr	x1, [sp, #VCPU_HV_SP]
+	mov	sp, x1
+	str	x0, [sp, #-16]!
+	bl	smccc_call
+	ldr	x0, [sp], #16
+	mov	sp, x0
+	ldr	x30, [sp, #VCPU_X0 + 8 * 30]
+	ldr	x18, [sp, #VCPU_X0 + 8 * 18]
+	ldp	x16, x17, [sp, #16 * 8]
+	ldp	x14, x15, [sp, #16 * 7]
+	ldp	x12, x13, [sp, #16 * 6]
+	ldp	x10, x11, [sp, #16 * 5]
+	ldp	x8, x9, [sp, #16 * 4]
+	ldp	x6, x7, [sp, #16 * 3]
+	ldp	x4, x5, [sp, #16 * 2]
+	ldp	x2, x3, [sp, #16 * 1]
+	ldp	x0, x1, [sp, #16 * 0]
+	eret
+
 primary_entry:
+	mrs	x21, cntpct_el0		/* first: when the hypervisor started (boot benchmark) */
 	mov	x19, x0			/* board DTB */
 	mrs	x1, CurrentEL
 	cmp	x1, #(2 << 2)
 	b.ne	.			/* not at EL2: nothing safe to do, not even print */
 	adr_l	x0, __bss_start
 	adr_l	x1, __bss_end
-1:	cmp	x0, x1
+1:	cmp	x0, x1			/* 64 bytes a round: the linker script aligns both ends */
 	b.hs	2f
-	stp	xzr, xzr, [x0], #16
+	stp	xzr, xzr, [x0]
+	stp	xzr, xzr, [x0, #16]
+	stp	xzr, xzr, [x0, #32]
+	stp	xzr, xzr, [x0, #48]
+	add	x0, x0, #64
 	b	1b
 2:	mov	x0, #0
 	bl	core_setup
 	mov	x0, x19
+	mov	x1, x21
 	bl	boot_primary		/* does not return */
 	b	.
 

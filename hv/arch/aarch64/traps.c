@@ -41,7 +41,9 @@ static void trap_sysreg(struct vcpu *vcpu, u64 esr)
 	u32 iss = (u32)ESR_ISS(esr), rt = (u32)FIELD(iss, 9, 5);
 	bool read = iss & 1;
 	if ((iss & SYSREG_MASK) == ICC_SGI1R_EL1 && !read) {
-		sched_wake_mask(vcpu->vm, vgic_sgi(&vcpu->vm->vgic, vcpu->id, vcpu_reg(vcpu, rt)));
+		/* The sender needs no kick: its entry, next, flushes what it sent itself. */
+		u32 kick = vgic_sgi(&vcpu->vm->vgic, vcpu->id, vcpu_reg(vcpu, rt));
+		sched_wake_mask(vcpu->vm, kick & ~(1u << vcpu->id));
 		vcpu_skip(vcpu);
 		return;
 	}

@@ -12,6 +12,7 @@
 #define VGIC_INTID_COUNT (VGIC_PRIVATE_COUNT + VGIC_SPI_COUNT)
 #define VGIC_MAX_VCPUS PVB_MAX_VCPUS
 #define VGIC_MAX_LRS 16u       /* ICH_VTR_EL2.ListRegs allows at most 16 */
+#define VGIC_WORDS (VGIC_INTID_COUNT / 32) /* a bitmap over every INTID */
 
 /* Guest-physical layout (QEMU virt): the distributor's 64 KiB, then from the redistributor base
  * one 128 KiB frame pair per vCPU: RD_base, and SGI_base at +64 KiB. */
@@ -27,12 +28,17 @@ struct vgic_irq {
 	u16 hw;
 };
 
+/* ready and active: the interrupts that want one of this vCPU's LRs (bit n = INTID n), kept
+ * up to date under the lock by every change, so flush and has_pending need not look at the
+ * others. An interrupt is in ready when it is pending, enabled and its group enabled, and in
+ * active when it is active; in either only while it is not in an LR and targets this vCPU. */
 struct vgic_cpu {
 	struct vgic_irq irq[VGIC_PRIVATE_COUNT];
+	u32 ready[VGIC_WORDS];
+	u32 active[VGIC_WORDS];
 	u32 ctlr;     /* GICR_CTLR: only the DPG bits are kept */
 	u32 sleep;    /* GICR_WAKER.ProcessorSleep */
 	u32 lr_used;  /* LRs 0..lr_used-1 hold lr_intid[], written by vgic_flush */
-	u32 seen;     /* struct vgic's gen at this vCPU's last full flush */
 	u32 underflow; /* vgic_flush turned the underflow interrupt on; vgic_sync turns it off */
 	u16 lr_intid[VGIC_MAX_LRS];
 };
@@ -44,7 +50,6 @@ struct vgic {
 	struct spinlock lock;
 	u32 vcpu_count;
 	u32 ctlr; /* GICD_CTLR.EnableGrp0/EnableGrp1 */
-	u32 gen;  /* bumped by every change that could make an interrupt deliverable */
 	struct vgic_irq spi[VGIC_SPI_COUNT];
 	u64 irouter[VGIC_SPI_COUNT];
 	struct vgic_cpu cpu[VGIC_MAX_VCPUS];
@@ -90,5 +95,9 @@ void vgic_sync(struct vgic *g, u32 vcpu);
 
 /* Whether a stopped (synced) vCPU has an interrupt it could take: a WFI ends when this is true. */
 bool vgic_has_pending(struct vgic *g, u32 vcpu);
+
+/* For tests: whether every vCPU's ready and active sets are what a scan of all interrupts
+ * finds. */
+bool vgic_audit(struct vgic *g);
 
 #endif
