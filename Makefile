@@ -62,7 +62,7 @@ include bench/bench.mk
 $(BUILD)/%.pvb: configs/%.dts $(PVPACK) $(GUEST_BINS)
 	$(PVPACK) -o $@ $<
 
-run: deps all $(BUILD)/$(CONFIG).pvb
+run: deps all $(LINUX_IMAGES) $(BUILD)/$(CONFIG).pvb
 	@echo "pocketvisor: $(QEMU) $(QEMU_HV)"
 	@$(QEMU) $(QEMU_HV)
 

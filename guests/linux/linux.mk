@@ -32,6 +32,11 @@ $(LINUX_DIR)/memprobe: guests/linux/memprobe.c guests/linux/linux.mk
 	@mkdir -p $(dir $@)
 	$(CROSS)gcc $(LINUX_CFLAGS) $< -o $@
 
+# No C library at all: a counter read and one write(2).
+$(LINUX_DIR)/ticks: guests/linux/ticks.c guests/linux/linux.mk
+	@mkdir -p $(dir $@)
+	$(CROSS)gcc $(LINUX_CFLAGS) -nostdlib -ffreestanding -fno-stack-protector $< -o $@
+
 $(LINUX_DIR)/initramfs.cpio.gz: guests/linux/initramfs.list guests/linux/init scripts/mkcpio.py \
-                                $(LINUX_DIR)/busybox $(LINUX_DIR)/memprobe
+                                $(LINUX_DIR)/busybox $(LINUX_DIR)/memprobe $(LINUX_DIR)/ticks
 	$(PYTHON) scripts/mkcpio.py $< $@

@@ -113,8 +113,8 @@ static bool vm_create(struct vm *vm, const struct pvb_header *h, u32 id, paddr_t
 	}
 	start_boot_vcpu(vm);
 	__atomic_store_n(&vm->state, (u32)VM_RUNNING, __ATOMIC_RELEASE);
-	log_info(vm, "%u vCPU, %lu MiB RAM at IPA %#lx (host %#lx)", vm->vcpu_count,
-		 vm->cfg->ram_size >> 20, vm->cfg->ram_base, ram.pa);
+	log_info(vm, "%u vCPU, %lu MiB RAM at IPA %#lx (host %#lx), started at counter %lu",
+		 vm->vcpu_count, vm->cfg->ram_size >> 20, vm->cfg->ram_base, ram.pa, vm->cntvoff);
 	return true;
 }
 

@@ -5,7 +5,7 @@ import subprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ELF = os.path.join(ROOT, "build", "pocketvisor.elf")
-BUDGET = 24 * 1024  # text + rodata + data, after interrupts, timers and scheduling (issue 3)
+BUDGET = 26 * 1024  # text + rodata + data, with unmodified Linux guests (issue 4)
 
 
 def sections():
