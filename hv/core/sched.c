@@ -109,13 +109,14 @@ static u64 next_wakeup(const struct cpu *c, u64 now)
 }
 
 /* The core no longer runs its vCPU: save its state, then let waiters (vm_stop) see it parked.
- * One still ready to run starts waiting: stolen time (pvtime.c). */
+ * One still ready to run starts waiting (stolen time, pvtime.c); one that is not, does not,
+ * whatever a racing sched_wake wrote while it ran. */
 static void release(struct cpu *c, u64 now)
 {
 	struct vcpu *v = c->loaded;
+	bool ready = !load32(&v->blocked) && load32(&v->power) == VCPU_ON;
 	arch_vcpu_put(v);
-	if (!load32(&v->blocked) && load32(&v->power) == VCPU_ON)
-		v->wait_since = now;
+	__atomic_store_n(&v->wait_since, ready ? now : 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&v->running, 0u, __ATOMIC_RELEASE);
 	c->loaded = NULL;
 }
@@ -131,9 +132,9 @@ static bool switch_to(struct cpu *c, struct vcpu *next, u64 now)
 			release(c, now);
 		__atomic_store_n(&next->cpu, c->id, __ATOMIC_RELEASE);
 	}
-	if (next->wait_since) {
-		next->stolen += now - next->wait_since;
-		next->wait_since = 0;
+	u64 since = __atomic_exchange_n(&next->wait_since, 0, __ATOMIC_RELAXED);
+	if (since && since < now) {
+		next->stolen += now - since;
 		pvtime_update(next);
 	}
 	__atomic_store_n(&next->blocked, 0u, __ATOMIC_RELEASE);
@@ -190,9 +191,11 @@ struct vcpu *sched_next(struct vcpu *cur)
 void sched_wake(struct vcpu *vcpu)
 {
 	u32 cpu = load32(&vcpu->cpu);
-	if (__atomic_exchange_n(&vcpu->blocked, 0u, __ATOMIC_ACQ_REL) && !load32(&vcpu->running) &&
-	    !vcpu->wait_since)
-		vcpu->wait_since = arch_timer_now(); /* ready from now on: waiting counts as stolen */
+	/* Ready from now on: until a core takes it, waiting counts as stolen. */
+	u64 none = 0;
+	if (__atomic_exchange_n(&vcpu->blocked, 0u, __ATOMIC_ACQ_REL) && !load32(&vcpu->running))
+		__atomic_compare_exchange_n(&vcpu->wait_since, &none, arch_timer_now(), false,
+					    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 	if (cpu == this_cpu()->id)
 		__atomic_store_n(&this_cpu()->resched, 1u, __ATOMIC_RELEASE);
 	else

@@ -20,7 +20,8 @@
 	exit_saved_x0_x1 \kind
 .endm
 
-.macro exit_saved_x0_x1, kind
+/* x2..x17 into the vCPU: with x0, x1, x18 and x30, what a C call may clobber. */
+.macro save_x2_x17
 	stp	x2, x3, [sp, #16 * 1]
 	stp	x4, x5, [sp, #16 * 2]
 	stp	x6, x7, [sp, #16 * 3]
@@ -29,6 +30,10 @@
 	stp	x12, x13, [sp, #16 * 6]
 	stp	x14, x15, [sp, #16 * 7]
 	stp	x16, x17, [sp, #16 * 8]
+.endm
+
+.macro exit_saved_x0_x1, kind
+	save_x2_x17
 	stp	x18, x19, [sp, #16 * 9]
 	stp	x20, x21, [sp, #16 * 10]
 	stp	x22, x23, [sp, #16 * 11]
@@ -128,14 +133,7 @@ sync_exit:
  * goes straight back (as KVM's hyp-entry.S answers its workaround calls) with only the
  * registers a C call may clobber saved. ELR_EL2 already points past the HVC. */
 smccc_fast:
-	stp	x2, x3, [sp, #16 * 1]
-	stp	x4, x5, [sp, #16 * 2]
-	stp	x6, x7, [sp, #16 * 3]
-	stp	x8, x9, [sp, #16 * 4]
-	stp	x10, x11, [sp, #16 * 5]
-	stp	x12, x13, [sp, #16 * 6]
-	stp	x14, x15, [sp, #16 * 7]
-	stp	x16, x17, [sp, #16 * 8]
+	save_x2_x17
 	str	x18, [sp, #VCPU_X0 + 8 * 18]
 	str	x30, [sp, #VCPU_X0 + 8 * 30]
 	mov	x0, sp

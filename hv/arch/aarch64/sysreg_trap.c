@@ -47,9 +47,12 @@ static u64 id_reg(const struct vcpu *vcpu, u32 crm, u32 op2)
 
 /* Debug registers (op0=2): breakpoints, watchpoints, the OS lock and the debug comms channel
  * read as zero and ignore writes, so a guest can neither watch another VM nor be watched; only
- * MDSCR_EL1 (single step, which is per vCPU) is real, switched with the vCPU. OSLSR_EL1 says
- * the OS lock is implemented (OSLM = 0b10) and unlocked. */
+ * MDSCR_EL1 is real, switched with the vCPU, and of it only software step (SS), the DCC trap
+ * (TDCC) and debug exceptions at EL1 (KDE): MDE, which would arm the core's breakpoint and
+ * watchpoint registers (never the guest's: their values are whatever they were), stays off.
+ * OSLSR_EL1 says the OS lock is implemented (OSLM = 0b10) and unlocked. */
 #define MDSCR_EL1 SYSREG_ENC(2, 0, 0, 2, 2)
+#define MDSCR_GUEST (BIT(0) | BIT(12) | BIT(13)) /* SS, TDCC, KDE */
 #define OSLSR_EL1 SYSREG_ENC(2, 0, 1, 1, 4)
 #define OSLSR_OSLM_IMPLEMENTED 0x8u
 
@@ -58,7 +61,7 @@ static u64 debug_reg(u32 enc, bool read, u64 val)
 	if (enc == MDSCR_EL1) {
 		if (read)
 			return read_sysreg(mdscr_el1);
-		write_sysreg(mdscr_el1, val);
+		write_sysreg(mdscr_el1, val & MDSCR_GUEST);
 		return 0;
 	}
 	return read && enc == OSLSR_EL1 ? OSLSR_OSLM_IMPLEMENTED : 0;
