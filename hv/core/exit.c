@@ -23,7 +23,9 @@ struct vcpu *vcpu_exit(struct vcpu *vcpu, u64 kind)
 		trap_sync(vcpu);
 		break;
 	case EXIT_IRQ:
-		irq_handle(vcpu);
+		irq_handle(vcpu, vcpu->exit_irq);
+		break;
+	case EXIT_HANDLED:
 		break;
 	case EXIT_FIQ:
 		break;
@@ -46,12 +48,9 @@ _Noreturn void schedule_first(void)
  * EOImode=1 each is acknowledged, priority-dropped, then deactivated, except the virtual timer:
  * it stays active until the guest deactivates its virtual twin (HW bit), so it cannot fire
  * again before the guest has handled it. */
-void irq_handle(struct vcpu *cur)
+void irq_handle(struct vcpu *cur, u32 intid)
 {
-	for (;;) {
-		u32 intid = gic_ack();
-		if (intid >= GIC_SPURIOUS)
-			return;
+	for (; intid < GIC_SPURIOUS; intid = gic_ack()) {
 		gic_eoi(intid);
 		switch (intid) {
 		case PPI_VTIMER:

@@ -42,3 +42,19 @@ bool mmio_dispatch(struct vcpu *vcpu, const struct mmio_access *a)
 	}
 	return true;
 }
+
+bool mmio_quick_read(struct vcpu *vcpu, u64 ipa, u32 size, u32 reg)
+{
+	struct vm *vm = vcpu->vm;
+	u64 off = ipa - PLAT_GUEST_GICD_BASE, val;
+	bool dist = off < VGIC_GICD_SIZE;
+	if (!dist) {
+		off = ipa - PLAT_GUEST_GICR_BASE;
+		if (off >= vm->vcpu_count * VGIC_GICR_STRIDE)
+			return false;
+	}
+	if (!vgic_quick_read(&vm->vgic, dist, off, size, &val))
+		return false;
+	vcpu_set_reg(vcpu, reg, val);
+	return true;
+}

@@ -4,6 +4,7 @@
 #include <pv/arch.h>
 #include <pv/cpu.h>
 #include <pv/exit.h>
+#include <pv/gic.h>
 #include <pv/pvtime.h>
 #include <pv/sched.h>
 #include <pv/vgic.h>
@@ -115,6 +116,7 @@ static void release(struct cpu *c, u64 now)
 {
 	struct vcpu *v = c->loaded;
 	bool ready = !load32(&v->blocked) && load32(&v->power) == VCPU_ON;
+	vgic_put(&v->vm->vgic, v->id);
 	arch_vcpu_put(v);
 	__atomic_store_n(&v->wait_since, ready ? now : 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&v->running, 0u, __ATOMIC_RELEASE);
@@ -183,7 +185,7 @@ struct vcpu *sched_next(struct vcpu *cur)
 		arch_timer_arm(next_wakeup(c, now));
 		if (!load32(&c->resched))
 			arch_idle();
-		irq_handle(NULL);
+		irq_handle(NULL, gic_ack());
 	}
 }
 

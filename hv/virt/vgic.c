@@ -388,24 +388,51 @@ static bool access(struct vgic *g, const struct reg *t, u32 n, u32 bank, u64 off
 	return true;
 }
 
-bool vgic_dist_access(struct vgic *g, u64 off, u32 size, bool write, u64 *val, u32 *kick)
-{
-	*kick = 0;
-	if (off >= VGIC_GICD_SIZE)
-		return false;
-	return access(g, dist_regs, ARRAY_SIZE(dist_regs), NO_VCPU, off, size, write, val, kick);
-}
-
-bool vgic_redist_access(struct vgic *g, u64 off, u32 size, bool write, u64 *val, u32 *kick)
+/* The distributor (dist) or the redistributor region, whose frame picks the bank. */
+static bool region_access(struct vgic *g, bool dist, u64 off, u32 size, bool write, u64 *val,
+			  u32 *kick)
 {
 	u64 frame = off / VGIC_GICR_STRIDE, at = off % VGIC_GICR_STRIDE;
 	*kick = 0;
+	if (dist)
+		return off < VGIC_GICD_SIZE &&
+		       access(g, dist_regs, ARRAY_SIZE(dist_regs), NO_VCPU, off, size, write, val, kick);
 	if (frame >= g->vcpu_count)
 		return false;
 	if (at >= 0x10000)
 		return access(g, dist_regs + IRQ_REGS, ARRAY_SIZE(dist_regs) - IRQ_REGS, (u32)frame,
 			      at - 0x10000, size, write, val, kick);
 	return access(g, rd_regs, ARRAY_SIZE(rd_regs), (u32)frame, at, size, write, val, kick);
+}
+
+bool vgic_dist_access(struct vgic *g, u64 off, u32 size, bool write, u64 *val, u32 *kick)
+{
+	return region_access(g, true, off, size, write, val, kick);
+}
+
+bool vgic_redist_access(struct vgic *g, u64 off, u32 size, bool write, u64 *val, u32 *kick)
+{
+	return region_access(g, false, off, size, write, val, kick);
+}
+
+/* Quick reads: 32-bit reads of the whole registers each frame starts with (the tables above),
+ * by offset / 4: what Linux polls (GICD_CTLR and GICR_CTLR for RWP, GICR_WAKER) or reads at
+ * boot. Each is one field or a constant, so no lock. QUICK_HIGH marks the upper half of a 64-bit
+ * register; 0x10 in RD_base is reserved (reads as zero). */
+#define QUICK_HIGH 0x80u
+static const u8 quick_dist[] = { K_CTLR, K_TYPER, K_IIDR };
+static const u8 quick_rd[] = { K_RD_CTLR, K_IIDR, K_RD_TYPER, K_RD_TYPER | QUICK_HIGH, K_RAZ,
+			       K_WAKER };
+
+bool vgic_quick_read(struct vgic *g, bool dist, u64 off, u32 size, u64 *val)
+{
+	u64 bank = dist ? 0 : off / VGIC_GICR_STRIDE, i = (dist ? off : off % VGIC_GICR_STRIDE) / 4;
+	if (size != 4 || (off & 3) || i >= (dist ? ARRAY_SIZE(quick_dist) : ARRAY_SIZE(quick_rd)) ||
+	    (!dist && bank >= g->vcpu_count))
+		return false; /* not one of those: the full path decides */
+	u32 k = (dist ? quick_dist : quick_rd)[i];
+	*val = (u32)(reg_read(g, (u32)bank, k & ~QUICK_HIGH, 0) >> (k & QUICK_HIGH ? 32 : 0));
+	return true;
 }
 
 /* ---- injection ---- */
@@ -525,29 +552,76 @@ static u64 lr_make(struct vgic *g, u32 vcpu, u32 intid)
 	return lr;
 }
 
-/* Active interrupts first, then pending ones by priority (lower value first), lower INTID
- * first among equals; when more want in than there are LRs, the flag asks for underflow. */
-bool vgic_flush(struct vgic *g, u32 vcpu, u32 lr_count)
+/* The lock is held. The LR of this vCPU that holds intid (F_IN_LR), or lr_used if none does. */
+static u32 lr_of(const struct vgic_cpu *c, u32 intid)
+{
+	u32 i = c->slot != 0;
+	while (i < c->lr_used && c->lr_intid[i] != intid)
+		i++;
+	return i;
+}
+
+bool vgic_sgi_self(struct vgic *g, u32 vcpu, u64 sgi1r, u32 lr_count)
+{
+	u32 intid = (u32)FIELD(sgi1r, 27, 24);
+	if ((sgi1r & (SGI1R_IRM | SGI1R_NOT_AFF0)) || FIELD(sgi1r, 15, 0) != 1u << vcpu ||
+	    vcpu >= g->vcpu_count)
+		return false;
+	struct vgic_cpu *c = &g->cpu[vcpu];
+	struct vgic_irq *q = &c->irq[intid];
+	bool done = false;
+	spin_lock(&g->lock);
+	u32 f = q->flags, i = lr_of(c, intid);
+	if (f & F_IN_LR) {
+		/* Its LR, if the guest has finished with it since: pending again there. */
+		u64 lr = i < c->lr_used ? arch_vgic_read_lr(i) : LR_ACTIVE;
+		if (!(lr & (LR_PENDING | LR_ACTIVE))) {
+			arch_vgic_write_lr(i, lr | LR_PENDING);
+			q->flags = f | F_LR_P;
+			done = true;
+		}
+	} else if (!(f & (F_ACTIVE | F_LATCH)) && ready(g, f | F_LATCH) && i < lr_count) {
+		/* Idle, so in no set; the first free LR (there is no underflow with one free). */
+		q->flags = f | F_LATCH;
+		arch_vgic_write_lr(i, lr_make(g, vcpu, intid));
+		c->lr_intid[i] = (u16)intid;
+		c->lr_used = i + 1;
+		done = true;
+	}
+	spin_unlock(&g->lock);
+	return done;
+}
+
+/* The timer slot's LR0 (vgic.h): the HW-linked timer PPI, idle and deliverable, with no state;
+ * 0 when it is not so. An interrupt that is idle is in neither set, so flush never also puts it
+ * in another LR. */
+static u64 slot_lr(const struct vgic *g, u32 vcpu)
+{
+	const struct vgic_irq *q = &g->cpu[vcpu].irq[VGIC_SLOT_INTID];
+	u32 f = __atomic_load_n(&q->flags, __ATOMIC_RELAXED);
+	u32 group = f & F_GROUP1 ? CTLR_ENABLE_G1 : CTLR_ENABLE_G0;
+	if (q->hw != VGIC_SLOT_INTID || (f & (F_IN_LR | F_ACTIVE)) || pending(f) ||
+	    !(f & F_ENABLED) || !(g->ctlr & group))
+		return 0;
+	return VGIC_SLOT_INTID | LR_HW | (u64)VGIC_SLOT_INTID << LR_PINTID_SHIFT |
+	       (u64)q->priority << LR_PRIORITY_SHIFT | (f & F_GROUP1 ? LR_GROUP1 : 0);
+}
+
+/* Fills LRs lr_used..lr_count-1: active interrupts first, then pending ones by priority (lower
+ * value first), lower INTID first among equals; when more want in than fit, the underflow
+ * interrupt is turned on and the result is true. Called with the lock held. */
+static bool place(struct vgic *g, u32 vcpu, u32 lr_count)
 {
 	u16 id[VGIC_MAX_LRS], key[VGIC_MAX_LRS];
-	u32 n = 0;
-	bool more = false;
-	if (vcpu >= g->vcpu_count)
-		return false;
-	if (lr_count > VGIC_MAX_LRS)
-		lr_count = VGIC_MAX_LRS;
 	struct vgic_cpu *c = &g->cpu[vcpu];
-	/* The fast path of every guest entry: nothing wants an LR. A change racing with this read
-	 * comes with a kick, which brings the vCPU back here. */
-	if (!any(c->ready) && !any(c->active))
-		return false;
-	spin_lock(&g->lock);
+	u32 n = 0, room = lr_count > c->lr_used ? lr_count - c->lr_used : 0;
+	bool more = false;
 	for (u32 w = 0; w < VGIC_WORDS; w++)
 		for (u32 m = c->ready[w] | c->active[w]; m; m &= m - 1) {
 			u32 intid = w * 32 + (u32)__builtin_ctz(m);
 			const struct vgic_irq *q = irq_get(g, vcpu, intid);
 			u16 k = (u16)((q->flags & F_ACTIVE ? 0 : 0x100) | q->priority);
-			if (n == lr_count) {
+			if (n == room) {
 				more = true;
 				if (n == 0 || key[n - 1] <= k)
 					continue;
@@ -561,15 +635,35 @@ bool vgic_flush(struct vgic *g, u32 vcpu, u32 lr_count)
 			key[i] = k;
 			id[i] = (u16)intid;
 		}
-	for (u32 i = 0; i < n; i++) {
-		arch_vgic_write_lr(i, lr_make(g, vcpu, id[i]));
-		c->lr_intid[i] = id[i];
+	for (u32 i = 0; i < n; i++, c->lr_used++) {
+		arch_vgic_write_lr(c->lr_used, lr_make(g, vcpu, id[i]));
+		c->lr_intid[c->lr_used] = id[i];
 	}
-	c->lr_used = n;
-	if (more) {
+	if (more && !c->underflow) {
 		c->underflow = 1;
 		arch_vgic_underflow(true);
 	}
+	return more;
+}
+
+/* The fast path of every guest entry: nothing wants an LR and the slot is as it was. A change
+ * racing with these reads comes with a kick, which brings the vCPU back here. */
+bool vgic_flush(struct vgic *g, u32 vcpu, u32 lr_count)
+{
+	if (vcpu >= g->vcpu_count)
+		return false;
+	if (lr_count > VGIC_MAX_LRS)
+		lr_count = VGIC_MAX_LRS;
+	struct vgic_cpu *c = &g->cpu[vcpu];
+	if (!any(c->ready) && !any(c->active) && slot_lr(g, vcpu) == c->slot)
+		return false;
+	spin_lock(&g->lock);
+	u64 slot = lr_count ? slot_lr(g, vcpu) : 0;
+	if (slot != c->slot)
+		arch_vgic_write_lr(0, slot);
+	c->slot = slot;
+	c->lr_used = slot != 0;
+	bool more = place(g, vcpu, lr_count);
 	spin_unlock(&g->lock);
 	return more;
 }
@@ -581,8 +675,8 @@ bool vgic_flush(struct vgic *g, u32 vcpu, u32 lr_count)
 static void fold(struct vgic *g, u32 intid, struct vgic_irq *q, u64 lr)
 {
 	u32 f = q->flags;
-	if ((f & F_EDGE) || q->hw)
-		f |= (lr & LR_PENDING) && (f & F_LR_P) ? F_LATCH : 0;
+	if ((f & F_EDGE) || q->hw) /* the IRQ vector may have made the slot's INTID pending */
+		f |= (lr & LR_PENDING) && ((f & F_LR_P) || (q->hw && intid == VGIC_SLOT_INTID)) ? F_LATCH : 0;
 	else if ((f & F_LR_P) && !(lr & LR_PENDING))
 		f &= ~F_LATCH;
 	if (!(f & F_KEEP_A))
@@ -591,6 +685,18 @@ static void fold(struct vgic *g, u32 intid, struct vgic_irq *q, u64 lr)
 	file(g, intid, q);
 }
 
+/* The slot's LR0 gained a state: the timer fired (the IRQ vector made it pending) and the guest
+ * may have acknowledged it since. Both become the interrupt's own state; the LR is emptied. */
+static void slot_fold(struct vgic *g, u32 vcpu, u64 lr)
+{
+	struct vgic_irq *q = &g->cpu[vcpu].irq[VGIC_SLOT_INTID];
+	q->flags |= (lr & LR_PENDING ? F_LATCH : 0) | (lr & LR_ACTIVE ? F_ACTIVE : 0);
+	file(g, VGIC_SLOT_INTID, q);
+	arch_vgic_write_lr(0, 0);
+	g->cpu[vcpu].slot = 0;
+}
+
+/* The slot stays armed across exits while LR0 shows no state: then nothing happened to it. */
 void vgic_sync(struct vgic *g, u32 vcpu)
 {
 	if (vcpu >= g->vcpu_count)
@@ -600,17 +706,30 @@ void vgic_sync(struct vgic *g, u32 vcpu)
 		c->underflow = 0;
 		arch_vgic_underflow(false);
 	}
-	if (!c->lr_used)
-		return; /* only this vCPU's core touches lr_used and underflow */
+	u32 first = c->slot != 0;
+	u64 lr0 = first ? arch_vgic_read_lr(0) : 0;
+	if (c->lr_used == first && !(lr0 & (LR_PENDING | LR_ACTIVE)))
+		return; /* only this vCPU's core touches lr_used, slot and underflow */
 	spin_lock(&g->lock);
-	for (u32 i = 0; i < c->lr_used; i++) {
+	if (lr0 & (LR_PENDING | LR_ACTIVE))
+		slot_fold(g, vcpu, lr0);
+	for (u32 i = first; i < c->lr_used; i++) {
 		u64 lr = arch_vgic_read_lr(i);
 		/* Emptied: the core's next guest starts clean, and an EOI maintenance stops. */
 		arch_vgic_write_lr(i, 0);
 		fold(g, c->lr_intid[i], irq_get(g, vcpu, c->lr_intid[i]), lr);
 	}
-	c->lr_used = 0;
+	c->lr_used = c->slot != 0;
 	spin_unlock(&g->lock);
+}
+
+void vgic_put(struct vgic *g, u32 vcpu)
+{
+	if (vcpu >= g->vcpu_count || !g->cpu[vcpu].slot)
+		return;
+	arch_vgic_write_lr(0, 0); /* no state: vgic_sync saw to that */
+	g->cpu[vcpu].slot = 0;
+	g->cpu[vcpu].lr_used = 0;
 }
 
 bool vgic_has_pending(struct vgic *g, u32 vcpu)

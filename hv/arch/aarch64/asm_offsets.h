@@ -6,6 +6,8 @@
 #define VCPU_PC 248
 #define VCPU_PSTATE 256
 #define VCPU_HV_SP 264
+#define VCPU_EXIT_IRQ 272
+#define ENTRY_TIMER_INTID 27 /* PPI_VTIMER, the vGIC's timer slot */
 #define STACK_SIZE 8192
 #define CPU_MAX 4
 

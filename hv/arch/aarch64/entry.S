@@ -8,6 +8,11 @@
 #define ESR_HVC64_IMM0 0x5a000000
 #define SMCCC_ARCH_RANGE 8, lsl #12
 
+/* ICH_LR<n>_EL2 (IHI 0069 12.4): State [63:62] (pending is bit 62), HW [61]. */
+#define LR_HW_BIT 61
+#define LR_PENDING (1 << 62)
+#define LR_STATE_MASK (3 << 62)
+
 .macro adr_l, reg, sym
 	adrp	\reg, \sym
 	add	\reg, \reg, :lo12:\sym
@@ -44,12 +49,8 @@
 	mrs	x1, spsr_el2
 	stp	x30, x0, [sp, #VCPU_X0 + 8 * 30]
 	str	x1, [sp, #VCPU_PSTATE]
-	mov	x0, sp
 	mov	x1, #\kind
-	ldr	x2, [x0, #VCPU_HV_SP]
-	mov	sp, x2
-	bl	vcpu_exit
-	b	guest_enter_x0
+	b	full_exit
 .endm
 
 .macro hv_fault, kind
@@ -94,20 +95,38 @@ vectors:
 	.balign 0x80
 	hv_fault 3
 	/* Lower EL, AArch64: guest exits. A synchronous one checks first for the calls that
-	 * smccc_fast answers. */
+	 * smccc_fast answers, then tries the light path. */
 	.balign 0x80
 	stp	x0, x1, [sp, #16 * 0]
 	mrs	x0, esr_el2
 	mov	x1, #ESR_HVC64_IMM0
 	cmp	x0, x1
-	b.ne	sync_exit
+	b.ne	light_exit
 	ldr	w0, [sp, #VCPU_X0]
 	lsr	w0, w0, #16
 	cmp	w0, #SMCCC_ARCH_RANGE
 	b.eq	smccc_fast
 	b	sync_exit
+	/* IRQ. The virtual timer's own PPI, when LR0 holds the vGIC's timer slot for it (vINTID
+	 * 27, HW=1, no state; vgic.h), is made pending there and the guest goes straight back:
+	 * EOImode=1, so the EOI only drops the priority, and the physical PPI stays active until
+	 * the guest deactivates its virtual twin. Anything else goes to irq_handle, acknowledged. */
 	.balign 0x80
-	exit_to_c EXIT_IRQ
+	stp	x0, x1, [sp, #16 * 0]
+	mrs	x0, icc_iar1_el1
+	cmp	w0, #ENTRY_TIMER_INTID
+	b.ne	irq_exit
+	mrs	x1, ich_lr0_el2
+	cmp	w1, #ENTRY_TIMER_INTID
+	b.ne	irq_exit
+	tbz	x1, #LR_HW_BIT, irq_exit
+	tst	x1, #LR_STATE_MASK
+	b.ne	irq_exit
+	orr	x1, x1, #LR_PENDING
+	msr	ich_lr0_el2, x1
+	msr	icc_eoir1_el1, x0
+	ldp	x0, x1, [sp, #16 * 0]
+	eret
 	.balign 0x80
 	exit_to_c EXIT_FIQ
 	.balign 0x80
@@ -124,6 +143,14 @@ vectors:
 
 
 	.text
+/* Every register and PSTATE saved, x1 = the kind: off the vCPU onto the core's stack. */
+full_exit:
+	mov	x0, sp
+	ldr	x2, [x0, #VCPU_HV_SP]
+	mov	sp, x2
+	bl	vcpu_exit
+	b	guest_enter_x0
+
 sync_exit:
 	exit_saved_x0_x1 EXIT_SYNC
 
@@ -141,8 +168,30 @@ smccc_fast:
 	mov	sp, x1
 	str	x0, [sp, #-16]!
 	bl	smccc_call
-	ldr	x0, [sp], #16
-	mov	sp, x0
+	ldr	x1, [sp], #16
+	mov	sp, x1
+	b	light_resume
+
+/* Any other synchronous exit: exit_light (traps.c) handles what needs neither the scheduler nor
+ * the LRs synced, with the same registers saved as smccc_fast and the pc, and says what else to
+ * do: 0, resume; else the kind of full exit to take, for which x19..x29, still the guest's, and
+ * PSTATE are saved now. */
+light_exit:
+	save_x2_x17
+	mrs	x1, elr_el2
+	str	x18, [sp, #VCPU_X0 + 8 * 18]
+	stp	x30, x1, [sp, #VCPU_X0 + 8 * 30]	/* the pc follows x30 */
+	mov	x0, sp
+	ldr	x1, [sp, #VCPU_HV_SP]
+	mov	sp, x1
+	str	x0, [sp, #-16]!
+	bl	exit_light
+	ldr	x1, [sp], #16
+	mov	sp, x1
+	cbnz	x0, 1f			/* not EXIT_RESUME */
+	ldr	x1, [sp, #VCPU_PC]
+	msr	elr_el2, x1
+light_resume:
 	ldr	x30, [sp, #VCPU_X0 + 8 * 30]
 	ldr	x18, [sp, #VCPU_X0 + 8 * 18]
 	ldp	x16, x17, [sp, #16 * 8]
@@ -155,6 +204,21 @@ smccc_fast:
 	ldp	x2, x3, [sp, #16 * 1]
 	ldp	x0, x1, [sp, #16 * 0]
 	eret
+1:	stp	x18, x19, [sp, #16 * 9]
+	stp	x20, x21, [sp, #16 * 10]
+	stp	x22, x23, [sp, #16 * 11]
+	stp	x24, x25, [sp, #16 * 12]
+	stp	x26, x27, [sp, #16 * 13]
+	stp	x28, x29, [sp, #16 * 14]
+	mrs	x2, spsr_el2
+	str	x2, [sp, #VCPU_PSTATE]
+	mov	x1, x0
+	b	full_exit
+
+irq_exit:
+	str	w0, [sp, #VCPU_EXIT_IRQ]
+	dsb	sy			/* as gic_ack: the acknowledgement completes first */
+	exit_saved_x0_x1 EXIT_IRQ
 
 primary_entry:
 	mrs	x21, cntpct_el0		/* first: when the hypervisor started (boot benchmark) */

@@ -1,4 +1,5 @@
 /* traps.c: synchronous guest exits, dispatched by ESR_EL2.EC; anything unknown is an UNDEF. */
+#include <pv/cpu.h>
 #include <pv/exit.h>
 #include <pv/log.h>
 #include <pv/mmio.h>
@@ -36,15 +37,22 @@ static void trap_wfx(struct vcpu *vcpu, u64 esr)
 #define ICC_SGI1R_EL1 SYSREG_ENC(3, 0, 12, 11, 5)
 #define CNTP_TVAL_EL0 SYSREG_ENC(3, 3, 14, 2, 0) /* CTL and CVAL follow with op2 = 1, 2 */
 
+/* An ICC_SGI1R_EL1 write from register rt. The other targets are woken; whether the sender
+ * targeted itself is the result: it needs no kick, only a flush, which its entry does. */
+static bool sgi_write(struct vcpu *vcpu, u32 rt)
+{
+	u32 self = 1u << vcpu->id, kick = vgic_sgi(&vcpu->vm->vgic, vcpu->id, vcpu_reg(vcpu, rt));
+	sched_wake_mask(vcpu->vm, kick & ~self);
+	vcpu_skip(vcpu);
+	return kick & self;
+}
+
 static void trap_sysreg(struct vcpu *vcpu, u64 esr)
 {
 	u32 iss = (u32)ESR_ISS(esr), rt = (u32)FIELD(iss, 9, 5);
 	bool read = iss & 1;
 	if ((iss & SYSREG_MASK) == ICC_SGI1R_EL1 && !read) {
-		/* The sender needs no kick: its entry, next, flushes what it sent itself. */
-		u32 kick = vgic_sgi(&vcpu->vm->vgic, vcpu->id, vcpu_reg(vcpu, rt));
-		sched_wake_mask(vcpu->vm, kick & ~(1u << vcpu->id));
-		vcpu_skip(vcpu);
+		sgi_write(vcpu, rt);
 		return;
 	}
 	u32 enc = iss & SYSREG_MASK, op2 = SYSREG_OP2(enc);
@@ -95,7 +103,8 @@ static void guest_abort(struct vcpu *vcpu, bool instr, u64 far, u64 ipa)
 	vcpu_inject_abort(vcpu, instr, far);
 }
 
-static u64 fault_ipa(void)
+/* Inline: the light path's GICD read counts every call. */
+static inline __attribute__((always_inline)) u64 fault_ipa(void)
 {
 	return (FIELD(read_sysreg(hpfar_el2), 39, 4) << 12) | (read_sysreg(far_el2) & 0xfff);
 }
@@ -108,24 +117,27 @@ static void trap_iabt(struct vcpu *vcpu, u64 esr)
 
 /* Data aborts are MMIO when the syndrome is valid (ISV, D13.2.37) and a device claims the
  * address; an access without syndrome (pair, writeback) cannot be emulated. */
+static bool dabt_decode(u64 esr, struct mmio_access *a)
+{
+	*a = (struct mmio_access){
+		.ipa = fault_ipa(),
+		.size = 1u << ESR_DABT_SAS(esr),
+		.write = (esr & ESR_DABT_WNR) != 0,
+		.reg = (u32)ESR_DABT_SRT(esr),
+		.sign_extend = (esr & ESR_DABT_SSE) != 0,
+		.wide = (esr & ESR_DABT_SF) != 0,
+	};
+	return (esr & ESR_DABT_ISV) && !(esr & ESR_DABT_S1PTW);
+}
+
 static void trap_dabt(struct vcpu *vcpu, u64 esr)
 {
-	u64 ipa = fault_ipa();
-	if ((esr & ESR_DABT_ISV) && !(esr & ESR_DABT_S1PTW)) {
-		struct mmio_access a = {
-			.ipa = ipa,
-			.size = 1u << ESR_DABT_SAS(esr),
-			.write = (esr & ESR_DABT_WNR) != 0,
-			.reg = (u32)ESR_DABT_SRT(esr),
-			.sign_extend = (esr & ESR_DABT_SSE) != 0,
-			.wide = (esr & ESR_DABT_SF) != 0,
-		};
-		if (mmio_dispatch(vcpu, &a)) {
-			vcpu_skip(vcpu);
-			return;
-		}
+	struct mmio_access a;
+	if (dabt_decode(esr, &a) && mmio_dispatch(vcpu, &a)) {
+		vcpu_skip(vcpu);
+		return;
 	}
-	guest_abort(vcpu, false, read_sysreg(far_el2), ipa);
+	guest_abort(vcpu, false, read_sysreg(far_el2), a.ipa);
 }
 
 static const trap_fn trap_table[EC_COUNT] = {
@@ -136,6 +148,45 @@ static const trap_fn trap_table[EC_COUNT] = {
 	[EC_IABT_LOW] = trap_iabt,
 	[EC_DABT_LOW] = trap_dabt,
 };
+
+/* The light path (entry.S) leaves x19..x29 live in the core: a trap that writes one, or reads
+ * one, takes the full path. */
+static bool light_reg(u32 r)
+{
+	return r <= 18 || r >= 30;
+}
+
+/* Traps that need neither the scheduler nor the LRs synced: reads of the vGIC registers that
+ * vgic_quick_read answers (Linux polls GICD_CTLR.RWP after every enable), and SGIs, which a
+ * sender targeting itself gets in its LR at once. A load with sign extension, or into a register
+ * the light path does not save, takes the full path. */
+u64 exit_light(struct vcpu *vcpu)
+{
+	u64 esr = read_sysreg(esr_el2);
+	u32 iss = (u32)ESR_ISS(esr), rt = (u32)FIELD(iss, 9, 5);
+	const u64 load = ESR_DABT_ISV | ESR_DABT_WNR | ESR_DABT_S1PTW | ESR_DABT_SSE;
+	if (ESR_EC(esr) == EC_DABT_LOW) {
+		rt = (u32)ESR_DABT_SRT(esr);
+		if ((esr & load) == ESR_DABT_ISV && light_reg(rt) &&
+		    mmio_quick_read(vcpu, fault_ipa(), 1u << ESR_DABT_SAS(esr), rt)) {
+			vcpu_skip(vcpu);
+			return EXIT_RESUME;
+		}
+	} else if (ESR_EC(esr) == EC_SYSREG && (iss & (SYSREG_MASK | 1)) == ICC_SGI1R_EL1 &&
+		   light_reg(rt)) {
+		struct vgic *g = &vcpu->vm->vgic;
+		if (vgic_sgi_self(g, vcpu->id, vcpu_reg(vcpu, rt), arch_vgic_lr_count())) {
+			vcpu_skip(vcpu);
+			return EXIT_RESUME;
+		}
+		if (sgi_write(vcpu, rt)) { /* to itself too: the LRs as the full path leaves them */
+			vgic_sync(g, vcpu->id);
+			vgic_flush(g, vcpu->id, arch_vgic_lr_count());
+		}
+		return __atomic_load_n(&this_cpu()->resched, __ATOMIC_ACQUIRE) ? EXIT_HANDLED : EXIT_RESUME;
+	}
+	return EXIT_SYNC;
+}
 
 void trap_sync(struct vcpu *vcpu)
 {

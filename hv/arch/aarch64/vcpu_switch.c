@@ -10,6 +10,8 @@ _Static_assert(__builtin_offsetof(struct vcpu, regs.x) == VCPU_X0, "entry.S offs
 _Static_assert(__builtin_offsetof(struct vcpu, regs.pc) == VCPU_PC, "entry.S offset");
 _Static_assert(__builtin_offsetof(struct vcpu, regs.pstate) == VCPU_PSTATE, "entry.S offset");
 _Static_assert(__builtin_offsetof(struct vcpu, hv_sp) == VCPU_HV_SP, "entry.S offset");
+_Static_assert(__builtin_offsetof(struct vcpu, exit_irq) == VCPU_EXIT_IRQ, "entry.S offset");
+_Static_assert(VGIC_SLOT_INTID == PPI_VTIMER && PPI_VTIMER == ENTRY_TIMER_INTID, "entry.S INTID");
 
 /* The guest's HCR_EL2: stage 2 on; physical interrupts to EL2; WFI/WFE, SMC, set/way cache
  * maintenance, ID registers (sysreg_trap.c), implementation-defined and auxiliary-control

@@ -17,5 +17,8 @@ struct mmio_access {
 
 /* Emulates the access when a virtual device claims the address; false when none does. */
 bool mmio_dispatch(struct vcpu *vcpu, const struct mmio_access *a);
+/* A zero-extending load of size bytes at ipa into register reg that vgic_quick_read answers; false
+ * for anything else, which then takes mmio_dispatch's path. */
+bool mmio_quick_read(struct vcpu *vcpu, u64 ipa, u32 size, u32 reg);
 
 #endif

@@ -21,6 +21,7 @@ struct vcpu_regs {
 struct vcpu {
 	struct vcpu_regs regs; /* first: the exit path stores straight into it */
 	u64 hv_sp;             /* the hypervisor stack the exit path moves to */
+	u32 exit_irq;          /* the INTID the IRQ vector acknowledged, for irq_handle */
 	struct arch_vcpu arch;
 	struct vm *vm;
 	u32 id;    /* index in its VM = MPIDR.Aff0 */

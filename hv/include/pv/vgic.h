@@ -38,10 +38,19 @@ struct vgic_cpu {
 	u32 active[VGIC_WORDS];
 	u32 ctlr;     /* GICR_CTLR: only the DPG bits are kept */
 	u32 sleep;    /* GICR_WAKER.ProcessorSleep */
-	u32 lr_used;  /* LRs 0..lr_used-1 hold lr_intid[], written by vgic_flush */
+	u32 lr_used;  /* LRs 0..lr_used-1 are taken: LR0 by the slot when armed, the rest hold
+		       * lr_intid[], written by vgic_flush */
 	u32 underflow; /* vgic_flush turned the underflow interrupt on; vgic_sync turns it off */
+	u64 slot;     /* what LR0 holds for the timer slot (below) while armed; 0 when not */
 	u16 lr_intid[VGIC_MAX_LRS];
 };
+
+/* The timer slot: while the vCPU's HW-linked virtual timer PPI is idle (neither pending nor
+ * active) and deliverable, vgic_flush keeps it in LR0 with no state, which the GIC ignores, and
+ * the EL2 IRQ vector (entry.S) makes it pending there when the physical timer fires: the timer
+ * reaches the guest without an exit. Any LR0 holding this INTID with HW=1 and no state is taken
+ * for the slot, so vgic_sync counts a pending state in an HW LR as a new firing. */
+#define VGIC_SLOT_INTID 27u
 
 /* Everything of one VM's GIC, behind one lock (several cores run its vCPUs and devices). The
  * lock is a leaf: vgic functions take nothing else while holding it, so callers may hold theirs
@@ -67,6 +76,10 @@ void vgic_init(struct vgic *g, u32 vcpu_count);
  * have an interrupt to take, and running ones whose LRs hold a copy the access made stale. */
 bool vgic_dist_access(struct vgic *g, u64 off, u32 size, bool write, u64 *val, u32 *kick);
 bool vgic_redist_access(struct vgic *g, u64 off, u32 size, bool write, u64 *val, u32 *kick);
+/* A read handled without a full exit (the guest's LRs are live): as above, for the distributor
+ * (dist) or the redistributors, but false, with no side effect, also for the pending and active
+ * registers, whose state the LRs may hold; the caller then takes the full path. */
+bool vgic_quick_read(struct vgic *g, bool dist, u64 off, u32 size, u64 *val);
 
 /* Injection by devices and the hypervisor. vcpu picks the bank for INTIDs 0..31 and is ignored
  * for SPIs (routed by GICD_IROUTER). Each returns the vCPUs to kick, as above; a disabled
@@ -78,6 +91,11 @@ bool vgic_redist_access(struct vgic *g, u64 off, u32 size, bool write, u64 *val,
 u32 vgic_set_level(struct vgic *g, u32 vcpu, u32 intid, bool level);
 u32 vgic_raise(struct vgic *g, u32 vcpu, u32 intid);
 u32 vgic_sgi(struct vgic *g, u32 sender, u64 sgi1r);
+/* The running vCPU's SGI to itself alone, with its LRs live (no vgic_sync since its entry, and
+ * lr_count of them): straight into its LR when that is free or finished with, as a target on
+ * the same core should get it. False, with nothing changed, when it needs vgic_sgi and then
+ * vgic_sync and vgic_flush. */
+bool vgic_sgi_self(struct vgic *g, u32 vcpu, u64 sgi1r, u32 lr_count);
 
 /* Links a PPI or SPI to physical INTID pintid (16..1019; 0 unlinks): the guest's deactivation
  * then deactivates the physical interrupt, which the hypervisor acknowledged with EOImode=1 and
@@ -92,6 +110,8 @@ bool vgic_link_hw(struct vgic *g, u32 vcpu, u32 intid, u32 pintid);
  * at once with the LRs emptied) and empties the LRs it reads. */
 bool vgic_flush(struct vgic *g, u32 vcpu, u32 lr_count);
 void vgic_sync(struct vgic *g, u32 vcpu);
+/* The vCPU leaves its core (after vgic_sync): LR0 no longer holds its timer slot. */
+void vgic_put(struct vgic *g, u32 vcpu);
 
 /* Whether a stopped (synced) vCPU has an interrupt it could take: a WFI ends when this is true. */
 bool vgic_has_pending(struct vgic *g, u32 vcpu);
