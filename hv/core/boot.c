@@ -59,6 +59,7 @@ void boot_primary(u64 dtb, u64 start)
 			   board.initrd_end - board.initrd_start, PLAT_RAM_BASE + PLAT_HV_RESERVED,
 			   board.ram_base + board.ram_size))
 		panic("no VM could be started");
+	arch_ram_cached();
 	console_banner();
 	for (u32 id = 1; id < PLAT_CPU_COUNT; id++)
 		if (cpus[id].online)

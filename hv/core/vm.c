@@ -24,14 +24,12 @@ bool vm_ipa_to_pa(const struct vm *vm, u64 ipa, u64 size, paddr_t *pa)
 static void load_blob(struct vm *vm, const struct pvb_blob *b)
 {
 	paddr_t pa;
-	if (b->size && vm_ipa_to_pa(vm, b->load, b->size, &pa)) {
-		memcpy(pa_ptr(pa), vm->bundle + b->offset, b->size);
-		arch_clean_dcache(pa, b->size);
-	}
+	if (b->size && vm_ipa_to_pa(vm, b->load, b->size, &pa))
+		arch_copy_to_ram(pa, vm->bundle + b->offset, b->size);
 }
 
-/* Images go in as the guest will see them with its MMU off: cleaned to memory, no stale
- * instructions anywhere. */
+/* Images go in as the guest will see them with its MMU off: in memory, no stale instructions
+ * anywhere. */
 static void load_images(struct vm *vm)
 {
 	load_blob(vm, &vm->cfg->image);

@@ -10,9 +10,20 @@
 #define FDT_NOP 4u
 #define FDT_END 9u
 
+static u32 word(const u8 *p)
+{
+	u32 v;
+	__builtin_memcpy(&v, p, 4);
+	return v;
+}
+
 static u32 be32(const u8 *p)
 {
-	return (u32)p[0] << 24 | (u32)p[1] << 16 | (u32)p[2] << 8 | p[3];
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return __builtin_bswap32(word(p));
+#else
+	return word(p);
+#endif
 }
 
 /* A big-endian number of `cells` 32-bit cells (1 or 2). */
@@ -80,6 +91,19 @@ static bool need(const struct walk *w, u32 n)
 	return n <= w->end - w->pos;
 }
 
+/* Steps past a node's name: it ends in the first word holding a zero byte (the name's NUL, and
+ * zeros pad it to a word), found a word at a time. False if the block ends first. */
+static bool skip_name(struct walk *w)
+{
+	while (need(w, 4)) {
+		u32 v = word(w->blob + w->pos);
+		w->pos += 4;
+		if ((v - 0x01010101u) & ~v & 0x80808080u)
+			return true;
+	}
+	return false;
+}
+
 int fdt_read_board(const void *dtb, u64 max, struct board_info *info)
 {
 	const u8 *b = dtb;
@@ -100,10 +124,8 @@ int fdt_read_board(const void *dtb, u64 max, struct board_info *info)
 		w.pos += 4;
 		if (token == FDT_BEGIN_NODE) {
 			const char *name = (const char *)b + w.pos;
-			u32 len = (u32)strnlen(name, w.end - w.pos);
-			if (len == w.end - w.pos)
+			if (!skip_name(&w))
 				return -1;
-			w.pos += (len + 4) & ~3u;
 			node = classify(name, ++depth);
 		} else if (token == FDT_END_NODE) {
 			if (depth-- == 0)

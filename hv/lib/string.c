@@ -19,8 +19,10 @@ void *memset(void *dst, int c, size_t n)
 {
 	u8 *d = dst;
 	if (!c && !((uintptr_t)d & 7)) {
-		for (; n >= 8; n -= 8, d += 8)
-			*(u64 *)(void *)d = 0;
+		u64 *w = (u64 *)(void *)d;
+		for (; n >= 16; n -= 16, w += 2) /* a store pair a round */
+			w[0] = 0, w[1] = 0;
+		d = (u8 *)w;
 	}
 	while (n--)
 		*d++ = (u8)c;

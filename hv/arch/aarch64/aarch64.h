@@ -5,6 +5,7 @@
 #include <pv/types.h>
 
 void mmu_enable(u64 cpu);
+void arch_zero(void *p, u64 size);
 void s2_init_cpu(void);
 u64 arch_smc(u64 fid, u64 a1, u64 a2, u64 a3);
 void secondary_entry(void);

@@ -15,7 +15,6 @@
 void arch_cpu_init(void)
 {
 	s2_init_cpu();
-	write_sysreg(cptr_el2, 0x33ff);   /* RES1 bits only: FP/SIMD not trapped, switched eagerly */
 	write_sysreg(hstr_el2, 0);
 	write_sysreg(cnthctl_el2, 0x1);   /* EL1 reads the physical counter; its timer traps */
 	write_sysreg(cntvoff_el2, 0);
@@ -70,43 +69,6 @@ _Noreturn void hv_exception(u64 kind, u64 *frame)
 	(void)frame;
 	panic("EL2 exception %lu on core %u: ESR %#lx ELR %#lx FAR %#lx", kind, arch_cpu_id(),
 	      read_sysreg(esr_el2), read_sysreg(elr_el2), read_sysreg(far_el2));
-}
-
-void arch_clean_dcache(paddr_t pa, u64 size)
-{
-	u64 line = 4ull << FIELD(read_sysreg(ctr_el0), 19, 16);
-	u64 a = pa.pa & ~(line - 1), end = pa.pa + size;
-	/* Four lines per iteration: cleaning a VM's RAM is most of the boot's instructions. */
-	for (; a + 4 * line <= end; a += 4 * line)
-		__asm__ volatile("dc cvac, %0\n dc cvac, %1\n dc cvac, %2\n dc cvac, %3"
-				 : : "r"(a), "r"(a + line), "r"(a + 2 * line), "r"(a + 3 * line)
-				 : "memory");
-	for (; a < end; a += line)
-		__asm__ volatile("dc cvac, %0" : : "r"(a) : "memory");
-	dsb(sy);
-}
-
-/* Zeroes whole DC ZVA blocks and cleans each right after, in one pass: a guest that starts
- * with its MMU off reads memory, not our cache. pa and size are 2 MiB aligned. This is most
- * of the boot's instructions, hence the one address register stepping through four blocks a
- * round (a block is at least a cache line: DCZID_EL0.BS and CTR_EL0.DminLine, 64 bytes on
- * the reference board's cores). */
-void arch_zero_ram(paddr_t pa, u64 size)
-{
-	u64 dczid = read_sysreg(dczid_el0), zva = 4ull << FIELD(dczid, 3, 0);
-	u64 line = 4ull << FIELD(read_sysreg(ctr_el0), 19, 16);
-	if ((dczid & BIT(4)) || zva != line) { /* DZP: DC ZVA prohibited; or unusual sizes */
-		memset(pa_ptr(pa), 0, size);
-		arch_clean_dcache(pa, size);
-		return;
-	}
-	for (u64 a = pa.pa, end = pa.pa + size; a < end;) /* 2 MiB is a multiple of 4 blocks */
-		__asm__ volatile("dc zva, %0\n dc cvac, %0\n add %0, %0, %1\n"
-				 "dc zva, %0\n dc cvac, %0\n add %0, %0, %1\n"
-				 "dc zva, %0\n dc cvac, %0\n add %0, %0, %1\n"
-				 "dc zva, %0\n dc cvac, %0\n add %0, %0, %1"
-				 : "+r"(a) : "r"(zva) : "memory");
-	dsb(sy);
 }
 
 void arch_sync_icache(void)

@@ -226,18 +226,12 @@ primary_entry:
 	mrs	x1, CurrentEL
 	cmp	x1, #(2 << 2)
 	b.ne	.			/* not at EL2: nothing safe to do, not even print */
+	mov	x0, #0
+	bl	core_setup		/* touches no .bss, so caches are on when it is cleared */
 	adr_l	x0, __bss_start
 	adr_l	x1, __bss_end
-1:	cmp	x0, x1			/* 64 bytes a round: the linker script aligns both ends */
-	b.hs	2f
-	stp	xzr, xzr, [x0]
-	stp	xzr, xzr, [x0, #16]
-	stp	xzr, xzr, [x0, #32]
-	stp	xzr, xzr, [x0, #48]
-	add	x0, x0, #64
-	b	1b
-2:	mov	x0, #0
-	bl	core_setup
+	sub	x1, x1, x0
+	bl	arch_zero
 	mov	x0, x19
 	mov	x1, x21
 	bl	boot_primary		/* does not return */

@@ -28,7 +28,9 @@ static u64 *table_alloc(void)
 {
 	if (pool_used == S2_POOL_PAGES)
 		return NULL;
-	return memset(pool[pool_used++], 0, sizeof(table_t)); /* not cleared at boot */
+	u64 *t = pool[pool_used++];
+	arch_zero(t, sizeof(table_t)); /* not cleared at boot */
+	return t;
 }
 
 void arch_s2_init(struct vm *vm)

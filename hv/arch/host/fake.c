@@ -48,9 +48,10 @@ void arch_vcpu_reset(struct vcpu *vcpu)
 	vcpu->arch.vmpidr = BIT(31) | vcpu->id;
 	vcpu->regs.pstate = 0x3c5;
 }
-void arch_clean_dcache(paddr_t pa, u64 size) { (void)pa, (void)size; }
+void arch_copy_to_ram(paddr_t pa, const void *src, u64 size) { memcpy(pa_ptr(pa), src, size); }
 void arch_sync_icache(void) {}
 void arch_zero_ram(paddr_t pa, u64 size) { memset(pa_ptr(pa), 0, size); }
+void arch_ram_cached(void) {}
 u32 arch_cpu_id(void) { return 0; }
 void arch_cpu_init(void) {}
 int arch_cpu_start(u32 cpu) { (void)cpu; return 0; }

@@ -19,10 +19,13 @@ void arch_vcpu_reset(struct vcpu *vcpu);
 /* Enters the guest; never returns (the next exit starts again in vcpu_exit). */
 _Noreturn void arch_guest_enter(struct vcpu *vcpu);
 
-/* Caches: guests start with their MMU off, so what EL2 wrote must reach memory first. */
-void arch_clean_dcache(paddr_t pa, u64 size);
-void arch_sync_icache(void);
+/* VM RAM as a guest with its MMU off reads it: in memory, not only in a cache. Until
+ * arch_ram_cached (every VM built), EL2 reaches it uncached: arch_zero_ram (only then) zeroes
+ * it with no stale line left in any cache. */
 void arch_zero_ram(paddr_t pa, u64 size);
+void arch_copy_to_ram(paddr_t pa, const void *src, u64 size);
+void arch_ram_cached(void);
+void arch_sync_icache(void);
 
 /* Timers: the physical counter, the core's one scheduling event, vCPUs' virtual timers. */
 u64 arch_timer_now(void);
