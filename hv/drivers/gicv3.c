@@ -60,11 +60,13 @@ void gic_init_dist(void)
  * handler, as is one taken before the disable takes effect (GICD_CTLR.RWP). */
 void gic_spi_set(u32 intid, u32 cpu, bool on)
 {
-	u32 w = 4 * (intid / 32), bit = 1u << (intid % 32);
-	*reg32(PLAT_GICD_BASE, GICD_ICACTIVER + w) = bit;
-	*(volatile u8 *)(uintptr_t)(PLAT_GICD_BASE + GICD_IPRIORITYR + intid) = 0xa0;
-	*(volatile u64 *)(uintptr_t)(PLAT_GICD_BASE + GICD_IROUTER + 8 * intid) = cpu;
-	*reg32(PLAT_GICD_BASE, (on ? GICD_ISENABLER : GICD_ICENABLER) + w) = bit;
+	volatile u8 *d = (volatile u8 *)(uintptr_t)PLAT_GICD_BASE;
+	volatile u32 *bits = (volatile u32 *)d + intid / 32; /* one bit per INTID */
+	u32 bit = 1u << (intid % 32);
+	bits[GICD_ICACTIVER / 4] = bit;
+	d[GICD_IPRIORITYR + intid] = 0xa0;
+	((volatile u64 *)d + intid)[GICD_IROUTER / 8] = cpu;
+	bits[(on ? GICD_ISENABLER : GICD_ICENABLER) / 4] = bit;
 }
 
 void gic_init_cpu(u32 cpu)
