@@ -4,6 +4,7 @@
 #include <pv/cpu.h>
 #include <pv/exit.h>
 #include <pv/gic.h>
+#include <pv/passthru.h>
 #include <pv/sched.h>
 #include <pv/vgic.h>
 #include <pv/vm.h>
@@ -45,9 +46,9 @@ _Noreturn void schedule_first(void)
 }
 
 /* Physical interrupts, taken at EL2 while cur ran (or while the core idled, cur NULL). With
- * EOImode=1 each is acknowledged, priority-dropped, then deactivated, except the virtual timer:
- * it stays active until the guest deactivates its virtual twin (HW bit), so it cannot fire
- * again before the guest has handled it. */
+ * EOImode=1 each is acknowledged, priority-dropped, then deactivated, except the virtual timer
+ * and the SPIs of VMs' devices: they stay active until the guest deactivates their virtual
+ * twins (HW bit), so they cannot fire again before the guest has handled them. */
 void irq_handle(struct vcpu *cur, u32 intid)
 {
 	for (; intid < GIC_SPURIOUS; intid = gic_ack()) {
@@ -68,6 +69,8 @@ void irq_handle(struct vcpu *cur, u32 intid)
 			__atomic_store_n(&this_cpu()->resched, 1u, __ATOMIC_RELEASE);
 			break;
 		default: /* PPI_MAINTENANCE: the LRs drained; the next entry refills them */
+			if (passthru_irq(intid))
+				continue; /* a VM's device: the guest deactivates it (HW bit) */
 			break;
 		}
 		gic_deactivate(intid);

@@ -5,6 +5,7 @@
 #include <pv/gic.h>
 #include <pv/cpu.h>
 #include <pv/log.h>
+#include <pv/passthru.h>
 #include <pv/sched.h>
 #include <pv/string.h>
 #include <pv/vm.h>
@@ -45,6 +46,7 @@ static void reset_irqs(struct vm *vm)
 	vgic_init(&vm->vgic, vm->vcpu_count);
 	for (u32 i = 0; i < vm->vcpu_count; i++)
 		vgic_link_hw(&vm->vgic, i, PPI_VTIMER, PPI_VTIMER);
+	passthru_irqs(vm, true);
 }
 
 static void start_boot_vcpu(struct vm *vm)
@@ -94,8 +96,8 @@ static bool vm_create(struct vm *vm, const struct pvb_header *h, u32 id, paddr_t
 	/* Fresh RAM never shows a guest what was there before. */
 	arch_zero_ram(ram, vm->cfg->ram_size);
 	arch_s2_init(vm);
-	if (!arch_s2_map(vm, vm->cfg->ram_base, ram, vm->cfg->ram_size)) {
-		log_err(vm, "out of stage-2 table memory");
+	if (!arch_s2_map(vm, vm->cfg->ram_base, ram, vm->cfg->ram_size) || !passthru_map(vm)) {
+		log_err(vm, "cannot map its RAM and devices");
 		return false;
 	}
 	load_images(vm);
@@ -152,8 +154,9 @@ static bool vm_claim(struct vm *vm)
 					   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
-/* Every vCPU off, and none still executing on another core when this returns. The caller may
- * itself be one of the VM's vCPUs (the one this core is handling). */
+/* Every vCPU off, and none still executing on another core when this returns; its devices'
+ * interrupts off too. The caller may itself be one of the VM's vCPUs (the one this core is
+ * handling). */
 static void vm_quiesce(struct vm *vm)
 {
 	struct vcpu *self = this_cpu()->loaded;
@@ -168,6 +171,7 @@ static void vm_quiesce(struct vm *vm)
 		while (__atomic_load_n(&v->running, __ATOMIC_ACQUIRE))
 			;
 	}
+	passthru_irqs(vm, false);
 	vpl011_flush(vm);
 }
 

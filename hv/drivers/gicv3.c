@@ -9,6 +9,8 @@
 #define GICD_CTLR_GRP1 BIT(1)
 #define GICD_IGROUPR 0x80
 #define GICD_ISENABLER 0x100
+#define GICD_ICENABLER 0x180
+#define GICD_ICACTIVER 0x380
 #define GICD_IPRIORITYR 0x400
 #define GICD_IROUTER 0x6000
 #define GICR_WAKER 0x14
@@ -32,17 +34,39 @@ static u64 rd_base(u32 cpu)
 	return PLAT_GICR_BASE + cpu * PLAT_GICR_STRIDE; /* QEMU virt: one per core, in order */
 }
 
+/* GICD_CTLR.RWP: the last write to CTLR or to an ICENABLER has taken effect (12.9.4). */
+static void dist_wait(void)
+{
+	while (*reg32(PLAT_GICD_BASE, GICD_CTLR) & GICD_CTLR_RWP)
+		;
+}
+
 /* With the board's security disabled (no EL3), ARE and Group 1 are all there is (12.8). The
  * UART's SPI goes to core 0, which hands keyboard input to the VM that has focus. */
 void gic_init_dist(void)
 {
 	*reg32(PLAT_GICD_BASE, GICD_CTLR) = GICD_CTLR_ARE | GICD_CTLR_GRP1;
-	while (*reg32(PLAT_GICD_BASE, GICD_CTLR) & GICD_CTLR_RWP)
-		;
-	*reg32(PLAT_GICD_BASE, GICD_IGROUPR + 4 * (SPI_UART / 32)) |= 1u << (SPI_UART % 32);
-	*(volatile u8 *)(uintptr_t)(PLAT_GICD_BASE + GICD_IPRIORITYR + SPI_UART) = 0xa0;
-	*(volatile u64 *)(uintptr_t)(PLAT_GICD_BASE + GICD_IROUTER + 8 * SPI_UART) = 0;
-	*reg32(PLAT_GICD_BASE, GICD_ISENABLER + 4 * (SPI_UART / 32)) = 1u << (SPI_UART % 32);
+	dist_wait();
+	/* Every SPI the hypervisor may take (its UART's, VMs' devices') is group 1. */
+	*reg32(PLAT_GICD_BASE, GICD_IGROUPR + 4) = ~0u;
+	*reg32(PLAT_GICD_BASE, GICD_IGROUPR + 8) = ~0u;
+	gic_spi_set(SPI_UART, 0, true);
+}
+
+/* Deactivated first, so that after a VM reset nothing is left for its new guest to deactivate
+ * (an SPI's active state is the distributor's: any core may clear it). Then, below the
+ * hypervisor's PPIs in priority, routed to core cpu (whose MPIDR is Aff0 = cpu), level-sensitive
+ * as it was reset, and enabled or disabled. One taken between the two is deactivated by its
+ * handler, as is one taken before the disable takes effect (GICD_CTLR.RWP). */
+void gic_spi_set(u32 intid, u32 cpu, bool on)
+{
+	volatile u8 *d = (volatile u8 *)(uintptr_t)PLAT_GICD_BASE;
+	volatile u32 *bits = (volatile u32 *)d + intid / 32; /* one bit per INTID */
+	u32 bit = 1u << (intid % 32);
+	bits[GICD_ICACTIVER / 4] = bit;
+	d[GICD_IPRIORITYR + intid] = 0xa0;
+	((volatile u64 *)d + intid)[GICD_IROUTER / 8] = cpu;
+	bits[(on ? GICD_ISENABLER : GICD_ICENABLER) / 4] = bit;
 }
 
 void gic_init_cpu(u32 cpu)

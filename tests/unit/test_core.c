@@ -8,6 +8,7 @@
 #include <pv/fdt.h>
 #include <pv/fmt.h>
 #include <pv/mmio.h>
+#include <pv/passthru.h>
 #include <pv/pvtime.h>
 #include <pv/smccc.h>
 #include <pv/vm.h>
@@ -396,6 +397,72 @@ TEST(system_off_stops_one_vm_then_the_machine)
 		call(&vms[1].vcpus[0], PSCI_SYSTEM_OFF, 0, 0, 0);
 	EXPECT_EQ(fake.system_offs, 1);
 	EXPECT(strstr(fake.out, "every VM is off: powering off"));
+}
+
+/* ---- physical devices (passthru) ---- */
+
+TEST(passthru_maps_regions_and_forwards_spis)
+{
+	bundle_init(&tb, 2);
+	tb.h.vms[1].vcpu_pin[0] = 2;
+	tb.h.vms[1].dev_regions[0] = (struct pvb_region){ 0x09010000, 0x1000 };
+	tb.h.vms[1].dev_regions[1] = (struct pvb_region){ 0x09030000, 0x2000 };
+	tb.h.vms[1].dev_spis = BIT(34 - 32) | BIT(39 - 32);
+	EXPECT_EQ(create(RAM_POOL), 2);
+	EXPECT_EQ(fake.dev_map_count, 2);
+	EXPECT_EQ(fake.dev_maps[0].pa, 0x09010000);
+	EXPECT_EQ(fake.dev_maps[1].size, 0x2000);
+	EXPECT_EQ(fake.spi_enabled, BIT(34) | BIT(39));
+	EXPECT_EQ(fake.spi_route[34], 2); /* the core vCPU 0 was placed on */
+	struct vgic *g = &vms[1].vgic;
+	u64 val = 0;
+	u32 kick;
+	/* The guest enables INTID 34; each firing makes it pending with HW=1, pINTID 34. */
+	vgic_dist_access(g, 0x0, 4, true, &(u64){ 2 }, &kick);
+	vgic_dist_access(g, 0x104, 4, true, &(u64){ BIT(34 - 32) }, &kick);
+	u32 kicks = fake.kicks;
+	EXPECT(passthru_irq(34));
+	EXPECT_EQ(fake.kicks, kicks + 1);
+	EXPECT(vgic_flush(g, 0, 4) == false);
+	EXPECT_EQ(fake.lr[0], BIT(62) | BIT(61) | BIT(60) | (34ull << 32) | 34);
+	vgic_sync(g, 0);
+	EXPECT(!passthru_irq(33)); /* the UART is the hypervisor's */
+	EXPECT(!passthru_irq(27));
+	EXPECT(!passthru_irq(35)); /* nobody's */
+	vgic_dist_access(g, 0x204, 4, false, &val, &kick);
+	EXPECT_EQ(val, BIT(34 - 32)); /* still pending: the guest has not taken it */
+	/* Stopping the VM turns its SPIs off (and deactivates them); one still in flight is not
+	 * forwarded, so the caller deactivates it. */
+	u32 deactivations = fake.spi_deactivations;
+	vm_stop(&vms[1], "test");
+	EXPECT_EQ(fake.spi_enabled, 0);
+	EXPECT_EQ(fake.spi_deactivations, deactivations + 2);
+	EXPECT(!passthru_irq(34));
+}
+
+TEST(passthru_refuses_regions_outside_the_device_window)
+{
+	static const struct pvb_region bad[] = {
+		{ 0x40000000, 0x1000 }, /* RAM */
+		{ 0x08000000, 0x1000 }, /* the GIC */
+		{ 0x09000000, 0x1000 }, /* the UART */
+		{ 0x09ff0000, 0x20000 }, /* past the window's end */
+		{ 0x09010800, 0x1000 }, /* unaligned */
+		{ 0x09010000, 0x800 },
+	};
+	for (u32 i = 0; i < ARRAY_SIZE(bad); i++) {
+		bundle_init(&tb, 1);
+		tb.h.vms[0].dev_regions[1] = bad[i];
+		EXPECT_EQ(create(RAM_POOL), 0);
+		EXPECT(strstr(fake.out, "vm vm0: cannot map its RAM and devices"));
+	}
+	bundle_init(&tb, 1);
+	tb.h.vms[0].dev_spis = BIT(33 - 32);
+	EXPECT_EQ(create(RAM_POOL), 0);
+	EXPECT_EQ(fake.spi_enabled, 0);
+	bundle_init(&tb, 1);
+	tb.h.vms[0].dev_regions[0] = (struct pvb_region){ 0x09fff000, 0x1000 }; /* the last page */
+	EXPECT_EQ(create(RAM_POOL), 1);
 }
 
 /* ---- vPL011 and the console ---- */

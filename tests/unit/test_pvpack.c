@@ -169,7 +169,7 @@ static int node_at(const char *path)
 
 static void set_cells(const char *path, const char *prop, const uint32_t *cells, int count)
 {
-	fdt32_t be[8];
+	fdt32_t be[16];
 	for (int i = 0; i < count; i++)
 		be[i] = cpu_to_fdt32(cells[i]);
 	must(fdt_setprop(fdt_buf, node_at(path), prop, be, count * 4));
@@ -876,5 +876,99 @@ TEST(bootargs_up_to_linux_limit_fit_the_dtb_window)
 	set_str(VM0, "bootargs", args);
 	if (check(&d, &cfg, 1) == 1)
 		EXPECT_STR(d.lines[0], VM0 ": bootargs: is 2048 characters, at most 2047 are allowed");
+	diag_free(&d);
+}
+
+/* ---- physical devices */
+
+/* vm/devices/name with compatible, reg (base, size pairs) and interrupts (INTIDs). */
+static void add_device(const char *vm, const char *name, const char *compat, size_t compat_len,
+		       const uint64_t *reg, int reg_count, const uint32_t *irqs, int irq_count)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/devices", vm);
+	int devices = fdt_path_offset(fdt_buf, path);
+	if (devices < 0)
+		devices = must(fdt_add_subnode(fdt_buf, node_at(vm), "devices"));
+	int dev = must(fdt_add_subnode(fdt_buf, devices, name));
+	uint32_t cells[16];
+	for (int i = 0; i < reg_count; i++) {
+		cells[4 * i] = (uint32_t)(reg[2 * i] >> 32), cells[4 * i + 1] = (uint32_t)reg[2 * i];
+		cells[4 * i + 2] = (uint32_t)(reg[2 * i + 1] >> 32);
+		cells[4 * i + 3] = (uint32_t)reg[2 * i + 1];
+	}
+	must(fdt_setprop(fdt_buf, dev, "compatible", compat, (int)compat_len));
+	snprintf(path, sizeof(path), "%s/devices/%s", vm, name);
+	set_cells(path, "reg", cells, 4 * reg_count);
+	if (irq_count)
+		set_cells(path, "interrupts", irqs, irq_count);
+}
+
+#define PL031 "arm,pl031\0arm,primecell"
+
+TEST(devices_reach_the_header_and_the_guest_dtb)
+{
+	struct diag d = { 0, NULL };
+	struct pvpack_config cfg;
+	base_fdt();
+	/* fdt_add_subnode puts a node first: added last, the RTC is the first device */
+	add_device(VM0, "gpio@9030000", "acme,gpio", sizeof("acme,gpio"),
+		   (uint64_t[]){ 0x9030000, 0x2000 }, 1, (uint32_t[]){ 95, 32 }, 2);
+	add_device(VM0, "rtc@1", PL031, sizeof(PL031), (uint64_t[]){ 0x9010000, 0x1000 }, 1,
+		   (uint32_t[]){ 34 }, 1);
+	add_device(VM1, "rtc@9010000", "acme,nothing", sizeof("acme,nothing"),
+		   (uint64_t[]){ 0x9fff000, 0x1000 }, 1, NULL, 0);
+	const struct pvb_vm *vm = check_vm0(&d, &cfg);
+	if (!vm)
+		return;
+	EXPECT_EQ(vm->dev_regions[0].base, 0x9010000);
+	EXPECT_EQ(vm->dev_regions[0].size, 0x1000);
+	EXPECT_EQ(vm->dev_regions[1].base, 0x9030000);
+	EXPECT_EQ(vm->dev_regions[1].size, 0x2000);
+	EXPECT_EQ(vm->dev_spis, (1ull << 2) | (1ull << 63) | 1ull);
+	EXPECT_EQ(cfg.header.vms[1].dev_regions[0].base, 0x9fff000); /* the window's last page */
+	EXPECT_EQ(cfg.header.vms[1].dev_spis, 0);
+	const void *dtb = cfg.src[0].dtb;
+	int len;
+	EXPECT(fdt_check_full(dtb, vm->dtb.size) == 0);
+	/* named after the first region, whatever the config's unit address */
+	EXPECT(dtb_prop(dtb, "/rtc@9010000", "compatible", &len) && len == sizeof(PL031));
+	EXPECT_EQ(dtb_cell(dtb, "/rtc@9010000", "reg", 1), 0x9010000);
+	EXPECT_EQ(dtb_cell(dtb, "/rtc@9010000", "interrupts", 0), 0); /* SPI */
+	EXPECT_EQ(dtb_cell(dtb, "/rtc@9010000", "interrupts", 1), 2);
+	EXPECT_EQ(dtb_cell(dtb, "/rtc@9010000", "interrupts", 2), 4); /* level-high */
+	EXPECT_EQ(dtb_cell(dtb, "/rtc@9010000", "clocks", 0), dtb_cell(dtb, "/apb-pclk", "phandle", 0));
+	EXPECT_STR(dtb_prop(dtb, "/rtc@9010000", "clock-names", NULL), "apb_pclk");
+	EXPECT(dtb_prop(dtb, "/gpio@9030000", "interrupts", &len) && len == 24);
+	EXPECT_EQ(dtb_cell(dtb, "/gpio@9030000", "interrupts", 1), 63);
+	EXPECT_EQ(dtb_cell(dtb, "/gpio@9030000", "interrupts", 4), 0);
+	EXPECT(!dtb_prop(dtb, "/gpio@9030000", "clocks", NULL)); /* not a primecell */
+	EXPECT(fdt_path_offset(cfg.src[1].dtb, "/rtc@9fff000") >= 0);
+	EXPECT(fdt_path_offset(cfg.src[1].dtb, "/gpio@9030000") < 0); /* VM 0's only */
+	diag_free(&d);
+}
+
+TEST(device_problems_are_each_reported)
+{
+	struct diag d = { 0, NULL };
+	struct pvpack_config cfg;
+	base_fdt();
+	add_device(VM0, "a@0", PL031, sizeof(PL031),
+		   (uint64_t[]){ 0x9010000, 0x1000, 0x9020000, 0x1000, 0x9050000, 0x1000 }, 3,
+		   (uint32_t[]){ 31, 33, 40 }, 3);
+	add_device(VM1, "b@0", "x", 1, (uint64_t[]){ 0x9020000, 0x3000 }, 1, (uint32_t[]){ 40 }, 1);
+	if (check(&d, &cfg, 6) == 6) {
+		EXPECT_STR(d.lines[0], VM0 "/devices/a@0: interrupts: 31 is not the INTID of an SPI the "
+			   "virtual GIC has (32..95)");
+		EXPECT_STR(d.lines[1], VM0 "/devices/a@0: interrupts: INTID 33 is the UART's, the "
+			   "hypervisor's console");
+		EXPECT_STR(d.lines[2], VM0 "/devices: 3 MMIO regions, at most 2 are allowed per VM");
+		EXPECT_STR(d.lines[3], VM1 "/devices/b@0: compatible: must be one or more non-empty "
+			   "strings");
+		EXPECT_STR(d.lines[4], VM1 "/devices/b@0: reg: [0x9020000, 0x9023000) overlaps "
+			   "[0x9020000, 0x9021000) of " VM0 "/devices/a@0");
+		EXPECT_STR(d.lines[5], VM1 "/devices/b@0: interrupts: INTID 40 is also given to "
+			   VM0 "/devices/a@0");
+	}
 	diag_free(&d);
 }

@@ -72,6 +72,9 @@ static void check_vms(const struct node_ctx *c, struct pvpack_config *cfg)
 		check_node_name(&vc, name);
 		vm_check(&vc, vm, src);
 		check_unique_name(&vc, c->offset, vm->name);
+		/* A device belongs to one VM: checked against the earlier VMs in the bundle. */
+		for (uint32_t i = 0; i < count && i < PVB_MAX_VMS; i++)
+			device_conflicts(&vc, vm, src, &cfg->header.vms[i], &cfg->src[i]);
 		/* ram_size is below the 4 GiB IPA limit here, so nine of them cannot overflow. */
 		ram_needed += round_up_2m(vm->ram_size);
 		vm->image.offset = pack_place(&cursor, vm->image.size);

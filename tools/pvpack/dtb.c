@@ -194,6 +194,43 @@ static void add_uart(struct writer *w)
 	end(w);
 }
 
+/* The config's device nodes as they are (compatible and reg: both trees have 2 address and 2
+ * size cells), named after their first region, with their SPIs in the GIC binding's form. An
+ * AMBA primecell also needs its bus clock (arm,primecell.yaml). */
+static void add_devices(struct writer *w, const struct vm_source *src)
+{
+	int dev;
+	if (src->devices < 0)
+		return;
+	fdt_for_each_subnode(dev, src->fdt, src->devices) {
+		int compat_len, reg_len, irq_len;
+		const char *name = fdt_get_name(src->fdt, dev, NULL);
+		const char *compat = fdt_getprop(src->fdt, dev, "compatible", &compat_len);
+		const fdt32_t *reg = fdt_getprop(src->fdt, dev, "reg", &reg_len);
+		const fdt32_t *irqs = fdt_getprop(src->fdt, dev, "interrupts", &irq_len);
+		char base_name[32]; /* a node name has at most 31 characters */
+		snprintf(base_name, sizeof(base_name), "%.*s", (int)strcspn(name, "@"), name);
+		begin_at(w, base_name, (uint64_t)fdt32_ld(&reg[0]) << 32 | fdt32_ld(&reg[1]));
+		prop(w, "compatible", compat, (size_t)compat_len);
+		prop(w, "reg", reg, (size_t)reg_len);
+		if (irqs) {
+			fdt32_t spec[3 * VGIC_SPI_COUNT];
+			int n = irq_len / 4;
+			for (int i = 0; i < n; i++) {
+				spec[3 * i] = cpu_to_fdt32(GIC_SPI);
+				spec[3 * i + 1] = cpu_to_fdt32(fdt32_ld(&irqs[i]) - 32);
+				spec[3 * i + 2] = cpu_to_fdt32(IRQ_LEVEL_HIGH);
+			}
+			prop(w, "interrupts", spec, (size_t)n * 3 * sizeof(spec[0]));
+		}
+		if (fdt_stringlist_contains(compat, compat_len, "arm,primecell")) {
+			prop_u32(w, "clocks", PHANDLE_CLK);
+			prop_str(w, "clock-names", "apb_pclk");
+		}
+		end(w);
+	}
+}
+
 static void add_chosen(struct writer *w, const struct pvb_vm *vm, const char *bootargs)
 {
 	char stdout_path[64];
@@ -208,7 +245,7 @@ static void add_chosen(struct writer *w, const struct pvb_vm *vm, const char *bo
 	end(w);
 }
 
-int dtb_build(const struct pvb_vm *vm, const char *bootargs, void *buf, size_t size)
+int dtb_build(const struct pvb_vm *vm, const struct vm_source *src, void *buf, size_t size)
 {
 	struct writer w = { buf, fdt_create(buf, (int)size) };
 	keep(&w, w.err ? w.err : fdt_finish_reservemap(buf));
@@ -218,11 +255,12 @@ int dtb_build(const struct pvb_vm *vm, const char *bootargs, void *buf, size_t s
 	prop_str(&w, "compatible", "linux,dummy-virt");
 	prop_str(&w, "model", "pocketvisor");
 	prop_u32(&w, "interrupt-parent", PHANDLE_GIC);
-	add_chosen(&w, vm, bootargs);
+	add_chosen(&w, vm, src->bootargs);
 	add_memory(&w, vm);
 	add_cpus(&w, vm);
 	add_gic(&w, vm);
 	add_uart(&w);
+	add_devices(&w, src);
 	end(&w);
 	if (!w.err)
 		keep(&w, fdt_finish(buf));

@@ -40,9 +40,20 @@ struct piece {
 
 #define PVPACK_MAX_SEGMENTS 8u
 
+/* A physical device's MMIO region, and the config node of the device that has it. */
+struct dev_region {
+	uint64_t base, size;
+	int node;
+};
+
 /* Where one VM's payloads come from. Paths and bootargs point into the config FDT, which must
  * outlive this; image_path is NULL when the image cannot be packed. */
 struct vm_source {
+	const void *fdt;   /* the config */
+	int devices;       /* its /vms/<vm>/devices node, or -1 */
+	struct dev_region regions[PVB_MAX_DEV_REGIONS]; /* as in the bundle, with their devices */
+	uint32_t region_count;
+	int spi_node[64];  /* the device of each SPI in the bundle's dev_spis (bit n: INTID 32+n) */
 	const char *image_path;
 	struct piece image_pieces[PVPACK_MAX_SEGMENTS]; /* one, except for an ELF image */
 	uint32_t image_piece_count;
@@ -126,9 +137,21 @@ int elf_place(const struct node_ctx *c, const struct image_file *f, struct pvb_v
 void layout_check(const struct node_ctx *c, struct pvb_vm *vm, struct vm_source *src,
 		  int ram_ok, int image_ok);
 
+/* device.c: the physical devices of a VM (its `devices` node, if any) into vm->dev_regions,
+ * vm->dev_spis and src (ram_ok: RAM is known, to keep the devices out of it). Each region and
+ * SPI is checked against those of the VM's earlier devices; device_conflicts checks a VM's
+ * against another VM's. */
+#define PVPACK_COMPATIBLE_MAX 256u /* bytes, with the NULs: keeps the DTB window big enough */
+void device_check(const struct node_ctx *c, struct pvb_vm *vm, struct vm_source *src,
+		  int ram_ok);
+void device_conflicts(const struct node_ctx *c, const struct pvb_vm *vm,
+		      const struct vm_source *src, const struct pvb_vm *other,
+		      const struct vm_source *other_src);
+
 /* dtb.c: the device tree a VM boots with, written into buf; returns its size or a negative
- * libfdt error. Everything it describes comes from *vm and the board constants. */
-int dtb_build(const struct pvb_vm *vm, const char *bootargs, void *buf, size_t size);
+ * libfdt error. Everything it describes comes from *vm, *src (bootargs, devices) and the board
+ * constants. */
+int dtb_build(const struct pvb_vm *vm, const struct vm_source *src, void *buf, size_t size);
 
 /* vm.c: validate one /vms child into *vm and *src, including its generated DTB. */
 void vm_check(const struct node_ctx *c, struct pvb_vm *vm, struct vm_source *src);

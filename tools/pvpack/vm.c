@@ -169,7 +169,7 @@ static void check_bootargs(const struct node_ctx *c, struct vm_source *src)
 /* Built only for a VM without problems: everything it describes has been checked. */
 static void build_dtb(const struct node_ctx *c, struct pvb_vm *vm, struct vm_source *src)
 {
-	int size = dtb_build(vm, src->bootargs, src->dtb, sizeof(src->dtb));
+	int size = dtb_build(vm, src, src->dtb, sizeof(src->dtb));
 	if (size < 0)
 		diag_report(c->diag, c->path, "cannot build the guest DTB: %s", fdt_strerror(size));
 	else
@@ -182,7 +182,7 @@ void vm_check(const struct node_ctx *c, struct pvb_vm *vm, struct vm_source *src
 	memset(vm, 0, sizeof(*vm));
 	memset(src, 0, sizeof(*src));
 	node_check_props(c, vm_props, sizeof(vm_props) / sizeof(vm_props[0]));
-	node_check_children(c, NULL);
+	node_check_children(c, "devices");
 
 	check_name(c, vm);
 	int ram_ok = check_memory(c, vm);
@@ -194,6 +194,7 @@ void vm_check(const struct node_ctx *c, struct pvb_vm *vm, struct vm_source *src
 	int image_ok = image_check(c, vm, src, ram_ok);
 	layout_check(c, vm, src, ram_ok, image_ok);
 	check_bootargs(c, src);
+	device_check(c, vm, src, ram_ok);
 	if (c->diag->count == problems)
 		build_dtb(c, vm, src);
 	else

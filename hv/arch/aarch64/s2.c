@@ -83,6 +83,22 @@ bool arch_s2_map(struct vm *vm, u64 ipa, paddr_t pa, u64 size)
 	return true;
 }
 
+/* Device-nGnRE and never executable, whatever the guest's stage 1 says; page by page, as
+ * device regions are small. The caller keeps them out of RAM, which is mapped in blocks. */
+bool arch_s2_map_device(struct vm *vm, u64 pa, u64 size)
+{
+	u64 *root = (u64 *)(uintptr_t)(vm->vttbr & PTE_ADDR_MASK);
+	for (; size; pa += KiB(4), size -= KiB(4)) {
+		u64 *l2 = next_table(&root[FIELD(pa, 31, 30)]);
+		u64 *l3 = l2 ? next_table(&l2[FIELD(pa, 29, 21)]) : NULL;
+		if (!l3)
+			return false;
+		l3[FIELD(pa, 20, 12)] = pa | PTE_PAGE | PTE_AF | S2_AP_RW | S2_MEMATTR_DEVICE | PTE_XN;
+	}
+	dsb(ishst);
+	return true;
+}
+
 /* Drops the VM's stage-1 and stage-2 TLB entries everywhere; the VM's VMID must be current. */
 void arch_s2_flush(struct vm *vm)
 {

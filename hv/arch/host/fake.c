@@ -40,7 +40,25 @@ bool arch_s2_map(struct vm *vm, u64 ipa, paddr_t pa, u64 size)
 	fake.s2_maps++;
 	return !fake.s2_fail;
 }
+bool arch_s2_map_device(struct vm *vm, u64 pa, u64 size)
+{
+	(void)vm;
+	if (fake.dev_map_count < ARRAY_SIZE(fake.dev_maps))
+		fake.dev_maps[fake.dev_map_count++] = (struct fake_region){ pa, size };
+	return !fake.s2_fail;
+}
 void arch_s2_flush(struct vm *vm) { (void)vm; fake.s2_flushes++; }
+
+/* The board GIC's SPIs as the hypervisor leaves them: enabled or not, where routed, and how
+ * often deactivated. */
+void gic_spi_set(u32 intid, u32 cpu, bool on)
+{
+	if (intid >= ARRAY_SIZE(fake.spi_route))
+		abort();
+	fake.spi_enabled = on ? fake.spi_enabled | BIT(intid) : fake.spi_enabled & ~BIT(intid);
+	fake.spi_route[intid] = cpu;
+	fake.spi_deactivations++;
+}
 void arch_vcpu_load(struct vcpu *vcpu) { vcpu->arch.loads++; }
 void arch_vcpu_put(struct vcpu *vcpu) { vcpu->arch.puts++; }
 void arch_vcpu_reset(struct vcpu *vcpu)

@@ -15,6 +15,11 @@ struct fake_state {
 	u64 lr[16];        /* ICH_LR<n>_EL2: tests play the guest by editing them */
 	bool uie;          /* ICH_HCR_EL2.UIE */
 	u64 now;           /* the physical counter (arch_timer_now), at FAKE_TIMER_FREQ */
+	struct fake_region { u64 pa, size; } dev_maps[4]; /* arch_s2_map_device calls */
+	u32 dev_map_count;
+	u64 spi_enabled;   /* gic_spi_set: bit n = INTID n is enabled at the board GIC */
+	u32 spi_route[96];
+	u32 spi_deactivations;
 };
 
 #define FAKE_TIMER_FREQ 62500000ull /* as QEMU's virt */

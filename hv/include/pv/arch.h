@@ -10,6 +10,7 @@ struct vcpu;
 /* Stage 2. */
 void arch_s2_init(struct vm *vm);
 bool arch_s2_map(struct vm *vm, u64 ipa, paddr_t pa, u64 size);
+bool arch_s2_map_device(struct vm *vm, u64 pa, u64 size); /* at IPA = PA, 4 KiB aligned */
 void arch_s2_flush(struct vm *vm);
 
 /* Switching which vCPU owns this core's EL1 state. */

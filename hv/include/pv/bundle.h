@@ -26,6 +26,17 @@ struct pvb_blob {
  * lists them under /reserved-memory with no-map (hv/core/pvtime.c writes them). Below them
  * pvpack puts the DTB (16 KiB window) and below that the initrd. */
 #define PVB_PVTIME_SIZE 0x10000ull
+
+/* Physical devices a VM owns (docs/config.md, "Devices"): each MMIO region is mapped into its
+ * stage 2 at the same address (IPA = PA) as Device memory, and each SPI is forwarded with the HW
+ * bit as the same virtual INTID. pvpack gives no region or SPI to two VMs, none to the
+ * hypervisor's own devices; EL2 re-checks only what guards itself. */
+#define PVB_MAX_DEV_REGIONS 2u
+#define PVB_DEV_SPI_BASE 32u
+struct pvb_region {
+	uint32_t base; /* host-physical = guest-physical, 4 KiB aligned */
+	uint32_t size; /* a multiple of 4 KiB; 0 = unused */
+};
 struct pvb_vm {
 	char name[PVB_NAME_SIZE];
 	uint64_t ram_base; /* guest-physical, 2 MiB aligned */
@@ -39,7 +50,8 @@ struct pvb_vm {
 	uint32_t flags;    /* PVB_VM_* */
 	uint32_t priority; /* larger runs first; 0 = default */
 	uint8_t vcpu_pin[PVB_MAX_VCPUS]; /* core a vCPU is pinned to, or PVB_NO_PIN */
-	uint32_t reserved[6];
+	uint64_t dev_spis; /* physical SPIs the VM owns: bit n = INTID PVB_DEV_SPI_BASE + n */
+	struct pvb_region dev_regions[PVB_MAX_DEV_REGIONS];
 };
 
 #define PVB_NO_PIN 0xffu

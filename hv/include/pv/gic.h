@@ -13,6 +13,8 @@
 
 void gic_init_dist(void);
 void gic_init_cpu(u32 cpu);
+/* A shared peripheral interrupt, deactivated, then enabled and routed to core cpu, or disabled. */
+void gic_spi_set(u32 intid, u32 cpu, bool on);
 void gic_send_sgi(u32 cpu, u32 intid);
 u32 gic_ack(void);
 /* EOImode=1: priority drop and deactivation are separate, so a HW-linked interrupt can stay
