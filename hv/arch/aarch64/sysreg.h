@@ -54,7 +54,6 @@
 #define EC_IABT_CUR 0x21
 #define EC_DABT_LOW 0x24
 #define EC_DABT_CUR 0x25
-#define EC_COUNT 64
 #define ESR_DABT_ISV BIT(24)
 #define ESR_DABT_SAS(esr) FIELD(esr, 23, 22)
 #define ESR_DABT_SSE BIT(21)

@@ -11,8 +11,6 @@
 #include "aarch64.h"
 #include "sysreg.h"
 
-typedef void (*trap_fn)(struct vcpu *vcpu, u64 esr);
-
 static void trap_unknown(struct vcpu *vcpu, u64 esr)
 {
 	log_debug(vcpu->vm, "UNDEF for trap class %#lx at pc %#lx", ESR_EC(esr), vcpu->regs.pc);
@@ -140,14 +138,19 @@ static void trap_dabt(struct vcpu *vcpu, u64 esr)
 	guest_abort(vcpu, false, read_sysreg(far_el2), a.ipa);
 }
 
-static const trap_fn trap_table[EC_COUNT] = {
-	[EC_WFX] = trap_wfx,
-	[EC_HVC64] = trap_hvc,
-	[EC_SMC64] = trap_smc,
-	[EC_SYSREG] = trap_sysreg,
-	[EC_IABT_LOW] = trap_iabt,
-	[EC_DABT_LOW] = trap_dabt,
-};
+void trap_sync(struct vcpu *vcpu)
+{
+	u64 esr = read_sysreg(esr_el2);
+	switch (ESR_EC(esr)) {
+	case EC_WFX: trap_wfx(vcpu, esr); break;
+	case EC_HVC64: trap_hvc(vcpu, esr); break;
+	case EC_SMC64: trap_smc(vcpu, esr); break;
+	case EC_SYSREG: trap_sysreg(vcpu, esr); break;
+	case EC_IABT_LOW: trap_iabt(vcpu, esr); break;
+	case EC_DABT_LOW: trap_dabt(vcpu, esr); break;
+	default: trap_unknown(vcpu, esr); break;
+	}
+}
 
 /* The light path (entry.S) leaves x19..x29 live in the core: a trap that writes one, or reads
  * one, takes the full path. */
@@ -188,12 +191,6 @@ u64 exit_light(struct vcpu *vcpu)
 	return EXIT_SYNC;
 }
 
-void trap_sync(struct vcpu *vcpu)
-{
-	u64 esr = read_sysreg(esr_el2);
-	trap_fn fn = trap_table[ESR_EC(esr)];
-	(fn ? fn : trap_unknown)(vcpu, esr);
-}
 
 /* Exceptions into the guest (D1.10): ESR/FAR/ELR/SPSR_EL1 are this core's live registers,
  * because the vCPU being handled is the one loaded here. */
