@@ -1,4 +1,5 @@
-/* fmt.c: a small printf core: %s %c %d %u %x %p, l/ll modifiers, '#', width, zero padding. */
+/* fmt.c: a small printf core for the log: %s %c %d %u %x, the l/ll modifiers and '#'. No width
+ * or padding: the hypervisor's messages use none, and every byte here counts in the image. */
 #include <pv/fmt.h>
 
 struct out {
@@ -12,7 +13,7 @@ static void put(struct out *o, char c)
 		o->buf[o->len++] = c;
 }
 
-static void put_num(struct out *o, u64 v, u32 base, bool neg, bool alt, u32 width, char pad)
+static void put_num(struct out *o, u64 v, u32 base)
 {
 	char tmp[24];
 	u32 n = 0;
@@ -21,21 +22,6 @@ static void put_num(struct out *o, u64 v, u32 base, bool neg, bool alt, u32 widt
 		tmp[n++] = (char)(d < 10 ? '0' + d : 'a' + d - 10);
 		v /= base;
 	} while (v);
-	u32 extra = (neg ? 1u : 0u) + (alt ? 2u : 0u);
-	if (pad == '0') {
-		if (neg)
-			put(o, '-');
-		if (alt)
-			put(o, '0'), put(o, 'x');
-	}
-	for (u32 w = n + extra; w < width; w++)
-		put(o, pad);
-	if (pad != '0') {
-		if (neg)
-			put(o, '-');
-		if (alt)
-			put(o, '0'), put(o, 'x');
-	}
 	while (n)
 		put(o, tmp[--n]);
 }
@@ -48,52 +34,33 @@ size_t fmt_vformat(char *buf, size_t size, const char *fmt, va_list ap)
 			put(&o, *fmt);
 			continue;
 		}
-		bool alt = false, lng = false;
-		char pad = ' ';
-		u32 width = 0;
+		bool lng = false;
 		if (*++fmt == '#')
-			alt = true, fmt++;
-		if (*fmt == '0')
-			pad = '0', fmt++;
-		while (*fmt >= '0' && *fmt <= '9')
-			width = width * 10 + (u32)(*fmt++ - '0');
+			put(&o, '0'), put(&o, 'x'), fmt++;
 		while (*fmt == 'l')
 			lng = true, fmt++;
-		switch (*fmt) {
-		case 's': {
+		char c = *fmt;
+		if (c == 's') {
 			const char *s = va_arg(ap, const char *);
 			for (s = s ? s : "(null)"; *s; s++)
 				put(&o, *s);
-			break;
-		}
-		case 'c':
+		} else if (c == 'd' || c == 'u' || c == 'x') {
+			u64 v = lng ? va_arg(ap, u64) : va_arg(ap, unsigned);
+			if (c == 'd' && (lng ? (s64)v : (s32)v) < 0) {
+				put(&o, '-');
+				v = lng ? -v : (u64)-(s64)(s32)v;
+			}
+			put_num(&o, v, c == 'x' ? 16 : 10);
+		} else if (c == 'c') {
 			put(&o, (char)va_arg(ap, int));
-			break;
-		case 'd': {
-			s64 v = lng ? va_arg(ap, s64) : va_arg(ap, int);
-			put_num(&o, v < 0 ? (u64)-v : (u64)v, 10, v < 0, false, width, pad);
-			break;
-		}
-		case 'u':
-			put_num(&o, lng ? va_arg(ap, u64) : va_arg(ap, unsigned), 10, false, false, width, pad);
-			break;
-		case 'x':
-			put_num(&o, lng ? va_arg(ap, u64) : va_arg(ap, unsigned), 16, false, alt, width, pad);
-			break;
-		case 'p':
-			put_num(&o, (u64)(uintptr_t)va_arg(ap, void *), 16, false, true, width, pad);
-			break;
-		case '%':
-			put(&o, '%');
-			break;
-		default: /* an unknown conversion prints as itself, so a bad format shows in the log */
-			put(&o, '%');
-			if (!*fmt)
-				goto done;
-			put(&o, *fmt);
+		} else { /* %%, or an unknown conversion, which prints as itself to show in the log */
+			if (c != '%')
+				put(&o, '%');
+			if (!c)
+				break;
+			put(&o, c);
 		}
 	}
-done:
 	if (size)
 		buf[o.len] = 0;
 	return o.len;

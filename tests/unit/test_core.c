@@ -32,7 +32,8 @@ static const char *fmt(const char *f, ...)
 TEST(fmt_conversions)
 {
 	EXPECT_STR(fmt("%d|%u|%x", -42, 42u, 0xbeefu), "-42|42|beef");
-	EXPECT_STR(fmt("%#lx %08x %5d", 0x1000ul, 0xabu, 7), "0x1000 000000ab     7");
+	EXPECT_STR(fmt("%#lx %x %d %d", 0x1000ul, 0xabu, 7, -7), "0x1000 ab 7 -7");
+	EXPECT_STR(fmt("%ld %lu %c%%", -5l, 18446744073709551615ul, 'z'), "-5 18446744073709551615 z%");
 	EXPECT_STR(fmt("%s %c %s", "vm", 'x', (char *)NULL), "vm x (null)");
 	EXPECT_STR(fmt("%ld %lu", (long)-1, (unsigned long)-1), "-1 18446744073709551615");
 	EXPECT_STR(fmt("100%% %q"), "100% %q");
