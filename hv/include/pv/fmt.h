@@ -1,4 +1,4 @@
-/* fmt.h: a small vsnprintf (%s %c %d %u %x %lx %lu %ld %p, width and zero padding). */
+/* fmt.h: a small vsnprintf (%s %c %d %u %x, the l/ll modifiers and #; no width or padding). */
 #ifndef PV_FMT_H
 #define PV_FMT_H
 
