@@ -580,7 +580,8 @@ bool vgic_sgi_self(struct vgic *g, u32 vcpu, u64 sgi1r, u32 lr_count)
 			q->flags = f | F_LR_P;
 			done = true;
 		}
-	} else if (!(f & (F_ACTIVE | F_LATCH)) && ready(g, f | F_LATCH) && i < lr_count) {
+	} else if (!(f & (F_ACTIVE | F_LATCH)) && ready(g, f | F_LATCH) && i < lr_count &&
+		   i < VGIC_MAX_LRS) {
 		/* Idle, so in no set; the first free LR (there is no underflow with one free). */
 		q->flags = f | F_LATCH;
 		arch_vgic_write_lr(i, lr_make(g, vcpu, intid));

@@ -814,6 +814,132 @@ TEST(hw_linked_interrupt)
 	EXPECT(!vgic_has_pending(&g, 0)); /* the physical GIC holds the level, not the model */
 }
 
+/* The timer slot (vgic.h): LR0 holds the idle HW-linked timer PPI with no state; the IRQ
+ * vector (played here by setting its pending bit) makes it pending without an exit. */
+#define SLOT_LR (LR_HW | LR_G1 | (0x40ull << 48) | (27ull << 32) | 27)
+
+TEST(timer_slot_armed_while_idle)
+{
+	setup(1);
+	dwrite(GICD_CTLR, 4, 2);
+	enable_private(0, 27);
+	rwrite(SGI(0, IPRIORITYR + 27), 1, 0x40);
+	EXPECT(!vgic_flush(&g, 0, 4));
+	EXPECT_EQ(fake.lr[0], 0); /* not HW-linked: no slot */
+	EXPECT(vgic_link_hw(&g, 0, 27, 27));
+	vgic_flush(&g, 0, 4);
+	EXPECT_EQ(fake.lr[0], SLOT_LR);
+	EXPECT_EQ(lr_valid_count(), 0);
+	vgic_sync(&g, 0); /* nothing happened to it: it stays armed */
+	EXPECT_EQ(fake.lr[0], SLOT_LR);
+
+	/* Other interrupts go to the LRs after it. */
+	enable_private(0, 3);
+	rwrite(SGI(0, IPRIORITYR + 3), 1, 0x80);
+	EXPECT_EQ(vgic_raise(&g, 0, 3), 1);
+	vgic_flush(&g, 0, 4);
+	EXPECT_EQ(fake.lr[0], SLOT_LR);
+	EXPECT_EQ(LR_VINTID(fake.lr[1]), 3);
+	EXPECT_EQ(LR_STATE(fake.lr[1]), 1);
+
+	/* The timer fires: pending in the LR; the next exit makes it the interrupt's state. */
+	fake.lr[0] |= LR_P;
+	vgic_sync(&g, 0);
+	EXPECT_EQ(fake.lr[0], 0);
+	EXPECT(vgic_has_pending(&g, 0));
+	EXPECT_EQ(rread(SGI(0, ISPENDR), 4), (1u << 27) | (1u << 3));
+	EXPECT(vgic_audit(&g));
+	vgic_flush(&g, 0, 4); /* pending: an ordinary LR, by priority first */
+	EXPECT_EQ(fake.lr[0], SLOT_LR | LR_P);
+	guest_ack(0);
+	guest_deactivate(0);
+	fake.lr[0] |= LR_P; /* fired again into that LR, idle with HW=1 as the slot is */
+	vgic_sync(&g, 0);
+	EXPECT_EQ(rread(SGI(0, ISPENDR), 4) >> 27 & 1, 1);
+	rwrite(SGI(0, ICPENDR), 4, 1u << 27);
+	rwrite(SGI(0, ICPENDR), 4, 1u << 3);
+
+	/* Disabled, or its group off: no slot; back when enabled; put away with its vCPU. */
+	vgic_flush(&g, 0, 4);
+	EXPECT_EQ(fake.lr[0], SLOT_LR);
+	vgic_sync(&g, 0);
+	rwrite(SGI(0, ICENABLER), 4, 1u << 27);
+	vgic_flush(&g, 0, 4);
+	EXPECT_EQ(fake.lr[0], 0);
+	vgic_sync(&g, 0);
+	enable_private(0, 27);
+	dwrite(GICD_CTLR, 4, 0);
+	vgic_flush(&g, 0, 4);
+	EXPECT_EQ(fake.lr[0], 0);
+	vgic_sync(&g, 0);
+	dwrite(GICD_CTLR, 4, 2);
+	vgic_flush(&g, 0, 4);
+	EXPECT_EQ(fake.lr[0], SLOT_LR);
+	vgic_sync(&g, 0);
+	vgic_put(&g, 0);
+	EXPECT_EQ(fake.lr[0], 0);
+	EXPECT(vgic_audit(&g));
+}
+
+TEST(sgi_to_self_goes_straight_to_its_lr)
+{
+	setup(2);
+	dwrite(GICD_CTLR, 4, 2);
+	enable_private(0, 5);
+	EXPECT(!vgic_flush(&g, 0, 4));
+	EXPECT(vgic_sgi_self(&g, 0, SGI1R(5, 0x1), 4));
+	EXPECT_EQ(LR_VINTID(fake.lr[0]), 5);
+	EXPECT_EQ(LR_STATE(fake.lr[0]), 1);
+	EXPECT_EQ(fake.kicks, 0);
+	EXPECT(!vgic_has_pending(&g, 0)); /* it is in the LR, not waiting for one */
+	EXPECT(!vgic_sgi_self(&g, 0, SGI1R(5, 0x1), 4)); /* still pending there: general path */
+	guest_ack(0);
+	EXPECT(!vgic_sgi_self(&g, 0, SGI1R(5, 0x1), 4)); /* active: general path too */
+	guest_deactivate(0);
+	EXPECT(vgic_sgi_self(&g, 0, SGI1R(5, 0x1), 4)); /* finished with: pending there again */
+	EXPECT_EQ(LR_STATE(fake.lr[0]), 1);
+	EXPECT_EQ(lr_valid_count(), 1);
+	EXPECT(!vgic_sgi_self(&g, 0, SGI1R(5, 0x2), 4));  /* to another vCPU */
+	EXPECT(!vgic_sgi_self(&g, 0, SGI1R(5, 0x3), 4));  /* to itself and another */
+	EXPECT(!vgic_sgi_self(&g, 0, SGI1R(5, 0x1) | (1ull << 40), 4)); /* IRM */
+	EXPECT(!vgic_sgi_self(&g, 0, SGI1R(6, 0x1), 4));  /* disabled */
+	EXPECT(!vgic_sgi_self(&g, 2, SGI1R(5, 0x4), 4));  /* no vCPU 2 */
+	enable_private(0, 6);
+	EXPECT(!vgic_sgi_self(&g, 0, SGI1R(6, 0x1), 1)); /* no free LR */
+	EXPECT(vgic_sgi_self(&g, 0, SGI1R(6, 0x1), 4));
+	EXPECT_EQ(LR_VINTID(fake.lr[1]), 6);
+	vgic_sync(&g, 0); /* back from the LRs: both pending, neither lost */
+	EXPECT_EQ(rread(SGI(0, ISPENDR), 4), (1u << 5) | (1u << 6));
+	EXPECT(vgic_audit(&g));
+	EXPECT_EQ(lr_valid_count(), 0);
+}
+
+TEST(quick_reads_are_full_reads)
+{
+	setup(3);
+	dwrite(GICD_CTLR, 4, 3);
+	rwrite(RD(1, GICR_WAKER), 4, 0);
+	static const u64 dist_offs[] = { GICD_CTLR, GICD_TYPER, GICD_IIDR };
+	static const u64 rd_offs[] = { GICR_CTLR, GICR_IIDR, GICR_TYPER, GICR_TYPER + 4, 0x10,
+				       GICR_WAKER };
+	u64 v;
+	for (u32 i = 0; i < ARRAY_SIZE(dist_offs); i++)
+		EXPECT(vgic_quick_read(&g, true, dist_offs[i], 4, &v) && v == dread(dist_offs[i], 4));
+	for (u32 f = 0; f < 3; f++)
+		for (u32 i = 0; i < ARRAY_SIZE(rd_offs); i++)
+			EXPECT(vgic_quick_read(&g, false, RD(f, rd_offs[i]), 4, &v) &&
+			       v == rread(RD(f, rd_offs[i]), 4));
+	/* Anything else takes the full path, which decides. */
+	EXPECT(!vgic_quick_read(&g, true, GICD_TYPER2, 4, &v));
+	EXPECT(!vgic_quick_read(&g, true, ISPENDR, 4, &v));
+	EXPECT(!vgic_quick_read(&g, true, GICD_CTLR, 1, &v));
+	EXPECT(!vgic_quick_read(&g, true, GICD_TYPER + 2, 4, &v));
+	EXPECT(!vgic_quick_read(&g, false, RD(0, GICR_TYPER), 8, &v));
+	EXPECT(!vgic_quick_read(&g, false, RD(0, 0x18), 4, &v));
+	EXPECT(!vgic_quick_read(&g, false, SGI(0, ISENABLER), 4, &v));
+	EXPECT(!vgic_quick_read(&g, false, RD(3, GICR_CTLR), 4, &v));
+}
+
 TEST(init_resets_a_used_gic)
 {
 	setup(2);
@@ -864,31 +990,40 @@ TEST(fuzz_never_crashes)
 	for (u32 round = 0; round < 200; round++) {
 		u32 vcpus = 1 + (u32)(rng() % VGIC_MAX_VCPUS);
 		setup(vcpus);
+		for (u32 v = 0; v < vcpus; v++)
+			if (rng() & 1)
+				vgic_link_hw(&g, v, 27, 27); /* the timer, with its LR0 slot */
 		for (u32 step = 0; step < 2000; step++) {
-			u64 v = rng(), off;
+			u64 v = rng(), q = 0, off;
 			u32 kick = 0, size = sizes[rng() % ARRAY_SIZE(sizes)], who = (u32)(rng() % 10);
-			bool write = rng() & 1;
+			bool write = rng() & 1, quick;
 			switch (rng() % 8) {
 			case 0: case 1:
 				off = fuzz_offset(VGIC_GICD_SIZE);
+				quick = !write && vgic_quick_read(&g, true, off, size, &q);
 				if (vgic_dist_access(&g, off, size, write, &v, &kick) && !write && size < 8)
 					EXPECT(v < 1ull << (size * 8));
+				EXPECT(!quick || q == v); /* a quick read is the full read, when it answers */
 				break;
 			case 2: case 3:
 				off = fuzz_offset(vcpus * VGIC_GICR_STRIDE);
+				quick = !write && vgic_quick_read(&g, false, off, size, &q);
 				if (vgic_redist_access(&g, off, size, write, &v, &kick) && !write && size < 8)
 					EXPECT(v < 1ull << (size * 8));
+				EXPECT(!quick || q == v);
 				break;
 			case 4: kick = vgic_set_level(&g, who, (u32)(rng() % 128), rng() & 1); break;
 			case 5: kick = vgic_raise(&g, who, (u32)(rng() % 128)); break;
 			case 6: kick = vgic_sgi(&g, who, rng()); break;
 			default: {
-				/* vCPU `who` runs: flush, the guest fiddles with its LRs, sync. */
+				/* vCPU `who` runs: flush, the guest fiddles with its LRs (and sends itself
+				 * SGIs, and its timer fires into the slot), sync. */
 				u32 lrs = (u32)(rng() % 20), vcpu = who % vcpus;
 				vgic_flush(&g, vcpu, lrs);
-				u32 used = g.cpu[vcpu].lr_used;
+				u32 used = g.cpu[vcpu].lr_used, first = g.cpu[vcpu].slot != 0;
 				EXPECT(used <= lrs && used <= VGIC_MAX_LRS);
-				for (u32 i = 0; i < used; i++) {
+				EXPECT(!first || (fake.lr[0] == g.cpu[vcpu].slot && !LR_STATE(fake.lr[0])));
+				for (u32 i = first; i < used; i++) {
 					EXPECT(LR_STATE(fake.lr[i]) != 0);
 					if (rng() % 3 == 0)
 						fake.lr[i] = rng(); /* even nonsense */
@@ -897,10 +1032,21 @@ TEST(fuzz_never_crashes)
 					else
 						guest_deactivate(i);
 				}
+				if (first && (rng() & 1)) {
+					fake.lr[0] |= LR_P; /* the IRQ vector */
+					if (rng() & 1)
+						guest_ack(0);
+				}
+				for (u32 n = (u32)(rng() % 3); n; n--)
+					vgic_sgi_self(&g, vcpu, (rng() & ~0xffffull) | (1u << vcpu), lrs);
 				if (rng() % 4 == 0)
 					vgic_link_hw(&g, vcpu, (u32)(rng() % 100), (u32)(rng() % 1100));
 				vgic_sync(&g, vcpu);
 				EXPECT_EQ(lr_valid_count(), 0);
+				if (rng() & 1) {
+					vgic_put(&g, vcpu);
+					EXPECT_EQ(fake.lr[0], 0);
+				}
 				(void)vgic_has_pending(&g, vcpu);
 				break;
 			}
