@@ -182,11 +182,10 @@ u64 exit_light(struct vcpu *vcpu)
 			vcpu_skip(vcpu);
 			return EXIT_RESUME;
 		}
-		if (sgi_write(vcpu, rt)) { /* to itself too: the LRs as the full path leaves them */
-			vgic_sync(g, vcpu->id);
-			vgic_flush(g, vcpu->id, arch_vgic_lr_count());
-		}
-		return __atomic_load_n(&this_cpu()->resched, __ATOMIC_ACQUIRE) ? EXIT_HANDLED : EXIT_RESUME;
+		/* To itself too: the full path's vgic_sync and vgic_flush give it an LR. */
+		if (sgi_write(vcpu, rt) || __atomic_load_n(&this_cpu()->resched, __ATOMIC_ACQUIRE))
+			return EXIT_HANDLED;
+		return EXIT_RESUME;
 	}
 	return EXIT_SYNC;
 }
