@@ -68,7 +68,7 @@ static bool place_vcpus(struct vm *vm)
 	for (u32 i = 0; i < vm->vcpu_count; i++) {
 		u8 pin = vm->cfg->vcpu_pin[i];
 		if (pin != PVB_NO_PIN && !cpus[pin].online) {
-			log_err(vm, "vCPU %u is pinned to core %u, which this board does not have", i, pin);
+			log_err(vm, "vCPU %u is pinned to core %u, which is offline", i, pin);
 			return false;
 		}
 		if (pin == PVB_NO_PIN && n == 0) {

@@ -1,10 +1,12 @@
 /* vgic_lr.c: the GICv3 virtual CPU interface registers (ICH_*_EL2, IHI 0069 12.4). */
 #include <pv/arch.h>
+#include <pv/vgic.h>
 #include "sysreg.h"
 
-/* System-register names are fixed in the instruction, hence one case per list register. */
-#define LR_CASES(op) op(0) op(1) op(2) op(3) op(4) op(5) op(6) op(7) \
-	op(8) op(9) op(10) op(11) op(12) op(13) op(14) op(15)
+/* System-register names are fixed in the instruction, hence one case per list register: the
+ * first VGIC_MAX_LRS of them (vgic.h). */
+#define LR_CASES(op) op(0) op(1) op(2) op(3) op(4) op(5) op(6) op(7)
+_Static_assert(VGIC_MAX_LRS == 8, "one case per LR the vGIC uses");
 
 u64 arch_vgic_read_lr(u32 i)
 {
@@ -26,7 +28,8 @@ void arch_vgic_write_lr(u32 i, u64 v)
 
 u32 arch_vgic_lr_count(void)
 {
-	return (u32)FIELD(read_sysreg(ich_vtr_el2), 4, 0) + 1;
+	u32 n = (u32)FIELD(read_sysreg(ich_vtr_el2), 4, 0) + 1;
+	return n < VGIC_MAX_LRS ? n : VGIC_MAX_LRS;
 }
 
 /* ICH_HCR_EL2: the virtual interface on (En), and the maintenance interrupt when the LRs drain

@@ -11,7 +11,8 @@
 #define VGIC_PRIVATE_COUNT 32u /* SGIs 0..15 and PPIs 16..31, one bank per vCPU */
 #define VGIC_INTID_COUNT (VGIC_PRIVATE_COUNT + VGIC_SPI_COUNT)
 #define VGIC_MAX_VCPUS PVB_MAX_VCPUS
-#define VGIC_MAX_LRS 16u       /* ICH_VTR_EL2.ListRegs allows at most 16 */
+#define VGIC_MAX_LRS 8u        /* of the up to 16 a core may have (ICH_VTR_EL2.ListRegs); GICs
+				* commonly have 4, and more waiting take the underflow path */
 #define VGIC_WORDS (VGIC_INTID_COUNT / 32) /* a bitmap over every INTID */
 
 /* Guest-physical layout (QEMU virt): the distributor's 64 KiB, then from the redistributor base
