@@ -40,6 +40,18 @@
 	stp	x16, x17, [sp, #16 * 8]
 .endm
 
+/* ...and back. */
+.macro load_x2_x17
+	ldp	x2, x3, [sp, #16 * 1]
+	ldp	x4, x5, [sp, #16 * 2]
+	ldp	x6, x7, [sp, #16 * 3]
+	ldp	x8, x9, [sp, #16 * 4]
+	ldp	x10, x11, [sp, #16 * 5]
+	ldp	x12, x13, [sp, #16 * 6]
+	ldp	x14, x15, [sp, #16 * 7]
+	ldp	x16, x17, [sp, #16 * 8]
+.endm
+
 /* A guest exit that goes the full way, x0 and x1 already saved (while a guest runs, SP_EL2
  * points at its struct vcpu, so this needs no scratch register and no per-core pointer). */
 .macro exit_to_c, kind
@@ -140,14 +152,7 @@ guest_enter_x0:
 	msr	elr_el2, x1
 	msr	spsr_el2, x2
 	ldp	x0, x1, [sp, #16 * 0]
-	ldp	x2, x3, [sp, #16 * 1]
-	ldp	x4, x5, [sp, #16 * 2]
-	ldp	x6, x7, [sp, #16 * 3]
-	ldp	x8, x9, [sp, #16 * 4]
-	ldp	x10, x11, [sp, #16 * 5]
-	ldp	x12, x13, [sp, #16 * 6]
-	ldp	x14, x15, [sp, #16 * 7]
-	ldp	x16, x17, [sp, #16 * 8]
+	load_x2_x17
 	ldp	x18, x19, [sp, #16 * 9]
 	ldp	x20, x21, [sp, #16 * 10]
 	ldp	x22, x23, [sp, #16 * 11]
@@ -180,14 +185,7 @@ smccc_fast:
 light_resume:
 	ldr	x30, [sp, #VCPU_X0 + 8 * 30]
 	ldp	x18, x19, [sp, #16 * 9]
-	ldp	x16, x17, [sp, #16 * 8]
-	ldp	x14, x15, [sp, #16 * 7]
-	ldp	x12, x13, [sp, #16 * 6]
-	ldp	x10, x11, [sp, #16 * 5]
-	ldp	x8, x9, [sp, #16 * 4]
-	ldp	x6, x7, [sp, #16 * 3]
-	ldp	x4, x5, [sp, #16 * 2]
-	ldp	x2, x3, [sp, #16 * 1]
+	load_x2_x17
 	ldp	x0, x1, [sp, #16 * 0]
 	eret
 
