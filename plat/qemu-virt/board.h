@@ -30,13 +30,20 @@
 #define PLAT_GUEST_UART_BASE 0x09000000ull
 #define PLAT_GUEST_UART_SIZE 0x1000ull
 #define PLAT_GUEST_DEV_BASE 0x08000000ull
-#define PLAT_GUEST_DEV_END 0x0a000000ull
+#define PLAT_GUEST_DEV_END 0x0a004000ull /* up to the end of the virtio-mmio slots */
+/* virtio-mmio devices the hypervisor emulates, as QEMU virt places its own: slot n at
+ * PLAT_GUEST_VIRTIO_BASE + n * PLAT_GUEST_VIRTIO_STRIDE, edge-triggered SPI 16 + n, which is
+ * INTID PLAT_GUEST_VIRTIO_INTID + n. Slot 0 is vsock. */
+#define PLAT_GUEST_VIRTIO_BASE 0x0a000000ull
+#define PLAT_GUEST_VIRTIO_STRIDE 0x200ull
+#define PLAT_GUEST_VIRTIO_SLOTS 32u
+#define PLAT_GUEST_VIRTIO_INTID 48u
 /* Where the board devices a VM may be given lie (bundle.h, dev_regions; IPA = PA): the rest of
  * that window, above the GIC (its distributor, ITS and redistributors end at 0x09000000) and the
  * UART, which are the hypervisor's. No VM's RAM can be there. */
 #define PLAT_GIC_WINDOW_END 0x09000000ull
 #define PLAT_PASSTHRU_BASE (PLAT_UART_BASE + 0x1000ull)
-#define PLAT_PASSTHRU_END PLAT_GUEST_DEV_END
+#define PLAT_PASSTHRU_END PLAT_GUEST_VIRTIO_BASE
 
 /* Guest-physical address space: 32 bits (stage-2 T0SZ=32). Everything above faults. */
 #define PLAT_GUEST_IPA_LIMIT 0x100000000ull

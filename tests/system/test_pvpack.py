@@ -25,11 +25,11 @@ MIB = 1 << 20
 IMAGES = {"small.bin": 4096, "big.bin": 20 * MIB, "empty.bin": 0, "initrd.cpio": 10000}
 
 # hv/include/pv/bundle.h
-PVB_MAGIC, PVB_VERSION, PVB_ALIGN, PVB_MAX_VMS, PVB_NO_PIN = 0x31425650, 1, 4096, 8, 0xFF
+PVB_MAGIC, PVB_VERSION, PVB_ALIGN, PVB_MAX_VMS, PVB_NO_PIN = 0x31425650, 2, 4096, 8, 0xFF
 HEADER = struct.Struct("<IIIIQ8x")  # magic version header_size vm_count total_size reserved
 BLOB = "QQQ"  # offset size load
-VM = struct.Struct("<16sQQQ" + BLOB * 3 + "IIII8s24x")
-assert HEADER.size == 32 and VM.size == 160
+VM = struct.Struct("<16sQQQ" + BLOB * 3 + "IIII8s24x72x")  # 72x: vsock cid, rules
+assert HEADER.size == 32 and VM.size == 232
 
 ALL_CORES = 0xF
 UNPINNED = bytes([PVB_NO_PIN] * 8)

@@ -166,7 +166,7 @@ TEST(bundle_header_checks)
 	b.h.magic ^= 1;
 	EXPECT_STR(bundle_check_header((u8 *)&b, sizeof(b)), "bad magic (not a pocketvisor bundle)");
 	bundle_init(&b, 1);
-	b.h.version = 2;
+	b.h.version = PVB_VERSION + 1;
 	EXPECT_STR(bundle_check_header((u8 *)&b, sizeof(b)), "unsupported version");
 	bundle_init(&b, 1);
 	b.h.total_size = sizeof(b) + 1;

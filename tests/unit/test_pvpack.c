@@ -336,7 +336,7 @@ static const struct bad_case {
 	      "guest-physical limit" },
 	{ { { VM0, "memory", CELLS(0, 0x09e00000, 0, 0x400000) } },
 	  VM0 ": memory: [0x9e00000, 0xa200000) overlaps the guest device window [0x8000000, "
-	      "0xa000000)" },
+	      "0xa004000)" },
 	{ { { VM0, "memory", CELLS(0, 0x40000000, 0, 0x20000000) },
 	    { VM1, "memory", CELLS(0, 0x40000000, 0, 0x20000000) } },
 	  "/vms: VM RAM needs 1024 MiB, the board has 768 MiB for VMs" },
@@ -536,11 +536,11 @@ TEST(limits_are_inclusive_where_the_board_allows)
 {
 	struct diag d = { 0, NULL };
 	struct pvpack_config cfg;
-	/* RAM ending exactly at 4 GiB, ending exactly where devices start, starting where they end */
+	/* RAM ending exactly at 4 GiB, ending exactly where devices start, starting at the first 2 MiB line after them */
 	build_fdt(3);
 	set_cells(VM0, "memory", (uint32_t[]){ 0, 0xffe00000, 0, 0x200000 }, 4);
 	set_cells(VM1, "memory", (uint32_t[]){ 0, 0x07e00000, 0, 0x200000 }, 4);
-	set_cells("/vms/vm@2", "memory", (uint32_t[]){ 0, 0x0a000000, 0, 0x200000 }, 4);
+	set_cells("/vms/vm@2", "memory", (uint32_t[]){ 0, 0x0a200000, 0, 0x200000 }, 4);
 	set_cells("/vms/vm@2", "vcpus", (uint32_t[]){ 8 }, 1);
 	check(&d, &cfg, 0);
 	diag_free(&d);

@@ -8,7 +8,7 @@
  * each at an offset that is a multiple of PVB_ALIGN from the start of the bundle. The header is
  * the whole "compact config": EL2 never parses DTS. */
 #define PVB_MAGIC 0x31425650u /* "PVB1" */
-#define PVB_VERSION 1u
+#define PVB_VERSION 2u /* 2: vsock CID and connect rules */
 #define PVB_ALIGN 4096u
 #define PVB_MAX_VMS 8u
 #define PVB_MAX_VCPUS 8u
@@ -37,6 +37,19 @@ struct pvb_region {
 	uint32_t base; /* host-physical = guest-physical, 4 KiB aligned */
 	uint32_t size; /* a multiple of 4 KiB; 0 = unused */
 };
+/* vsock (docs/config.md, "vsock"): a VM with a CID has a virtio-vsock device at virtio slot 0
+ * (PLAT_GUEST_VIRTIO_BASE, INTID PLAT_GUEST_VIRTIO_INTID). It may open streams only to the
+ * (CID, port) pairs its rules list: default deny. CID 2 is the hypervisor; a port of
+ * PVB_PORT_ANY allows every port of that CID. pvpack resolves VM names to CIDs, refuses unknown
+ * names, bad ports and duplicates; EL2 re-checks that CIDs are unique and not reserved. */
+#define PVB_MAX_VSOCK_RULES 8u
+#define PVB_CID_HOST 2u       /* the hypervisor itself (vsock's "host" CID) */
+#define PVB_CID_FIRST_VM 3u   /* the lowest CID a VM may have; default is 3 + its index */
+#define PVB_PORT_ANY 0xffffffffu
+struct pvb_vsock_rule {
+	uint32_t cid;  /* the peer it may connect to */
+	uint32_t port; /* the peer's port, or PVB_PORT_ANY */
+};
 struct pvb_vm {
 	char name[PVB_NAME_SIZE];
 	uint64_t ram_base; /* guest-physical, 2 MiB aligned */
@@ -52,6 +65,9 @@ struct pvb_vm {
 	uint8_t vcpu_pin[PVB_MAX_VCPUS]; /* core a vCPU is pinned to, or PVB_NO_PIN */
 	uint64_t dev_spis; /* physical SPIs the VM owns: bit n = INTID PVB_DEV_SPI_BASE + n */
 	struct pvb_region dev_regions[PVB_MAX_DEV_REGIONS];
+	uint32_t cid;        /* its vsock CID; 0 = no vsock device */
+	uint32_t rule_count; /* entries used in connect[] */
+	struct pvb_vsock_rule connect[PVB_MAX_VSOCK_RULES];
 };
 
 #define PVB_NO_PIN 0xffu
@@ -67,7 +83,7 @@ struct pvb_header {
 	struct pvb_vm vms[PVB_MAX_VMS];
 };
 
-_Static_assert(sizeof(struct pvb_vm) == 160, "pvb_vm layout is part of the bundle ABI");
-_Static_assert(sizeof(struct pvb_header) == 32 + 8 * 160, "pvb_header layout is part of the ABI");
+_Static_assert(sizeof(struct pvb_vm) == 232, "pvb_vm layout is part of the bundle ABI");
+_Static_assert(sizeof(struct pvb_header) == 32 + 8 * 232, "pvb_header layout is part of the ABI");
 
 #endif
