@@ -25,7 +25,7 @@ HV_LDFLAGS:= -nostdlib -static -no-pie -Wl,--gc-sections -Wl,-T,hv/arch/aarch64/
              -Wl,--build-id=none -Wl,-z,noexecstack -Wl,--no-warn-rwx-segments
 
 HV_SRCS   := $(wildcard hv/arch/aarch64/*.S hv/arch/aarch64/*.c hv/core/*.c hv/virt/*.c \
-               hv/drivers/*.c hv/lib/*.c)
+               hv/drivers/*.c hv/lib/*.c hv/virtio/*.c)
 HV_OBJS   := $(patsubst %,$(BUILD)/%.o,$(HV_SRCS))
 
 # The QEMU board every command boots: the reference board of plat/qemu-virt.

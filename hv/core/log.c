@@ -28,6 +28,15 @@ void log_line(enum log_level level, const struct vm *vm, const char *fmt, ...)
 	va_end(ap);
 }
 
+bool log_allow(u64 *last)
+{
+	u64 now = arch_timer_now();
+	if (*last && now - *last < arch_timer_freq())
+		return false;
+	*last = now ? now : 1;
+	return true;
+}
+
 _Noreturn void panic(const char *fmt, ...)
 {
 	va_list ap;

@@ -1,6 +1,7 @@
 /* mmio.c: routing a trapped guest access to the virtual device at that address. */
 #include <pv/mmio.h>
 #include <pv/sched.h>
+#include <pv/virtio.h>
 #include <pv/vm.h>
 #include <board.h>
 
@@ -19,6 +20,12 @@ static bool device_access(struct vcpu *vcpu, const struct mmio_access *a, u64 *v
 					val, &kick);
 	else if (range_contains(PLAT_GUEST_UART_BASE, PLAT_GUEST_UART_SIZE, a->ipa, a->size))
 		return vpl011_access(vm, a->ipa - PLAT_GUEST_UART_BASE, a->size, a->write, val), true;
+	else if (range_contains(PLAT_GUEST_VIRTIO_BASE,
+				PLAT_GUEST_VIRTIO_SLOTS * PLAT_GUEST_VIRTIO_STRIDE, a->ipa, a->size)) {
+		u64 off = a->ipa - PLAT_GUEST_VIRTIO_BASE;
+		return virtio_mmio_access(vm, (u32)(off / PLAT_GUEST_VIRTIO_STRIDE),
+					  off % PLAT_GUEST_VIRTIO_STRIDE, a->size, a->write, val);
+	}
 	else
 		return false;
 	sched_wake_mask(vm, kick);

@@ -8,6 +8,7 @@
 #include <pv/passthru.h>
 #include <pv/sched.h>
 #include <pv/string.h>
+#include <pv/virtio.h>
 #include <pv/vm.h>
 #include <board.h>
 
@@ -20,6 +21,12 @@ bool vm_ipa_to_pa(const struct vm *vm, u64 ipa, u64 size, paddr_t *pa)
 		return false;
 	*pa = pa_add(vm->ram_pa, ipa - vm->cfg->ram_base);
 	return true;
+}
+
+bool vm_guest_buffer(const struct vm *vm, u64 ipa, u64 size, paddr_t *pa)
+{
+	return range_contains(vm->cfg->ram_base, vm->cfg->ram_size - PVB_PVTIME_SIZE, ipa, size) &&
+	       vm_ipa_to_pa(vm, ipa, size, pa);
 }
 
 static void load_blob(struct vm *vm, const struct pvb_blob *b)
@@ -102,6 +109,7 @@ static bool vm_create(struct vm *vm, const struct pvb_header *h, u32 id, paddr_t
 	}
 	load_images(vm);
 	reset_irqs(vm);
+	virtio_vm_reset(vm);
 	for (u32 i = 0; i < vm->vcpu_count; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		v->vm = vm;
@@ -173,6 +181,7 @@ static void vm_quiesce(struct vm *vm)
 	}
 	passthru_irqs(vm, false);
 	vpl011_flush(vm);
+	virtio_vm_reset(vm); /* before its RAM changes: no peer writes into it from here on */
 }
 
 static bool any_vm_running(void)

@@ -1,7 +1,8 @@
 /* string.c: memory helpers for a freestanding image (the compiler may call these too). */
 #include <pv/string.h>
 
-void *memcpy(void *dst, const void *src, size_t n)
+/* used: with LTO, calls the compiler itself emits late (struct copies) must still find them. */
+__attribute__((used)) void *memcpy(void *dst, const void *src, size_t n)
 {
 	u8 *d = dst;
 	const u8 *s = src;
@@ -15,7 +16,7 @@ void *memcpy(void *dst, const void *src, size_t n)
 	return dst;
 }
 
-void *memset(void *dst, int c, size_t n)
+__attribute__((used)) void *memset(void *dst, int c, size_t n)
 {
 	u8 *d = dst;
 	if (!c && !((uintptr_t)d & 7)) {

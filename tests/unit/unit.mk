@@ -23,7 +23,8 @@ unit: $$(UNIT_TESTS)
 # The portable hypervisor core on the fake architecture (hv/arch/host).
 CORE_SRCS := hv/arch/host/fake.c hv/core/bundle.c hv/core/console.c hv/core/log.c \
              hv/core/mmio.c hv/core/passthru.c hv/core/pvtime.c hv/core/smccc.c hv/core/vcpu.c hv/core/vm.c hv/lib/fdt.c \
-             hv/lib/fmt.c hv/virt/vgic.c hv/virt/vpl011.c hv/virt/vpsci.c hv/virt/vptimer.c
+             hv/lib/fmt.c hv/virt/vgic.c hv/virt/vpl011.c hv/virt/vpsci.c hv/virt/vptimer.c \
+             hv/virtio/virtio_mmio.c hv/virtio/virtq.c hv/virtio/vsock.c
 UNIT_TESTS += $(UNIT_DIR)/test_core
 
 $(UNIT_DIR)/test_core: tests/unit/test_core.c tests/unit/harness.h $(CORE_SRCS) \
@@ -39,4 +40,13 @@ $(UNIT_DIR)/test_vgic: tests/unit/test_vgic.c tests/unit/harness.h $(CORE_SRCS) 
                        $(wildcard hv/include/pv/*.h hv/arch/host/*.h)
 	@mkdir -p $(dir $@)
 	$(HOST_CC) $(UNIT_CFLAGS) -Wno-missing-prototypes -Ihv/arch/host tests/unit/test_vgic.c \
+		$(CORE_SRCS) -lfdt -o $@
+
+# virtio-mmio, the virtqueue walker and the vsock router, driven as a guest driver would.
+UNIT_TESTS += $(UNIT_DIR)/test_virtio
+
+$(UNIT_DIR)/test_virtio: tests/unit/test_virtio.c tests/unit/harness.h $(CORE_SRCS) \
+                         $(wildcard hv/include/pv/*.h hv/arch/host/*.h)
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(UNIT_CFLAGS) -Wno-missing-prototypes -Ihv/arch/host tests/unit/test_virtio.c \
 		$(CORE_SRCS) -lfdt -o $@

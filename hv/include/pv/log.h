@@ -23,6 +23,10 @@ void log_line(enum log_level level, const struct vm *vm, const char *fmt, ...)
 #define log_debug(vm, ...) \
 	do { if (LOG_LEVEL >= LOG_DEBUG) log_line(LOG_DEBUG, vm, __VA_ARGS__); } while (0)
 
+/* Rate limit for lines a guest can cause: true at most once a second per *last (a counter value
+ * kept by the caller, 0 at first). */
+bool log_allow(u64 *last);
+
 /* Only for states no guest can cause: report and stop the machine. */
 _Noreturn void panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define CHECK(c) do { if (!(c)) panic("check failed: %s (%s:%d)", #c, __FILE__, __LINE__); } while (0)

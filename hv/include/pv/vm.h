@@ -8,6 +8,7 @@
 #include <pv/vcpu.h>
 #include <pv/vgic.h>
 #include <pv/vpl011.h>
+#include <pv/vsock.h>
 
 /* RUNNING -> STOPPING (one caller won the right to stop or reset it) -> OFF or RUNNING again. */
 enum vm_state { VM_OFF, VM_RUNNING, VM_STOPPING }; /* zero: a VM slot never started */
@@ -26,6 +27,7 @@ struct vm {
 	struct vcpu vcpus[PVB_MAX_VCPUS];
 	struct vpl011 uart;
 	struct vgic vgic;
+	struct vsock vsock;
 };
 
 extern struct vm vms[PVB_MAX_VMS];
@@ -36,6 +38,9 @@ extern u32 vm_count;
 u32 vm_create_all(const u8 *bundle, u64 bundle_size, u64 ram_start, u64 ram_end);
 /* Guest-physical to host-physical for [ipa, ipa+size) inside the VM's RAM, or false. */
 bool vm_ipa_to_pa(const struct vm *vm, u64 ipa, u64 size, paddr_t *pa);
+/* The same for a buffer a guest hands a device: inside its RAM and outside the hypervisor's
+ * last 64 KiB of it (PVB_PVTIME_SIZE). */
+bool vm_guest_buffer(const struct vm *vm, u64 ipa, u64 size, paddr_t *pa);
 /* Stops the VM (every vCPU off, the other cores kicked). reason is logged. */
 void vm_stop(struct vm *vm, const char *reason);
 /* Warm reset: stop every vCPU, reload the image, start vCPU 0 at the entry point. */

@@ -1,0 +1,79 @@
+/* virtio.h: virtio-mmio devices at EL2 (virtio 1.2 section 4.2, version 2): the register file,
+ * split virtqueues checked against the VM's RAM, and the devices behind them (docs/virtio.md). */
+#ifndef PV_VIRTIO_H
+#define PV_VIRTIO_H
+
+#include <pv/types.h>
+
+struct vm;
+struct vcpu;
+
+#define VIRTIO_QUEUES 3u      /* the most any device has (vsock: rx, tx, event) */
+#define VIRTIO_QUEUE_MAX 128u /* QueueNumMax */
+#define VIRTIO_SEGS 8u        /* buffers in one chain the devices take; more is refused */
+
+/* One split virtqueue (virtio 1.2 section 2.7): where the driver put its rings, and how far the
+ * device got. The rings live in guest RAM and are read afresh, never trusted. */
+struct virtq {
+	u64 desc, avail, used; /* guest-physical, as the driver wrote them */
+	paddr_t desc_pa, avail_pa, used_pa; /* checked at QueueReady */
+	u16 num;
+	u16 last_avail; /* next avail entry the device takes */
+	u16 used_idx;   /* the used index the device last published */
+	u8 ready;
+};
+
+/* A checked buffer: host-physical, inside the VM's RAM and outside the hypervisor's 64 KiB. */
+struct vq_seg {
+	paddr_t pa;
+	u32 len;
+};
+
+/* A descriptor chain taken from the avail ring: its head (to hand back on the used ring) and
+ * its buffers, all of one direction. */
+struct vq_chain {
+	u16 head;
+	u16 count;
+	u64 len; /* bytes in all segs */
+	struct vq_seg seg[VIRTIO_SEGS];
+};
+
+/* One device slot of a VM: the transport's registers. */
+struct virtio_dev {
+	u32 status;
+	u32 dev_features_sel, drv_features_sel, queue_sel;
+	u64 drv_features;
+	u32 isr;      /* InterruptStatus */
+	u8 live;      /* FEATURES_OK and DRIVER_OK, not NEEDS_RESET */
+	struct virtq vq[VIRTIO_QUEUES];
+};
+
+/* The transport's view of a device error: DEVICE_NEEDS_RESET and one rate-limited log line. */
+void virtio_fail(struct vm *vm, struct virtio_dev *d, const char *what, u32 q);
+/* Used-buffer notification: InterruptStatus bit 0 and the device's edge SPI. */
+void virtio_interrupt(struct vm *vm, struct virtio_dev *d, u32 slot);
+
+/* Virtqueue walker (virtq.c). Each checks everything it reads and, on a rule broken, marks the
+ * device (virtio_fail) and returns false; nothing is consumed then.
+ *   vq_pending: entries waiting in the avail ring (0 when the ring is broken).
+ *   vq_peek:    the chain at the front of the avail ring, writable (rx) or readable (tx),
+ *               without taking it.
+ *   vq_take:    takes the front entry (after vq_peek).
+ *   vq_push:    hands a chain back on the used ring with `written` bytes; true when the driver
+ *               wants an interrupt for it. */
+u16 vq_pending(struct vm *vm, struct virtio_dev *d, u32 q);
+bool vq_peek(struct vm *vm, struct virtio_dev *d, u32 q, bool writable, struct vq_chain *c);
+void vq_take(struct virtio_dev *d, u32 q);
+bool vq_push(struct virtio_dev *d, u32 q, u16 head, u32 written);
+/* Copies n bytes between checked chains: from src at offset soff to dst at doff. */
+void vq_copy(const struct vq_chain *dst, u32 doff, const struct vq_chain *src, u32 soff, u32 n);
+void vq_write(const struct vq_chain *dst, u32 doff, const void *src, u32 n);
+void vq_read(void *dst, const struct vq_chain *src, u32 soff, u32 n);
+
+/* The transport (virtio_mmio.c): a trapped access at offset off of slot `slot`. False, with no
+ * side effect, for an access the device does not have (the caller injects an abort). */
+bool virtio_mmio_access(struct vm *vm, u32 slot, u64 off, u32 size, bool write, u64 *val);
+/* The VM stops or resets: every device back to its reset state, its streams closed. */
+void virtio_vm_reset(struct vm *vm);
+
+#endif

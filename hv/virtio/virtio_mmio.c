@@ -1,0 +1,242 @@
+/* virtio_mmio.c: the virtio-mmio register file (virtio 1.2 section 4.2.2, version 2 only) that
+ * every device slot of a VM shares, its status machine and its queue set-up checks. */
+#include <pv/arch.h>
+#include <pv/log.h>
+#include <pv/sched.h>
+#include <pv/spinlock.h>
+#include <pv/virtio.h>
+#include <pv/vm.h>
+#include <pv/vsock.h>
+#include <board.h>
+
+/* Register offsets (4.2.2). */
+#define MAGIC 0x000
+#define VERSION 0x004
+#define DEVICE_ID 0x008
+#define VENDOR_ID 0x00c
+#define DEV_FEATURES 0x010
+#define DEV_FEATURES_SEL 0x014
+#define DRV_FEATURES 0x020
+#define DRV_FEATURES_SEL 0x024
+#define QUEUE_SEL 0x030
+#define QUEUE_NUM_MAX 0x034
+#define QUEUE_NUM 0x038
+#define QUEUE_READY 0x044
+#define QUEUE_NOTIFY 0x050
+#define INT_STATUS 0x060
+#define INT_ACK 0x064
+#define STATUS 0x070
+#define QUEUE_DESC 0x080  /* low, high at +4; then DRIVER at 0x090 and DEVICE at 0x0a0 */
+#define QUEUE_DEVICE_HIGH 0x0a4
+#define SHM_LEN 0x0b0     /* up to SHM_BASE_HIGH at 0x0bc: no shared memory regions */
+#define SHM_BASE_HIGH 0x0bc
+#define CONFIG_GEN 0x0fc
+#define CONFIG 0x100
+
+#define MAGIC_VALUE 0x74726976u  /* "virt" */
+#define VENDOR_VALUE 0x50565356u /* "VSVP" read as bytes: pocketvisor's */
+
+/* Device status bits (2.1). */
+#define S_ACKNOWLEDGE 1u
+#define S_DRIVER 2u
+#define S_DRIVER_OK 4u
+#define S_FEATURES_OK 8u
+#define S_NEEDS_RESET 0x40u
+#define S_FAILED 0x80u
+
+#define F_VERSION_1 BIT(32)
+#define INT_USED 1u
+
+/* One lock for every virtio device: a packet moves between two VMs' devices, and the work
+ * under it is short. Taken by trapped accesses and VM reset; never held across a VM stop. */
+static struct spinlock virtio_lock;
+
+/* The device in a slot, or NULL. Slot 0 is vsock (docs/virtio.md). */
+static struct virtio_dev *dev_at(struct vm *vm, u32 slot)
+{
+	return slot == 0 && vm->vsock.cid ? &vm->vsock.dev : NULL;
+}
+
+static u32 queue_count(u32 slot)
+{
+	(void)slot;
+	return VIRTIO_QUEUES;
+}
+
+void virtio_fail(struct vm *vm, struct virtio_dev *d, const char *what, u32 q)
+{
+	bool first = !(d->status & S_NEEDS_RESET);
+	d->status |= S_NEEDS_RESET;
+	d->live = 0;
+	if (!first)
+		return;
+	if (log_allow(&vm->vsock.log_at))
+		log_warn(vm, "virtio-vsock: queue %u: %s; device needs reset", q, what);
+	vsock_reset(vm); /* its peers are told at once, not when it gets round to a reset */
+}
+
+void virtio_interrupt(struct vm *vm, struct virtio_dev *d, u32 slot)
+{
+	d->isr |= INT_USED;
+	sched_wake_mask(vm, vgic_raise(&vm->vgic, 0, PLAT_GUEST_VIRTIO_INTID + slot));
+}
+
+static void dev_reset(struct vm *vm, struct virtio_dev *d)
+{
+	*d = (struct virtio_dev){ 0 };
+	vsock_reset(vm);
+}
+
+/* The queue's rings where the driver says, checked once here: sizes, alignment (2.7), inside
+ * its RAM and out of the hypervisor's 64 KiB. */
+static bool queue_enable(struct vm *vm, struct virtio_dev *d, u32 q)
+{
+	struct virtq *vq = &d->vq[q];
+	u64 n = vq->num;
+	if (n == 0 || n > VIRTIO_QUEUE_MAX || (n & (n - 1))) {
+		virtio_fail(vm, d, "bad size", q);
+		return false;
+	}
+	if (!IS_ALIGNED(vq->desc, 16) || !IS_ALIGNED(vq->avail, 2) || !IS_ALIGNED(vq->used, 4) ||
+	    !vm_guest_buffer(vm, vq->desc, 16 * n, &vq->desc_pa) ||
+	    !vm_guest_buffer(vm, vq->avail, 6 + 2 * n, &vq->avail_pa) ||
+	    !vm_guest_buffer(vm, vq->used, 6 + 8 * n, &vq->used_pa)) {
+		virtio_fail(vm, d, "ring outside RAM", q);
+		return false;
+	}
+	vq->ready = 1;
+	return true;
+}
+
+static void notify(struct vm *vm, struct virtio_dev *d, u32 q)
+{
+	if (q >= VIRTIO_QUEUES)
+		return; /* no such queue: nothing to do (4.2.3.3) */
+	if (!d->vq[q].ready) {
+		virtio_fail(vm, d, "notify before ready", q);
+		return;
+	}
+	if (d->live) /* else DRIVER_OK looks at every queue */
+		vsock_notify(vm, q);
+}
+
+static void set_status(struct vm *vm, struct virtio_dev *d, u32 v)
+{
+	if (v == 0) {
+		dev_reset(vm, d);
+		return;
+	}
+	/* FEATURES_OK only for what was offered, VERSION_1 included (3.1.1, 6.1). */
+	if ((v & S_FEATURES_OK) && !(d->status & S_FEATURES_OK) && d->drv_features != F_VERSION_1)
+		v &= ~S_FEATURES_OK;
+	d->status = (v & 0xff) | (d->status & S_NEEDS_RESET);
+	bool live = (d->status & (S_FEATURES_OK | S_DRIVER_OK | S_NEEDS_RESET | S_FAILED)) ==
+		    (S_FEATURES_OK | S_DRIVER_OK);
+	bool woke = live && !d->live;
+	d->live = live;
+	if (woke) { /* what the driver notified before DRIVER_OK, and what waited for it */
+		vsock_notify(vm, VSOCK_RX);
+		vsock_notify(vm, VSOCK_TX);
+	}
+}
+
+/* QueueNum and the ring addresses: only while the queue is not ready (4.2.3.2). */
+static void queue_write(struct vm *vm, struct virtio_dev *d, u64 off, u32 v)
+{
+	struct virtq *vq = &d->vq[d->queue_sel];
+	if (vq->ready) {
+		virtio_fail(vm, d, "changed while ready", d->queue_sel);
+		return;
+	}
+	if (off == QUEUE_NUM) {
+		vq->num = (u16)(v > 0xffff ? 0 : v);
+		return;
+	}
+	u64 *ring = off < 0x090 ? &vq->desc : off < 0x0a0 ? &vq->avail : &vq->used;
+	u32 shift = (off & 4) ? 32 : 0;
+	*ring = (*ring & ~(0xffffffffull << shift)) | ((u64)v << shift);
+}
+
+static void reg_write(struct vm *vm, struct virtio_dev *d, u32 slot, u64 off, u32 v)
+{
+	struct virtq *vq = &d->vq[d->queue_sel];
+	switch (off) {
+	case DEV_FEATURES_SEL: d->dev_features_sel = v; break;
+	case DRV_FEATURES_SEL: d->drv_features_sel = v; break;
+	case DRV_FEATURES:
+		if (d->drv_features_sel < 2 && !(d->status & S_FEATURES_OK)) {
+			u32 shift = d->drv_features_sel * 32;
+			d->drv_features = (d->drv_features & ~(0xffffffffull << shift)) |
+					  ((u64)v << shift);
+		}
+		break;
+	case QUEUE_SEL: d->queue_sel = v < queue_count(slot) ? v : VIRTIO_QUEUES; break;
+	case QUEUE_READY:
+		if (d->queue_sel < VIRTIO_QUEUES) {
+			if (!(v & 1))
+				vq->ready = 0;
+			else if (!vq->ready)
+				queue_enable(vm, d, d->queue_sel);
+		}
+		break;
+	case QUEUE_NOTIFY: notify(vm, d, v); break;
+	case INT_ACK: d->isr &= ~v; break;
+	case STATUS: set_status(vm, d, v); break;
+	default:
+		if (d->queue_sel < VIRTIO_QUEUES &&
+		    (off == QUEUE_NUM || (off >= QUEUE_DESC && off <= QUEUE_DEVICE_HIGH &&
+					  (off & 0xf) < 8)))
+			queue_write(vm, d, off, v);
+		break; /* read-only registers ignore writes */
+	}
+}
+
+static u32 reg_read(struct vm *vm, struct virtio_dev *d, u64 off)
+{
+	const struct virtq *vq = &d->vq[d->queue_sel < VIRTIO_QUEUES ? d->queue_sel : 0];
+	bool q_ok = d->queue_sel < VIRTIO_QUEUES;
+	(void)vm;
+	switch (off) {
+	case MAGIC: return MAGIC_VALUE;
+	case VERSION: return 2;
+	case DEVICE_ID: return VSOCK_DEVICE_ID;
+	case VENDOR_ID: return VENDOR_VALUE;
+	case DEV_FEATURES: return d->dev_features_sel == 1 ? (u32)(F_VERSION_1 >> 32) : 0;
+	case QUEUE_NUM_MAX: return q_ok ? VIRTIO_QUEUE_MAX : 0;
+	case QUEUE_READY: return q_ok && vq->ready;
+	case INT_STATUS: return d->isr;
+	case STATUS: return d->status;
+	case CONFIG_GEN: return 0;
+	default:
+		return off >= SHM_LEN && off <= SHM_BASE_HIGH ? ~0u : 0; /* no region: all ones */
+	}
+}
+
+bool virtio_mmio_access(struct vm *vm, u32 slot, u64 off, u32 size, bool write, u64 *val)
+{
+	struct virtio_dev *d = dev_at(vm, slot);
+	if (!d || !IS_ALIGNED(off, size))
+		return false;
+	if (off >= CONFIG) {
+		if (write)
+			return true; /* the vsock configuration is read-only */
+		return vsock_config(vm, off - CONFIG, size, val);
+	}
+	if (size != 4)
+		return false;
+	spin_lock(&virtio_lock);
+	if (write)
+		reg_write(vm, d, slot, off, (u32)*val);
+	else
+		*val = reg_read(vm, d, off);
+	spin_unlock(&virtio_lock);
+	return true;
+}
+
+void virtio_vm_reset(struct vm *vm)
+{
+	spin_lock(&virtio_lock);
+	vm->vsock.cid = vm->cfg->cid;
+	dev_reset(vm, &vm->vsock.dev);
+	spin_unlock(&virtio_lock);
+}

@@ -1,0 +1,185 @@
+/* virtq.c: the split-virtqueue walker (virtio 1.2 section 2.7). The rings are guest memory: every
+ * index, address and length is read once into the hypervisor and checked before it is used. */
+#include <pv/string.h>
+#include <pv/virtio.h>
+#include <pv/vm.h>
+
+/* Descriptor flags (2.7.5) and the avail ring's (2.7.6). */
+#define DESC_F_NEXT 1u
+#define DESC_F_WRITE 2u
+#define DESC_F_INDIRECT 4u
+#define AVAIL_F_NO_INTERRUPT 1u
+
+struct desc {
+	u64 addr;
+	u32 len;
+	u16 flags;
+	u16 next;
+};
+
+/* Guest memory changes under us: each ring field is loaded once, as one access. */
+static u16 load16(paddr_t pa)
+{
+	return __atomic_load_n((volatile u16 *)pa_ptr(pa), __ATOMIC_RELAXED);
+}
+
+static u16 avail_idx(const struct virtq *vq)
+{
+	u16 idx = load16(pa_add(vq->avail_pa, 2));
+	/* The entries and descriptors the index covers are read after it (2.7.13.3). */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return idx;
+}
+
+u16 vq_pending(struct vm *vm, struct virtio_dev *d, u32 q)
+{
+	struct virtq *vq = &d->vq[q];
+	u16 n = (u16)(avail_idx(vq) - vq->last_avail);
+	if (n > vq->num) {
+		virtio_fail(vm, d, "avail index jumped", q);
+		return 0;
+	}
+	return n;
+}
+
+static bool load_desc(struct vm *vm, struct virtio_dev *d, u32 q, u16 i, struct desc *out)
+{
+	struct virtq *vq = &d->vq[q];
+	if (i >= vq->num) {
+		virtio_fail(vm, d, "descriptor index out of range", q);
+		return false;
+	}
+	memcpy(out, pa_ptr(pa_add(vq->desc_pa, (u64)i * sizeof(*out))), sizeof(*out));
+	return true;
+}
+
+/* One buffer of a chain: its direction, then its place in the VM's RAM. */
+static bool take_seg(struct vm *vm, struct virtio_dev *d, u32 q, bool writable,
+		     const struct desc *ds, struct vq_chain *c)
+{
+	if (ds->flags & DESC_F_INDIRECT) {
+		virtio_fail(vm, d, "indirect descriptor", q);
+		return false;
+	}
+	if (((ds->flags & DESC_F_WRITE) != 0) != writable) {
+		virtio_fail(vm, d, "wrong buffer direction", q);
+		return false;
+	}
+	if (ds->len == 0)
+		return true; /* nothing to move; some drivers leave empty ones in a chain */
+	if (c->count == VIRTIO_SEGS) {
+		virtio_fail(vm, d, "descriptor chain too long", q);
+		return false;
+	}
+	struct vq_seg *s = &c->seg[c->count];
+	if (!vm_guest_buffer(vm, ds->addr, ds->len, &s->pa)) {
+		virtio_fail(vm, d, "buffer outside RAM", q);
+		return false;
+	}
+	s->len = ds->len;
+	c->len += ds->len;
+	c->count++;
+	return true;
+}
+
+bool vq_peek(struct vm *vm, struct virtio_dev *d, u32 q, bool writable, struct vq_chain *c)
+{
+	struct virtq *vq = &d->vq[q];
+	struct desc ds;
+	if (!vq_pending(vm, d, q))
+		return false;
+	u16 head = load16(pa_add(vq->avail_pa, 4 + 2u * (vq->last_avail & (vq->num - 1u))));
+	*c = (struct vq_chain){ .head = head };
+	/* A chain longer than the queue revisits a descriptor: it is a loop (2.7.5.3.1). */
+	for (u32 n = 0, i = head;; n++) {
+		if (n == vq->num) {
+			virtio_fail(vm, d, "descriptor chain too long", q);
+			return false;
+		}
+		if (!load_desc(vm, d, q, (u16)i, &ds) || !take_seg(vm, d, q, writable, &ds, c))
+			return false;
+		if (!(ds.flags & DESC_F_NEXT))
+			return true;
+		i = ds.next;
+	}
+}
+
+void vq_take(struct virtio_dev *d, u32 q)
+{
+	d->vq[q].last_avail++;
+}
+
+bool vq_push(struct virtio_dev *d, u32 q, u16 head, u32 written)
+{
+	struct virtq *vq = &d->vq[q];
+	u32 *e = pa_ptr(pa_add(vq->used_pa, 4 + 8u * (vq->used_idx & (vq->num - 1u))));
+	e[0] = head;
+	e[1] = written;
+	/* The entry is visible before the index that publishes it (2.7.8.2). */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	__atomic_store_n((volatile u16 *)pa_ptr(pa_add(vq->used_pa, 2)), ++vq->used_idx,
+			 __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* then the driver's suppression flag is read */
+	return !(load16(vq->avail_pa) & AVAIL_F_NO_INTERRUPT);
+}
+
+/* The segment holding byte off of the chain, and off within it. */
+static const struct vq_seg *seg_at(const struct vq_chain *c, u32 *off)
+{
+	const struct vq_seg *s = c->seg;
+	while (*off >= s->len) {
+		*off -= s->len;
+		s++;
+	}
+	return s;
+}
+
+static u32 min32(u32 a, u32 b)
+{
+	return a < b ? a : b;
+}
+
+/* Payload sits at any offset (after a 44-byte header, say), so the copy does not wait for both
+ * sides to be aligned: EL2 maps RAM as Normal memory and runs without SCTLR_EL2.A, where
+ * unaligned loads and stores are allowed (Arm ARM B2.5.2). Two words a round: LDP/STP. */
+typedef u64 __attribute__((aligned(1), may_alias)) u64_any;
+
+static void move(u8 *d, const u8 *s, u32 n)
+{
+	for (; n >= 16; n -= 16, d += 16, s += 16) {
+		u64 a = ((const u64_any *)s)[0], b = ((const u64_any *)s)[1];
+		((u64_any *)d)[0] = a;
+		((u64_any *)d)[1] = b;
+	}
+	while (n--)
+		*d++ = *s++;
+}
+
+/* Callers keep every range inside the chains (their len): no segment is overrun. */
+void vq_copy(const struct vq_chain *dst, u32 doff, const struct vq_chain *src, u32 soff, u32 n)
+{
+	while (n) {
+		const struct vq_seg *ds = seg_at(dst, &doff), *ss = seg_at(src, &soff);
+		u32 k = min32(n, min32(ds->len - doff, ss->len - soff));
+		move(pa_ptr(pa_add(ds->pa, doff)), pa_ptr(pa_add(ss->pa, soff)), k);
+		doff += k, soff += k, n -= k;
+	}
+}
+
+/* A hypervisor buffer as a one-segment chain: EL2 maps host RAM 1:1, so its address is its PA. */
+static struct vq_chain hv_chain(const void *p, u32 n)
+{
+	return (struct vq_chain){ .count = 1, .len = n, .seg = { { pa_init((u64)(uintptr_t)p), n } } };
+}
+
+void vq_write(const struct vq_chain *dst, u32 doff, const void *src, u32 n)
+{
+	struct vq_chain s = hv_chain(src, n);
+	vq_copy(dst, doff, &s, 0, n);
+}
+
+void vq_read(void *dst, const struct vq_chain *src, u32 soff, u32 n)
+{
+	struct vq_chain d = hv_chain(dst, n);
+	vq_copy(&d, 0, src, soff, n);
+}

@@ -1,0 +1,329 @@
+/* vsock.c: each VM's virtio-vsock device and the router between them (virtio 1.2 section 5.10,
+ * docs/virtio.md): policy on REQUEST, a fixed stream table, payload copied once from the
+ * sender's tx buffers into the receiver's rx buffers. Runs under the virtio lock. */
+#include <pv/log.h>
+#include <pv/string.h>
+#include <pv/vm.h>
+#include <pv/vsock.h>
+
+/* The packet header (5.10.6), little-endian, 44 bytes. */
+struct hdr {
+	u64 src_cid, dst_cid;
+	u32 src_port, dst_port;
+	u32 len;
+	u16 type, op;
+	u32 flags, buf_alloc, fwd_cnt;
+} __attribute__((packed));
+_Static_assert(sizeof(struct hdr) == 44, "virtio_vsock_hdr is 44 bytes");
+
+#define TYPE_STREAM 1u
+enum op { OP_REQUEST = 1, OP_RESPONSE, OP_RST, OP_SHUTDOWN, OP_RW, OP_CREDIT_UPDATE,
+	  OP_CREDIT_REQUEST };
+enum stream_state { FREE, REQUESTED, OPEN, CLOSING /* only an RST is still owed */ };
+
+/* What the router does with one tx packet. */
+enum action { DROP, REFUSE /* RST back to the sender */, DELIVER };
+
+struct route {
+	enum action act;
+	struct vm *to;
+	struct vsock_stream *s; /* the stream the packet belongs to, or NULL */
+	struct vsock_stream *slot; /* REQUEST: the free entry it will take */
+};
+
+static u32 irq_pending; /* VMs whose rx or tx ring got used buffers (bit = VM index) */
+
+static bool up(const struct vm *vm)
+{
+	return vm->vsock.cid && vm->vsock.dev.live && vm->vsock.dev.vq[VSOCK_RX].ready &&
+	       vm->vsock.dev.vq[VSOCK_TX].ready;
+}
+
+static struct vm *vm_by_cid(u64 cid)
+{
+	for (u32 i = 0; i < vm_count; i++)
+		if (vms[i].vsock.cid && vms[i].vsock.cid == cid)
+			return &vms[i];
+	return NULL;
+}
+
+static bool allowed(const struct vm *vm, const struct hdr *h)
+{
+	const struct pvb_vm *c = vm->cfg;
+	for (u32 i = 0; i < c->rule_count && i < PVB_MAX_VSOCK_RULES; i++)
+		if (c->connect[i].cid == h->dst_cid &&
+		    (c->connect[i].port == PVB_PORT_ANY || c->connect[i].port == h->dst_port))
+			return true;
+	return false;
+}
+
+/* The live stream between (from, h->src_port) and (to, h->dst_port), opened by either. */
+static struct vsock_stream *find(struct vm *from, struct vm *to, const struct hdr *h)
+{
+	for (u32 i = 0; i < VSOCK_STREAMS; i++) {
+		struct vsock_stream *s = &from->vsock.stream[i];
+		if (s->state && s->state != CLOSING && s->peer == to->id && s->port == h->src_port &&
+		    s->peer_port == h->dst_port)
+			return s;
+		s = &to->vsock.stream[i];
+		if (s->state && s->state != CLOSING && s->peer == from->id &&
+		    s->port == h->dst_port && s->peer_port == h->src_port)
+			return s;
+	}
+	return NULL;
+}
+
+static struct vsock_stream *free_slot(struct vm *vm)
+{
+	for (u32 i = 0; i < VSOCK_STREAMS; i++)
+		if (vm->vsock.stream[i].state == FREE)
+			return &vm->vsock.stream[i];
+	return NULL;
+}
+
+static void refused(struct vm *vm, const struct hdr *h, const char *why)
+{
+	vm->vsock.refusals++;
+	if (log_allow(&vm->vsock.log_at))
+		log_warn(vm, "vsock: connect to %lu:%u refused: %s", h->dst_cid, h->dst_port, why);
+}
+
+/* Whether packet op from vm may go on stream s: an RST always, a RESPONSE from the end that
+ * was asked, the rest once the stream is open. */
+static bool fits(const struct vsock_stream *s, const struct vm *vm, u16 op)
+{
+	if (op == OP_RST)
+		return true;
+	if (op == OP_RESPONSE)
+		return s->state == REQUESTED && s->peer == vm->id;
+	return s->state == OPEN && op >= OP_SHUTDOWN && op <= OP_CREDIT_REQUEST;
+}
+
+/* Decides, with no side effect, what becomes of packet h from vm. */
+static struct route decide(struct vm *vm, const struct hdr *h)
+{
+	struct route r = { .act = h->op == OP_RST ? DROP : REFUSE };
+	if (h->src_cid != vm->vsock.cid || h->type != TYPE_STREAM) {
+		if (log_allow(&vm->vsock.log_at))
+			log_warn(vm, "vsock: packet from CID %lu, type %u refused", h->src_cid,
+				 h->type);
+		return r;
+	}
+	struct vm *to = vm_by_cid(h->dst_cid);
+	if (to == vm)
+		to = NULL; /* its own CID: a guest's loopback never needs the device */
+	if (!to || !up(to)) {
+		if (h->op == OP_REQUEST)
+			refused(vm, h, h->dst_cid == PVB_CID_HOST ? "no service there" :
+				       to ? "its device is not ready" : "no such CID");
+		return r;
+	}
+	r.to = to;
+	r.s = find(vm, to, h);
+	if (h->op == OP_REQUEST) {
+		if (r.s || !allowed(vm, h)) {
+			refused(vm, h, r.s ? "already connected" : "not allowed by its policy");
+			return r;
+		}
+		r.slot = free_slot(vm);
+		if (!r.slot) {
+			refused(vm, h, "too many streams");
+			return r;
+		}
+	} else if (!r.s || !fits(r.s, vm, h->op)) {
+		return r; /* belongs to no stream in the state it needs: RST, or dropped if RST */
+	}
+	r.act = DELIVER;
+	return r;
+}
+
+/* After the whole packet went: the stream table follows what both ends now believe. */
+static void commit(struct vm *vm, const struct hdr *h, const struct route *r)
+{
+	if (h->op == OP_REQUEST)
+		*r->slot = (struct vsock_stream){ .state = REQUESTED, .peer = (u8)r->to->id,
+						  .port = h->src_port, .peer_port = h->dst_port };
+	else if (h->op == OP_RESPONSE)
+		r->s->state = OPEN;
+	else if (h->op == OP_RST)
+		r->s->state = FREE;
+	(void)vm;
+}
+
+/* Puts one packet into vm's rx ring: header h (its len replaced by n), then n bytes of src from
+ * soff. False when the VM has no rx buffer posted, or a broken one (its device then fails). */
+static bool rx_put(struct vm *vm, const struct hdr *h, const struct vq_chain *src, u32 soff,
+		   u32 *n)
+{
+	struct virtio_dev *d = &vm->vsock.dev;
+	struct vq_chain c;
+	if (!up(vm) || !vq_peek(vm, d, VSOCK_RX, true, &c))
+		return false;
+	if (c.len < sizeof(*h) + (*n ? 1 : 0)) {
+		virtio_fail(vm, d, "bad packet", VSOCK_RX);
+		return false;
+	}
+	if (*n > c.len - sizeof(*h))
+		*n = (u32)(c.len - sizeof(*h));
+	struct hdr out = *h;
+	out.len = *n;
+	vq_write(&c, 0, &out, sizeof(out));
+	if (*n)
+		vq_copy(&c, sizeof(out), src, soff, *n);
+	vq_take(d, VSOCK_RX);
+	if (vq_push(d, VSOCK_RX, c.head, (u32)sizeof(out) + *n))
+		irq_pending |= (u32)BIT(vm->id);
+	return true;
+}
+
+static struct hdr rst_to(u64 dst_cid, u32 dst_port, u64 src_cid, u32 src_port)
+{
+	return (struct hdr){ .src_cid = src_cid, .dst_cid = dst_cid, .src_port = src_port,
+			     .dst_port = dst_port, .type = TYPE_STREAM, .op = OP_RST };
+}
+
+/* RSTs owed to vm by streams whose other end went away. False while some are still owed (its
+ * rx ring is full). */
+static bool flush_owed(struct vm *vm)
+{
+	u32 n = 0;
+	for (u32 i = 0; vm->vsock.owed && i < vm_count; i++)
+		for (u32 j = 0; j < VSOCK_STREAMS; j++) {
+			struct vsock_stream *s = &vms[i].vsock.stream[j];
+			bool own = i == vm->id;
+			if (s->state != CLOSING || !(s->rst & (own ? 1 : 2)))
+				continue;
+			/* From the far end's (cid, port) to this end's port. */
+			struct vm *far = own ? &vms[s->peer] : &vms[i];
+			struct hdr h = rst_to(vm->vsock.cid, own ? s->port : s->peer_port,
+					      far->cfg->cid, own ? s->peer_port : s->port);
+			if (!rx_put(vm, &h, NULL, 0, &n))
+				return false;
+			*s = (struct vsock_stream){ 0 };
+			vm->vsock.owed--;
+		}
+	return true;
+}
+
+/* Delivers the rest of one tx packet to r->to, split over its rx buffers as they come. False
+ * when the receiver ran out of buffers: v->sent says how far it got. */
+static bool deliver(struct vm *vm, const struct hdr *h, const struct vq_chain *c,
+		    const struct route *r)
+{
+	struct vsock *v = &vm->vsock;
+	do {
+		u32 n = h->len - v->sent;
+		if (!rx_put(r->to, h, c, (u32)sizeof(*h) + v->sent, &n))
+			return false;
+		v->sent += n;
+	} while (v->sent < h->len);
+	return true;
+}
+
+/* Every packet vm's tx ring holds, in order, until it is empty or a receiver is full. */
+static void tx_run(struct vm *vm)
+{
+	struct vsock *v = &vm->vsock;
+	struct virtio_dev *d = &v->dev;
+	struct vq_chain c;
+	struct hdr h;
+	v->stalled = 0;
+	while (up(vm) && vq_peek(vm, d, VSOCK_TX, false, &c)) {
+		if (c.len < sizeof(h) || (vq_read(&h, &c, 0, sizeof(h)), h.len > c.len - sizeof(h))) {
+			virtio_fail(vm, d, "bad packet", VSOCK_TX);
+			return;
+		}
+		struct route r = decide(vm, &h);
+		if (r.act == DELIVER) {
+			h.src_cid = v->cid; /* the hypervisor says who sent it */
+			if (!deliver(vm, &h, &c, &r)) {
+				if (!up(r.to)) {
+					v->sent = 0; /* the receiver failed: decide again */
+					continue;
+				}
+				v->stalled = 1, v->waiting_on = (u8)r.to->id;
+				return;
+			}
+			commit(vm, &h, &r);
+		} else if (r.act == REFUSE) {
+			/* The RST goes back at once; a sender with no rx buffer waits for its own. */
+			struct hdr rst = rst_to(v->cid, h.src_port, h.dst_cid, h.dst_port);
+			u32 n = 0;
+			if (!rx_put(vm, &rst, NULL, 0, &n)) {
+				v->stalled = 1, v->waiting_on = (u8)vm->id;
+				return;
+			}
+		}
+		v->sent = 0;
+		vq_take(d, VSOCK_TX);
+		if (vq_push(d, VSOCK_TX, c.head, 0))
+			irq_pending |= (u32)BIT(vm->id);
+	}
+}
+
+/* vm posted rx buffers, or went away: what waited for it goes on. */
+static void rx_ready(struct vm *vm)
+{
+	if (up(vm))
+		flush_owed(vm);
+	for (u32 i = 0; i < vm_count; i++)
+		if (vms[i].vsock.stalled && vms[i].vsock.waiting_on == vm->id)
+			tx_run(&vms[i]);
+}
+
+static void raise_pending(void)
+{
+	for (u32 i = 0; irq_pending; i++)
+		if (irq_pending & BIT(i)) {
+			irq_pending &= ~(u32)BIT(i);
+			virtio_interrupt(&vms[i], &vms[i].vsock.dev, 0);
+		}
+}
+
+void vsock_notify(struct vm *vm, u32 q)
+{
+	if (q == VSOCK_TX)
+		tx_run(vm);
+	else if (q == VSOCK_RX)
+		rx_ready(vm);
+	raise_pending(); /* the event queue is never used: the CID does not change */
+}
+
+bool vsock_config(struct vm *vm, u64 off, u32 size, u64 *val)
+{
+	if (off + size > 8)
+		return false;
+	*val = ((u64)vm->vsock.cid >> (8 * off)) & (size == 8 ? ~0ull : (BIT(8 * size) - 1));
+	return true;
+}
+
+/* Stream s of owner's table as vm goes away: an RST is owed to its other end, and one owed to
+ * vm itself is dropped (its driver starts afresh). */
+static void close_end(struct vm *owner, struct vsock_stream *s, const struct vm *vm)
+{
+	bool own = owner == vm;
+	if (s->state == FREE || (!own && s->peer != vm->id))
+		return;
+	if (s->state == CLOSING) {
+		if (s->rst & (own ? 1 : 2))
+			*s = (struct vsock_stream){ 0 };
+		return;
+	}
+	s->state = CLOSING;
+	s->rst = own ? 2 : 1;
+	(own ? &vms[s->peer] : owner)->vsock.owed++;
+}
+
+void vsock_reset(struct vm *vm)
+{
+	struct vsock *v = &vm->vsock;
+	for (u32 i = 0; i < vm_count; i++)
+		for (u32 j = 0; j < VSOCK_STREAMS; j++)
+			close_end(&vms[i], &vms[i].vsock.stream[j], vm);
+	v->owed = 0;
+	v->stalled = 0;
+	v->sent = 0;
+	for (u32 i = 0; i < vm_count; i++)
+		rx_ready(&vms[i]); /* RSTs to its peers; senders that waited for it */
+	raise_pending();
+}
