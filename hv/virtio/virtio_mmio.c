@@ -104,6 +104,7 @@ static bool queue_enable(struct vm *vm, struct virtio_dev *d, u32 q)
 		virtio_fail(vm, d, "ring outside RAM", q);
 		return false;
 	}
+	vq->last_avail = vq->used_idx = 0; /* fresh rings start at index 0 (2.7.13) */
 	vq->ready = 1;
 	return true;
 }

@@ -228,8 +228,12 @@ static void tx_run(struct vm *vm)
 	struct vq_chain c;
 	struct hdr h;
 	v->stalled = 0;
-	while (up(vm) && vq_peek(vm, d, VSOCK_TX, false, &c)) {
-		if (c.len < sizeof(h) || (vq_read(&h, &c, 0, sizeof(h)), h.len > c.len - sizeof(h))) {
+	/* At most a ring's worth a call: what a driver adds meanwhile comes with its own notify,
+	 * and a driver that refills as fast as it is served cannot keep a core here. */
+	for (u32 budget = d->vq[VSOCK_TX].num; budget-- && up(vm) &&
+					       vq_peek(vm, d, VSOCK_TX, false, &c);) {
+		if (c.len < sizeof(h) || (vq_read(&h, &c, 0, sizeof(h)), h.len > c.len - sizeof(h)) ||
+		    h.len > VSOCK_MAX_PAYLOAD) {
 			virtio_fail(vm, d, "bad packet", VSOCK_TX);
 			return;
 		}

@@ -10,6 +10,8 @@
 
 #define VSOCK_DEVICE_ID 19u
 #define VSOCK_STREAMS 32u  /* streams one VM may have opened at once */
+#define VSOCK_MAX_PAYLOAD 0x10000u /* a packet's payload at most (Linux sends up to 64 KiB):
+				    * bounds the work one packet makes */
 #define VSOCK_RX 0u
 #define VSOCK_TX 1u
 #define VSOCK_EVENT 2u
