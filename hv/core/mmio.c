@@ -5,6 +5,15 @@
 #include <pv/vm.h>
 #include <board.h>
 
+/* A virtio-mmio slot: false when ipa is none, or its device refuses the access. */
+static bool virtio_access(struct vm *vm, u64 ipa, u32 size, bool write, u64 *val)
+{
+	u64 off = ipa - PLAT_GUEST_VIRTIO_BASE;
+	return off < PLAT_GUEST_VIRTIO_SLOTS * PLAT_GUEST_VIRTIO_STRIDE &&
+	       virtio_mmio_access(vm, (u32)(off / PLAT_GUEST_VIRTIO_STRIDE),
+				  off % PLAT_GUEST_VIRTIO_STRIDE, size, write, val);
+}
+
 /* The device at the address: GIC distributor, the VM's redistributors, its UART. */
 static bool device_access(struct vcpu *vcpu, const struct mmio_access *a, u64 *val)
 {
@@ -20,14 +29,8 @@ static bool device_access(struct vcpu *vcpu, const struct mmio_access *a, u64 *v
 					val, &kick);
 	else if (range_contains(PLAT_GUEST_UART_BASE, PLAT_GUEST_UART_SIZE, a->ipa, a->size))
 		return vpl011_access(vm, a->ipa - PLAT_GUEST_UART_BASE, a->size, a->write, val), true;
-	else if (range_contains(PLAT_GUEST_VIRTIO_BASE,
-				PLAT_GUEST_VIRTIO_SLOTS * PLAT_GUEST_VIRTIO_STRIDE, a->ipa, a->size)) {
-		u64 off = a->ipa - PLAT_GUEST_VIRTIO_BASE;
-		return virtio_mmio_access(vm, (u32)(off / PLAT_GUEST_VIRTIO_STRIDE),
-					  off % PLAT_GUEST_VIRTIO_STRIDE, a->size, a->write, val);
-	}
 	else
-		return false;
+		return virtio_access(vm, a->ipa, a->size, a->write, val); /* usually exit_light's */
 	sched_wake_mask(vm, kick);
 	return ok;
 }

@@ -10,10 +10,7 @@
 #include <board.h>
 
 /* Register offsets (4.2.2). */
-#define MAGIC 0x000
-#define VERSION 0x004
-#define DEVICE_ID 0x008
-#define VENDOR_ID 0x00c
+#define VENDOR_ID 0x00c /* from 0: MagicValue, Version, DeviceID, VendorID */
 #define DEV_FEATURES 0x010
 #define DEV_FEATURES_SEL 0x014
 #define DRV_FEATURES 0x020
@@ -97,13 +94,13 @@ static bool queue_enable(struct vm *vm, struct virtio_dev *d, u32 q)
 		virtio_fail(vm, d, "bad size", q);
 		return false;
 	}
-	if (!IS_ALIGNED(vq->desc, 16) || !IS_ALIGNED(vq->avail, 2) || !IS_ALIGNED(vq->used, 4) ||
-	    !vm_guest_buffer(vm, vq->desc, 16 * n, &vq->desc_pa) ||
-	    !vm_guest_buffer(vm, vq->avail, 6 + 2 * n, &vq->avail_pa) ||
-	    !vm_guest_buffer(vm, vq->used, 6 + 8 * n, &vq->used_pa)) {
-		virtio_fail(vm, d, "ring outside RAM", q);
-		return false;
-	}
+	static const u8 align[3] = { 16, 2, 4 }, entry[3] = { 16, 2, 8 }, extra[3] = { 0, 6, 6 };
+	for (u32 r = 0; r < 3; r++)
+		if (!IS_ALIGNED(vq->ring[r], align[r]) ||
+		    !vm_guest_buffer(vm, vq->ring[r], extra[r] + entry[r] * n, &vq->ring_pa[r])) {
+			virtio_fail(vm, d, "ring outside RAM", q);
+			return false;
+		}
 	vq->last_avail = vq->used_idx = 0; /* fresh rings start at index 0 (2.7.13) */
 	vq->ready = 1;
 	return true;
@@ -141,6 +138,13 @@ static void set_status(struct vm *vm, struct virtio_dev *d, u32 v)
 	}
 }
 
+/* Half `high` of a 64-bit value the driver writes as two 32-bit registers. */
+static void set_half(u64 *p, bool high, u32 v)
+{
+	u32 shift = high ? 32 : 0;
+	*p = (*p & ~(0xffffffffull << shift)) | ((u64)v << shift);
+}
+
 /* QueueNum and the ring addresses: only while the queue is not ready (4.2.3.2). */
 static void queue_write(struct vm *vm, struct virtio_dev *d, u64 off, u32 v)
 {
@@ -153,9 +157,7 @@ static void queue_write(struct vm *vm, struct virtio_dev *d, u64 off, u32 v)
 		vq->num = (u16)(v > 0xffff ? 0 : v);
 		return;
 	}
-	u64 *ring = off < 0x090 ? &vq->desc : off < 0x0a0 ? &vq->avail : &vq->used;
-	u32 shift = (off & 4) ? 32 : 0;
-	*ring = (*ring & ~(0xffffffffull << shift)) | ((u64)v << shift);
+	set_half(&vq->ring[(off - QUEUE_DESC) >> 4], (off & 4) != 0, v);
 }
 
 static void reg_write(struct vm *vm, struct virtio_dev *d, u32 slot, u64 off, u32 v)
@@ -165,11 +167,8 @@ static void reg_write(struct vm *vm, struct virtio_dev *d, u32 slot, u64 off, u3
 	case DEV_FEATURES_SEL: d->dev_features_sel = v; break;
 	case DRV_FEATURES_SEL: d->drv_features_sel = v; break;
 	case DRV_FEATURES:
-		if (d->drv_features_sel < 2 && !(d->status & S_FEATURES_OK)) {
-			u32 shift = d->drv_features_sel * 32;
-			d->drv_features = (d->drv_features & ~(0xffffffffull << shift)) |
-					  ((u64)v << shift);
-		}
+		if (d->drv_features_sel < 2 && !(d->status & S_FEATURES_OK))
+			set_half(&d->drv_features, d->drv_features_sel, v);
 		break;
 	case QUEUE_SEL: d->queue_sel = v < queue_count(slot) ? v : VIRTIO_QUEUES; break;
 	case QUEUE_READY:
@@ -192,19 +191,16 @@ static void reg_write(struct vm *vm, struct virtio_dev *d, u32 slot, u64 off, u3
 	}
 }
 
-static u32 reg_read(struct vm *vm, struct virtio_dev *d, u64 off)
+static u32 reg_read(const struct virtio_dev *d, u64 off)
 {
-	const struct virtq *vq = &d->vq[d->queue_sel < VIRTIO_QUEUES ? d->queue_sel : 0];
+	static const u32 ident[4] = { MAGIC_VALUE, 2, VSOCK_DEVICE_ID, VENDOR_VALUE };
 	bool q_ok = d->queue_sel < VIRTIO_QUEUES;
-	(void)vm;
+	if (off <= VENDOR_ID)
+		return ident[off / 4];
 	switch (off) {
-	case MAGIC: return MAGIC_VALUE;
-	case VERSION: return 2;
-	case DEVICE_ID: return VSOCK_DEVICE_ID;
-	case VENDOR_ID: return VENDOR_VALUE;
 	case DEV_FEATURES: return d->dev_features_sel == 1 ? (u32)(F_VERSION_1 >> 32) : 0;
 	case QUEUE_NUM_MAX: return q_ok ? VIRTIO_QUEUE_MAX : 0;
-	case QUEUE_READY: return q_ok && vq->ready;
+	case QUEUE_READY: return q_ok && d->vq[d->queue_sel].ready;
 	case INT_STATUS: return d->isr;
 	case STATUS: return d->status;
 	case CONFIG_GEN: return 0;
@@ -229,7 +225,7 @@ bool virtio_mmio_access(struct vm *vm, u32 slot, u64 off, u32 size, bool write, 
 	if (write)
 		reg_write(vm, d, slot, off, (u32)*val);
 	else
-		*val = reg_read(vm, d, off);
+		*val = reg_read(d, off);
 	spin_unlock(&virtio_lock);
 	return true;
 }

@@ -25,7 +25,7 @@ static u16 load16(paddr_t pa)
 
 static u16 avail_idx(const struct virtq *vq)
 {
-	u16 idx = load16(pa_add(vq->avail_pa, 2));
+	u16 idx = load16(pa_add(vq->ring_pa[VQ_AVAIL], 2));
 	/* The entries and descriptors the index covers are read after it (2.7.13.3). */
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	return idx;
@@ -49,7 +49,7 @@ static bool load_desc(struct vm *vm, struct virtio_dev *d, u32 q, u16 i, struct 
 		virtio_fail(vm, d, "descriptor index out of range", q);
 		return false;
 	}
-	memcpy(out, pa_ptr(pa_add(vq->desc_pa, (u64)i * sizeof(*out))), sizeof(*out));
+	memcpy(out, pa_ptr(pa_add(vq->ring_pa[VQ_DESC], (u64)i * sizeof(*out))), sizeof(*out));
 	return true;
 }
 
@@ -88,7 +88,7 @@ bool vq_peek(struct vm *vm, struct virtio_dev *d, u32 q, bool writable, struct v
 	struct desc ds;
 	if (!vq_pending(vm, d, q))
 		return false;
-	u16 head = load16(pa_add(vq->avail_pa, 4 + 2u * (vq->last_avail & (vq->num - 1u))));
+	u16 head = load16(pa_add(vq->ring_pa[VQ_AVAIL], 4 + 2u * (vq->last_avail & (vq->num - 1u))));
 	*c = (struct vq_chain){ .head = head };
 	/* A chain longer than the queue revisits a descriptor: it is a loop (2.7.5.3.1). */
 	for (u32 n = 0, i = head;; n++) {
@@ -112,15 +112,15 @@ void vq_take(struct virtio_dev *d, u32 q)
 bool vq_push(struct virtio_dev *d, u32 q, u16 head, u32 written)
 {
 	struct virtq *vq = &d->vq[q];
-	u32 *e = pa_ptr(pa_add(vq->used_pa, 4 + 8u * (vq->used_idx & (vq->num - 1u))));
+	u32 *e = pa_ptr(pa_add(vq->ring_pa[VQ_USED], 4 + 8u * (vq->used_idx & (vq->num - 1u))));
 	e[0] = head;
 	e[1] = written;
 	/* The entry is visible before the index that publishes it (2.7.8.2). */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
-	__atomic_store_n((volatile u16 *)pa_ptr(pa_add(vq->used_pa, 2)), ++vq->used_idx,
+	__atomic_store_n((volatile u16 *)pa_ptr(pa_add(vq->ring_pa[VQ_USED], 2)), ++vq->used_idx,
 			 __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* then the driver's suppression flag is read */
-	return !(load16(vq->avail_pa) & AVAIL_F_NO_INTERRUPT);
+	return !(load16(vq->ring_pa[VQ_AVAIL]) & AVAIL_F_NO_INTERRUPT);
 }
 
 /* The segment holding byte off of the chain, and off within it. */

@@ -14,9 +14,10 @@ struct vcpu;
 
 /* One split virtqueue (virtio 1.2 section 2.7): where the driver put its rings, and how far the
  * device got. The rings live in guest RAM and are read afresh, never trusted. */
+enum virtq_ring { VQ_DESC, VQ_AVAIL, VQ_USED }; /* in the order of their registers */
 struct virtq {
-	u64 desc, avail, used; /* guest-physical, as the driver wrote them */
-	paddr_t desc_pa, avail_pa, used_pa; /* checked at QueueReady */
+	u64 ring[3];        /* guest-physical, as the driver wrote them */
+	paddr_t ring_pa[3]; /* checked at QueueReady */
 	u16 num;
 	u16 last_avail; /* next avail entry the device takes */
 	u16 used_idx;   /* the used index the device last published */
