@@ -5,7 +5,7 @@ import subprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ELF = os.path.join(ROOT, "build", "pocketvisor.elf")
-BUDGET = 24 * 1024  # text + rodata + data (issue 3: under 24 KiB, with everything since)
+BUDGET = 30 * 1024  # text + rodata + data (issue 9: at most 30 KiB with virtio and vsock)
 
 
 def sections():
@@ -18,7 +18,7 @@ def sections():
 def test_image_within_budget():
     s = sections()
     assert s["image"] == s["text"] + s["rodata"] + s["data"]
-    assert 0 < s["image"] < BUDGET, f"EL2 image is {s['image']} bytes, budget {BUDGET}: {s}"
+    assert 0 < s["image"] <= BUDGET, f"EL2 image is {s['image']} bytes, budget {BUDGET}: {s}"
 
 
 def test_no_dead_weight_sections():
