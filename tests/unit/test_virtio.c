@@ -334,3 +334,543 @@ TEST(large_packet_split_over_rx_buffers)
 	EXPECT(!memcmp(big, got, sizeof(big)));
 }
 
+
+/* ---- refusals (docs/virtio.md, "What the device refuses") ---- */
+
+enum { OP_REQUEST = 1, OP_RESPONSE, OP_RST, OP_SHUTDOWN, OP_RW, OP_CREDIT_UPDATE };
+#define F_NEXT 1u
+#define F_WRITE 2u
+#define F_INDIRECT 4u
+#define STATUS_UP 0xfu
+#define NEEDS_RESET 0x40u
+
+static void out_clear(void)
+{
+	fake.out_len = 0;
+	fake.out[0] = 0;
+}
+
+/* The next second of the counter, so the next rate-limited line is printed. */
+static void next_second(void)
+{
+	fake.now += 2 * FAKE_TIMER_FREQ;
+}
+
+/* Whether the device's SPI (INTID 48) is pending at the VM's distributor: GICD_ISPENDR1. */
+static bool spi_pending(u32 vm)
+{
+	u64 v = 0;
+	u32 kick = 0;
+	EXPECT(vgic_dist_access(&vms[vm].vgic, 0x204, 4, false, &v, &kick));
+	return v & (1u << 16);
+}
+
+static void spi_clear(u32 vm)
+{
+	u64 v = 1u << 16;
+	u32 kick = 0;
+	EXPECT(vgic_dist_access(&vms[vm].vgic, 0x284, 4, true, &v, &kick));
+}
+
+/* Offers a raw tx chain of descriptors 0..n-1 of queue 1 and notifies. */
+static void tx_chain(u32 vm, const struct desc *d, u32 n)
+{
+	for (u32 i = 0; i < n; i++)
+		*desc_of(vm, 1, i) = d[i];
+	offer(vm, 1, 0);
+	wr(vm, 0x050, 1);
+}
+
+/* A tx packet header for vm at tx buffer area 0, as send() writes it. */
+static u64 tx_hdr(u32 vm, u64 dst_cid, u32 sport, u32 dport, u16 op, u32 len)
+{
+	u64 buf = RAM_BASE + TXBUF_OFF;
+	struct hdr h = { .src_cid = vms[vm].cfg->cid, .dst_cid = dst_cid, .src_port = sport,
+			 .dst_port = dport, .len = len, .type = 1, .op = op };
+	memcpy(gpa(vm, buf), &h, sizeof(h));
+	return buf;
+}
+
+static void connect_pair(u32 a, u32 ap, u32 b, u32 bp)
+{
+	struct hdr h;
+	send(a, 3 + b, ap, bp, OP_REQUEST, NULL, 0);
+	EXPECT(recv_op(b, OP_REQUEST, &h));
+	send(b, 3 + a, bp, ap, OP_RESPONSE, NULL, 0);
+	EXPECT(recv_op(a, OP_RESPONSE, &h));
+}
+
+/* An RW each way on an open stream arrives intact. */
+static void echo(u32 a, u32 ap, u32 b, u32 bp)
+{
+	struct hdr h;
+	u8 got[16];
+	send(a, 3 + b, ap, bp, OP_RW, "ping", 4);
+	EXPECT(recv(b, &h, got) && EXPECT_EQ(h.op, OP_RW) && EXPECT_EQ(h.len, 4) &&
+	       EXPECT(!memcmp(got, "ping", 4)));
+	EXPECT_EQ(h.src_cid, 3 + a);
+	send(b, 3 + a, bp, ap, OP_RW, "pong!", 5);
+	EXPECT(recv(a, &h, got) && EXPECT_EQ(h.op, OP_RW) && EXPECT_EQ(h.len, 5) &&
+	       EXPECT(!memcmp(got, "pong!", 5)));
+}
+
+/* Three VMs up; streams vm0:1024 <-> vm1:5000 and vm1:2000 <-> vm2:6000 open. */
+static void three_up(void)
+{
+	bundle(3);
+	allow(0, 4, 5000);
+	allow(1, 5, 6000);
+	EXPECT_EQ(create(), 3);
+	memset(tx_slot, 0, sizeof(tx_slot));
+	for (u32 i = 0; i < 3; i++)
+		driver_up(i);
+	connect_pair(0, 1024, 1, 5000);
+	connect_pair(1, 2000, 2, 6000);
+	out_clear();
+	next_second();
+}
+
+/* vm0 broke a rule on queue q: its device needs reset, one line says so, and vm1 got rsts RSTs
+ * for its stream with vm0 and nothing else, vm2 nothing; vm1 and vm2 still talk, and vm0 works
+ * again after a reset. */
+static void expect_refused(u32 q, const char *what, u32 rsts)
+{
+	char line[160];
+	struct hdr h;
+	snprintf(line, sizeof(line),
+		 "pv: warn: vm vm0: virtio-vsock: queue %u: %s; device needs reset\r\n", q, what);
+	EXPECT(rd(0, 0x070) & NEEDS_RESET);
+	EXPECT_STR(fake.out, line);
+	for (u32 i = 0; i < rsts; i++)
+		if (EXPECT(recv_op(1, OP_RST, &h))) {
+			EXPECT_EQ(h.src_cid, 3);
+			EXPECT_EQ(h.src_port, 1024);
+			EXPECT_EQ(h.dst_port, 5000);
+		}
+	EXPECT(!recv(1, &h, NULL));
+	EXPECT(!recv(2, &h, NULL));
+	EXPECT_EQ(vms[1].vsock.owed + vms[2].vsock.owed, 0);
+	EXPECT_EQ(rd(1, 0x070), STATUS_UP);
+	EXPECT_EQ(rd(2, 0x070), STATUS_UP);
+	echo(1, 2000, 2, 6000);
+	/* further notifications are ignored until the reset, and logged no more */
+	wr(0, 0x050, 1);
+	wr(0, 0x050, 0);
+	EXPECT_STR(fake.out, line);
+	wr(0, 0x070, 0);
+	EXPECT_EQ(rd(0, 0x070), 0);
+	driver_up(0);
+	EXPECT_EQ(rd(0, 0x070), STATUS_UP);
+	connect_pair(0, 1024, 1, 5000);
+	echo(0, 1024, 1, 5000);
+	echo(1, 2000, 2, 6000);
+}
+
+/* Nothing of queue q was consumed since the snapshot. */
+struct q_snap {
+	u16 used, last_avail;
+};
+
+static struct q_snap snap(u32 vm, u32 q)
+{
+	return (struct q_snap){ used_of(vm, q)[1], vms[vm].vsock.dev.vq[q].last_avail };
+}
+
+static void expect_unconsumed(u32 vm, u32 q, struct q_snap s)
+{
+	EXPECT_EQ(used_of(vm, q)[1], s.used);
+	EXPECT_EQ(vms[vm].vsock.dev.vq[q].used_idx, s.used);
+	EXPECT_EQ(vms[vm].vsock.dev.vq[q].last_avail, s.last_avail);
+}
+
+/* The event queue of a live device re-enabled with a bad size or ring. */
+static void requeue(u32 num, u64 desc, u64 avail, u64 used)
+{
+	wr(0, 0x030, 2);
+	wr(0, 0x044, 0);
+	wr(0, 0x038, num);
+	wr(0, 0x080, (u32)desc);
+	wr(0, 0x084, (u32)(desc >> 32));
+	wr(0, 0x090, (u32)avail);
+	wr(0, 0x094, (u32)(avail >> 32));
+	wr(0, 0x0a0, (u32)used);
+	wr(0, 0x0a4, (u32)(used >> 32));
+	EXPECT_STR(fake.out, "");
+	wr(0, 0x044, 1);
+}
+
+TEST(refuse_bad_queue_size)
+{
+	static const u32 bad[] = { 0, 3, 256, 0x10010, 129 };
+	for (u32 i = 0; i < ARRAY_SIZE(bad); i++) {
+		three_up();
+		requeue(bad[i], ring(2, 0), ring(2, 1), ring(2, 2));
+		EXPECT_EQ(rd(0, 0x044), 0);
+		expect_refused(2, "bad size", 1);
+	}
+	/* 1 and 128 are fine */
+	three_up();
+	requeue(1, ring(2, 0), ring(2, 1), ring(2, 2));
+	EXPECT_EQ(rd(0, 0x070), STATUS_UP);
+	requeue(128, ring(2, 0), ring(2, 1), ring(2, 2));
+	EXPECT_EQ(rd(0, 0x070), STATUS_UP);
+}
+
+TEST(refuse_ring_outside_ram)
+{
+	const u64 top = RAM_BASE + RAM_SIZE - 0x10000; /* the hypervisor's 64 KiB start here */
+	const u64 d = ring(2, 0), a = ring(2, 1), u = ring(2, 2);
+	const u64 cases[][3] = {
+		{ RAM_BASE - 0x1000, a, u },     /* below RAM */
+		{ d, RAM_BASE + RAM_SIZE, u },   /* above */
+		{ d, a, top },                   /* in the reserved 64 KiB */
+		{ top - 16 * 16 + 16, a, u },    /* desc table runs into it */
+		{ d, a, top - 6 - 8 * 16 + 4 },  /* used ring runs into it */
+		{ d, top - 6 - 2 * 16 + 2, u },  /* avail ring runs into it */
+		{ d + 8, a, u },                 /* misaligned: desc 16, avail 2, used 4 */
+		{ d, a + 1, u },
+		{ d, a, u + 2 },
+		{ ~0ull - 0xff, a, u },          /* wraps */
+		{ d | (1ull << 32), a, u },      /* high half */
+	};
+	for (u32 i = 0; i < ARRAY_SIZE(cases); i++) {
+		three_up();
+		requeue(QNUM, cases[i][0], cases[i][1], cases[i][2]);
+		EXPECT_EQ(rd(0, 0x044), 0);
+		expect_refused(2, "ring outside RAM", 1);
+	}
+	/* the last ring that fits below the reserved 64 KiB is fine */
+	three_up();
+	requeue(QNUM, top - 16 * 16, top - 0x1000, top - 6 - 8 * 16 - 2);
+	EXPECT_EQ(rd(0, 0x070), STATUS_UP);
+}
+
+TEST(refuse_ring_outside_ram_before_driver_ok)
+{
+	bundle(1);
+	EXPECT_EQ(create(), 1);
+	out_clear();
+	wr(0, 0x070, 0);
+	wr(0, 0x070, 3);
+	wr(0, 0x030, 0);
+	wr(0, 0x038, QNUM);
+	wr(0, 0x080, (u32)(RAM_BASE - 0x10000));
+	wr(0, 0x090, (u32)ring(0, 1));
+	wr(0, 0x0a0, (u32)ring(0, 2));
+	wr(0, 0x044, 1);
+	EXPECT_EQ(rd(0, 0x044), 0);
+	EXPECT_EQ(rd(0, 0x070), 3 | NEEDS_RESET);
+	EXPECT_STR(fake.out,
+		   "pv: warn: vm vm0: virtio-vsock: queue 0: ring outside RAM; device needs reset\r\n");
+	/* DRIVER_OK does not make it live */
+	wr(0, 0x070, 0xf);
+	EXPECT(!vms[0].vsock.dev.live);
+	wr(0, 0x070, 0);
+	EXPECT_EQ(rd(0, 0x070), 0);
+	driver_up(0);
+	EXPECT_EQ(rd(0, 0x070), STATUS_UP);
+}
+
+TEST(refuse_changes_while_ready)
+{
+	static const u32 regs[] = { 0x038, 0x080, 0x084, 0x090, 0x094, 0x0a0, 0x0a4 };
+	for (u32 i = 0; i < ARRAY_SIZE(regs); i++) {
+		three_up();
+		struct virtq before = vms[0].vsock.dev.vq[1];
+		wr(0, 0x030, 1);
+		wr(0, regs[i], 0x1000);
+		struct virtq *vq = &vms[0].vsock.dev.vq[1];
+		EXPECT(vq->desc == before.desc && vq->avail == before.avail &&
+		       vq->used == before.used && vq->num == before.num);
+		expect_refused(1, "changed while ready", 1);
+	}
+	/* a queue taken down may be changed */
+	three_up();
+	wr(0, 0x030, 2);
+	wr(0, 0x044, 0);
+	wr(0, 0x038, 8);
+	wr(0, 0x044, 1);
+	EXPECT_EQ(rd(0, 0x070), STATUS_UP);
+	EXPECT_STR(fake.out, "");
+}
+
+TEST(refuse_notify_before_ready)
+{
+	three_up();
+	wr(0, 0x030, 2);
+	wr(0, 0x044, 0);
+	wr(0, 0x050, 2);
+	expect_refused(2, "notify before ready", 1);
+	/* a fresh device: set up but rx not ready yet */
+	bundle(1);
+	EXPECT_EQ(create(), 1);
+	out_clear();
+	wr(0, 0x070, 0);
+	wr(0, 0x070, 3);
+	wr(0, 0x050, 1);
+	EXPECT(rd(0, 0x070) & NEEDS_RESET);
+	EXPECT_STR(fake.out,
+		   "pv: warn: vm vm0: virtio-vsock: queue 1: notify before ready; device needs reset\r\n");
+	/* a queue the device does not have: nothing (4.2.3.3) */
+	wr(0, 0x070, 0);
+	wr(0, 0x050, 3);
+	wr(0, 0x050, 0xffff);
+	EXPECT_EQ(rd(0, 0x070), 0);
+}
+
+TEST(refuse_avail_index_jump)
+{
+	three_up();
+	struct q_snap s = snap(0, 1);
+	avail_of(0, 1)[1] = (u16)(avail_idx[0][1] + QNUM + 1);
+	wr(0, 0x050, 1);
+	expect_unconsumed(0, 1, s);
+	expect_refused(1, "avail index jumped", 1);
+	/* the rx ring's index checked when a packet comes for it */
+	three_up();
+	s = snap(0, 0);
+	avail_of(0, 0)[1] = (u16)(vms[0].vsock.dev.vq[0].last_avail - 1);
+	send(1, 3, 5000, 1024, OP_RW, "x", 1);
+	expect_unconsumed(0, 0, s);
+	expect_refused(0, "avail index jumped", 2);
+}
+
+/* A tx chain that breaks a rule of the walker: nothing of the tx ring consumed. */
+static void tx_refused(const struct desc *d, u32 n, const char *what)
+{
+	three_up();
+	struct q_snap s = snap(0, 1);
+	tx_chain(0, d, n);
+	expect_unconsumed(0, 1, s);
+	expect_refused(1, what, 1);
+}
+
+TEST(refuse_descriptor_index_out_of_range)
+{
+	three_up();
+	struct q_snap s = snap(0, 1);
+	tx_hdr(0, 4, 1024, 5000, OP_RW, 0);
+	*desc_of(0, 1, 0) = (struct desc){ RAM_BASE + TXBUF_OFF, 44, 0, 0 };
+	offer(0, 1, QNUM); /* head */
+	wr(0, 0x050, 1);
+	expect_unconsumed(0, 1, s);
+	expect_refused(1, "descriptor index out of range", 1);
+	u64 b = tx_hdr(0, 4, 1024, 5000, OP_RW, 4);
+	struct desc next[] = { { b, 44, F_NEXT, QNUM }, { b + 44, 4, 0, 0 } };
+	tx_refused(next, 2, "descriptor index out of range");
+	struct desc far[] = { { b, 44, F_NEXT, 0xffff } };
+	tx_refused(far, 1, "descriptor index out of range");
+}
+
+TEST(refuse_descriptor_chain_loop)
+{
+	u64 b = RAM_BASE + TXBUF_OFF;
+	struct desc empty_loop[] = { { b, 0, F_NEXT, 1 }, { b, 0, F_NEXT, 0 } };
+	tx_refused(empty_loop, 2, "descriptor chain too long");
+	struct desc self[] = { { b, 44, F_NEXT, 0 } };
+	tx_refused(self, 1, "descriptor chain too long");
+	/* QNUM empty descriptors and then a real one is QNUM + 1 long */
+	struct desc long_chain[QNUM];
+	for (u32 i = 0; i < QNUM; i++)
+		long_chain[i] = (struct desc){ b, 0, F_NEXT, (u16)((i + 1) % QNUM) };
+	tx_refused(long_chain, QNUM, "descriptor chain too long");
+}
+
+TEST(refuse_more_than_virtio_segs)
+{
+	struct desc d[VIRTIO_SEGS + 1];
+	u64 b = tx_hdr(0, 4, 1024, 5000, OP_RW, VIRTIO_SEGS);
+	d[0] = (struct desc){ b, 44, F_NEXT, 1 };
+	for (u32 i = 1; i <= VIRTIO_SEGS; i++)
+		d[i] = (struct desc){ b + 44 + i, 1, i < VIRTIO_SEGS ? F_NEXT : 0, (u16)(i + 1) };
+	three_up();
+	tx_hdr(0, 4, 1024, 5000, OP_RW, VIRTIO_SEGS);
+	struct q_snap s = snap(0, 1);
+	tx_chain(0, d, VIRTIO_SEGS + 1);
+	expect_unconsumed(0, 1, s);
+	expect_refused(1, "descriptor chain too long", 1);
+}
+
+/* VIRTIO_SEGS buffers, header split over two and empty ones between: arrives whole. */
+TEST(tx_chain_of_virtio_segs_with_split_header)
+{
+	struct hdr h;
+	u8 got[64];
+	three_up();
+	u64 b = tx_hdr(0, 4, 1024, 5000, OP_RW, 30);
+	for (u32 i = 0; i < 30; i++)
+		gpa(0, b)[44 + i] = (u8)('a' + i);
+	struct desc d[VIRTIO_SEGS + 2];
+	d[0] = (struct desc){ b, 20, F_NEXT, 1 };
+	d[1] = (struct desc){ 0, 0, F_NEXT, 2 }; /* empty: not a buffer, address not looked at */
+	d[2] = (struct desc){ b + 20, 30, F_NEXT, 3 };
+	d[3] = (struct desc){ ~0ull, 0, F_NEXT, 4 };
+	for (u32 i = 4; i < VIRTIO_SEGS + 2; i++)
+		d[i] = (struct desc){ b + 50 + (i - 4) * 4, 4, i + 1 < VIRTIO_SEGS + 2 ? F_NEXT : 0,
+				      (u16)(i + 1) };
+	u16 used = used_of(0, 1)[1];
+	tx_chain(0, d, VIRTIO_SEGS + 2);
+	EXPECT_EQ(rd(0, 0x070), STATUS_UP);
+	if (EXPECT(recv(1, &h, got)) && EXPECT_EQ(h.len, 30))
+		for (u32 i = 0; i < 30; i++)
+			EXPECT_EQ(got[i], 'a' + i);
+	EXPECT_EQ(used_of(0, 1)[1], used + 1);
+}
+
+TEST(refuse_buffer_outside_ram)
+{
+	const u64 top = RAM_BASE + RAM_SIZE - 0x10000;
+	const u64 addrs[][2] = {
+		{ RAM_BASE - 0x1000, 44 }, { RAM_BASE - 20, 44 }, { RAM_BASE + RAM_SIZE, 44 },
+		{ top, 44 }, { top - 20, 44 }, { top + 0x8000, 44 }, { ~0ull - 20, 44 },
+		{ 0xffffffffffff0000ull, 0x20000 }, { RAM_BASE + TXBUF_OFF, 0xffffffffu },
+		{ RAM_BASE | (1ull << 40), 44 },
+	};
+	for (u32 i = 0; i < ARRAY_SIZE(addrs); i++) {
+		struct desc d[] = { { addrs[i][0], (u32)addrs[i][1], 0, 0 } };
+		tx_refused(d, 1, "buffer outside RAM");
+	}
+	/* a later buffer of the chain */
+	u64 b = tx_hdr(0, 4, 1024, 5000, OP_RW, 4);
+	struct desc second[] = { { b, 44, F_NEXT, 1 }, { top - 2, 4, 0, 0 } };
+	tx_refused(second, 2, "buffer outside RAM");
+	/* the last bytes below the reserved 64 KiB are fine */
+	three_up();
+	tx_hdr(0, 4, 1024, 5000, OP_RW, 4);
+	memcpy(gpa(0, top - 4), "edge", 4);
+	struct desc edge[] = { { RAM_BASE + TXBUF_OFF, 44, F_NEXT, 1 }, { top - 4, 4, 0, 0 } };
+	tx_chain(0, edge, 2);
+	struct hdr h;
+	u8 got[8];
+	EXPECT(recv(1, &h, got) && EXPECT(!memcmp(got, "edge", 4)));
+	EXPECT_EQ(rd(0, 0x070), STATUS_UP);
+}
+
+TEST(refuse_indirect_descriptor)
+{
+	u64 b = tx_hdr(0, 4, 1024, 5000, OP_RW, 0);
+	struct desc d[] = { { b, 44, F_INDIRECT, 0 } };
+	tx_refused(d, 1, "indirect descriptor");
+	struct desc later[] = { { b, 44, F_NEXT, 1 }, { b, 16, F_INDIRECT, 0 } };
+	tx_refused(later, 2, "indirect descriptor");
+	/* even an empty one */
+	struct desc empty[] = { { b, 44, F_NEXT, 1 }, { b, 0, F_INDIRECT, 0 } };
+	tx_refused(empty, 2, "indirect descriptor");
+}
+
+TEST(refuse_wrong_direction)
+{
+	u64 b = tx_hdr(0, 4, 1024, 5000, OP_RW, 0);
+	struct desc d[] = { { b, 44, F_WRITE, 0 } };
+	tx_refused(d, 1, "wrong buffer direction");
+	struct desc mixed[] = { { b, 44, F_NEXT, 1 }, { b + 0x100, 0, F_WRITE, 0 } };
+	tx_refused(mixed, 2, "wrong buffer direction");
+	/* rx: a readable buffer at the front of the rx ring, found when a packet comes */
+	three_up();
+	struct q_snap s = snap(0, 0);
+	u16 head = avail_of(0, 0)[2 + s.last_avail % QNUM];
+	desc_of(0, 0, head)->flags = 0;
+	send(1, 3, 5000, 1024, OP_RW, "x", 1);
+	expect_unconsumed(0, 0, s);
+	EXPECT_EQ(used_of(1, 1)[1], avail_idx[1][1]); /* the sender's packet went back, refused */
+	expect_refused(0, "wrong buffer direction", 2);
+}
+
+TEST(refuse_bad_packet)
+{
+	u64 b = tx_hdr(0, 4, 1024, 5000, OP_RW, 0);
+	struct desc short_hdr[] = { { b, 43, 0, 0 } };
+	tx_refused(short_hdr, 1, "bad packet");
+	struct desc split_short[] = { { b, 20, F_NEXT, 1 }, { b + 20, 20, 0, 0 } };
+	tx_refused(split_short, 2, "bad packet");
+	struct desc none[] = { { b, 0, 0, 0 } };
+	tx_refused(none, 1, "bad packet");
+	/* len beyond the buffer */
+	three_up();
+	b = tx_hdr(0, 4, 1024, 5000, OP_RW, 51);
+	struct q_snap s = snap(0, 1);
+	struct desc d[] = { { b, 44 + 50, 0, 0 } };
+	tx_chain(0, d, 1);
+	expect_unconsumed(0, 1, s);
+	expect_refused(1, "bad packet", 1);
+	three_up();
+	b = tx_hdr(0, 4, 1024, 5000, OP_RW, 0xffffffffu);
+	tx_chain(0, d, 1);
+	expect_refused(1, "bad packet", 1);
+	/* rx: a buffer too small for the header */
+	three_up();
+	s = snap(0, 0);
+	desc_of(0, 0, avail_of(0, 0)[2 + s.last_avail % QNUM])->len = 43;
+	send(1, 3, 5000, 1024, OP_REQUEST + 2, NULL, 0); /* an RST fits no smaller buffer */
+	expect_unconsumed(0, 0, s);
+	expect_refused(0, "bad packet", 1);
+}
+
+TEST(refuse_rx_buffer_outside_ram)
+{
+	three_up();
+	struct q_snap s = snap(0, 0);
+	desc_of(0, 0, avail_of(0, 0)[2 + s.last_avail % QNUM])->addr =
+		RAM_BASE + RAM_SIZE - 0x10000;
+	send(1, 3, 5000, 1024, OP_RW, "x", 1);
+	expect_unconsumed(0, 0, s);
+	expect_refused(0, "buffer outside RAM", 2);
+}
+
+/* One line per second per VM: a second failure within the second is not logged. */
+TEST(refusal_log_rate_limited)
+{
+	three_up();
+	wr(0, 0x030, 1);
+	wr(0, 0x038, 8);
+	const char *line = "pv: warn: vm vm0: virtio-vsock: queue 1: changed while ready; "
+			   "device needs reset\r\n";
+	EXPECT_STR(fake.out, line);
+	wr(0, 0x070, 0);
+	driver_up(0);
+	fake.now += FAKE_TIMER_FREQ / 2;
+	wr(0, 0x030, 1);
+	wr(0, 0x038, 8);
+	EXPECT(rd(0, 0x070) & NEEDS_RESET);
+	EXPECT_STR(fake.out, line);
+	wr(0, 0x070, 0);
+	driver_up(0);
+	next_second();
+	wr(0, 0x030, 1);
+	wr(0, 0x038, 8);
+	EXPECT_EQ(fake.out_len, 2 * strlen(line));
+}
+
+/* ---- interrupts ---- */
+
+/* VRING_AVAIL_F_NO_INTERRUPT (2.7.7): no InterruptStatus bit, no SPI for that queue's used
+ * buffers; the other queue still interrupts. */
+TEST(interrupt_suppression)
+{
+	struct hdr h;
+	three_up();
+	for (u32 i = 0; i < 2; i++) {
+		wr(i, 0x064, 1);
+		spi_clear(i);
+	}
+	avail_of(1, 0)[0] = 1; /* vm1: no interrupt for rx */
+	send(0, 4, 1024, 5000, OP_RW, "q", 1);
+	EXPECT_EQ(used_of(1, 0)[1], used_seen[1][0] + 1); /* delivered all the same */
+	EXPECT_EQ(rd(1, 0x060), 0);
+	EXPECT(!spi_pending(1));
+	EXPECT_EQ(rd(0, 0x060), 1); /* vm0's tx buffer came back: interrupt */
+	EXPECT(spi_pending(0));
+	EXPECT(recv_op(1, OP_RW, &h));
+	wr(0, 0x064, 1);
+	spi_clear(0);
+	avail_of(0, 1)[0] = 1; /* and vm0: none for tx */
+	send(0, 4, 1024, 5000, OP_RW, "r", 1);
+	EXPECT_EQ(rd(0, 0x060), 0);
+	EXPECT(!spi_pending(0));
+	EXPECT(recv_op(1, OP_RW, &h));
+	avail_of(1, 0)[0] = 0;
+	send(0, 4, 1024, 5000, OP_RW, "s", 1);
+	EXPECT_EQ(rd(1, 0x060), 1);
+	EXPECT(spi_pending(1));
+	EXPECT(recv_op(1, OP_RW, &h));
+}
