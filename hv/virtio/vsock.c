@@ -191,7 +191,7 @@ static bool flush_owed(struct vm *vm)
 		for (u32 j = 0; j < VSOCK_STREAMS; j++) {
 			struct vsock_stream *s = &vms[i].vsock.stream[j];
 			bool own = i == vm->id;
-			if (s->state != CLOSING || !(s->rst & (own ? 1 : 2)))
+			if (s->state != CLOSING || !(own ? s->rst & 1 : s->rst & 2 && s->peer == vm->id))
 				continue;
 			/* From the far end's (cid, port) to this end's port. */
 			struct vm *far = own ? &vms[s->peer] : &vms[i];
