@@ -229,7 +229,9 @@ static void tx_run(struct vm *vm)
 	struct hdr h;
 	v->stalled = 0;
 	while (up(vm) && vq_peek(vm, d, VSOCK_TX, false, &c)) {
-		if (c.len < sizeof(h) || (vq_read(&h, &c, 0, sizeof(h)), h.len > c.len - sizeof(h))) {
+		/* A stalled packet is read again: its len may not shrink below what went already. */
+		if (c.len < sizeof(h) || (vq_read(&h, &c, 0, sizeof(h)), h.len > c.len - sizeof(h)) ||
+		    h.len < v->sent) {
 			virtio_fail(vm, d, "bad packet", VSOCK_TX);
 			return;
 		}
