@@ -187,6 +187,8 @@ static void send(u32 vm, u64 dst_cid, u32 sport, u32 dport, u16 op, const void *
 	wr(vm, 0x050, 1);
 }
 
+static bool hold_rx[8]; /* recv does not repost: the VM's rx ring runs dry */
+
 /* The next packet in vm's rx used ring, reposting its buffer; false when there is none. */
 static bool recv(u32 vm, struct hdr *h, u8 *data)
 {
@@ -199,7 +201,8 @@ static bool recv(u32 vm, struct hdr *h, u8 *data)
 	EXPECT_EQ(e[1], sizeof(*h) + h->len);
 	if (data)
 		memcpy(data, buf + sizeof(*h), h->len);
-	post_rx(vm, e[0]);
+	if (!hold_rx[vm])
+		post_rx(vm, e[0]);
 	return true;
 }
 
@@ -873,4 +876,341 @@ TEST(interrupt_suppression)
 	EXPECT_EQ(rd(1, 0x060), 1);
 	EXPECT(spi_pending(1));
 	EXPECT(recv_op(1, OP_RW, &h));
+}
+
+/* ---- the vsock router ---- */
+
+#define BIG_OFF 0x1a0000u /* a 64 KiB tx buffer area */
+
+/* Gives vm's rx buffers, one per used entry, back (as recv does) and notifies queue 0. */
+static void repost_all(u32 vm)
+{
+	u32 n = (u16)(used_of(vm, 0)[1] - (avail_idx[vm][0] - QNUM));
+	for (u32 i = 0; i < n; i++) {
+		u32 *e = (u32 *)(void *)&used_of(vm, 0)[2 + 4 * ((avail_idx[vm][0] - QNUM) % QNUM)];
+		post_rx(vm, e[0]);
+	}
+	wr(vm, 0x050, 0);
+}
+
+/* vm's rx ring taken up by n one-byte RWs from `from` on an open stream, held unread. */
+static void fill_rx(u32 vm, u32 n, u32 from, u32 fport, u32 port)
+{
+	for (u32 i = 0; i < n; i++)
+		send(from, 3 + vm, fport, port, OP_RW, "f", 1);
+	EXPECT_EQ((u16)(used_of(vm, 0)[1] - used_seen[vm][0]), n);
+}
+
+static void drain(u32 vm, u32 n)
+{
+	struct hdr h;
+	for (u32 i = 0; i < n; i++)
+		EXPECT(recv(vm, &h, NULL));
+}
+
+static bool got_rst(u32 vm, u32 src_cid, u32 sport, u32 dport)
+{
+	struct hdr h;
+	return EXPECT(recv_op(vm, OP_RST, &h)) && EXPECT_EQ(h.src_cid, src_cid) &&
+	       EXPECT_EQ(h.src_port, sport) && EXPECT_EQ(h.dst_port, dport) &&
+	       EXPECT_EQ(h.dst_cid, 3 + vm) && EXPECT_EQ(h.type, 1);
+}
+
+static u32 live_streams(void)
+{
+	u32 n = 0;
+	for (u32 i = 0; i < vm_count; i++)
+		for (u32 j = 0; j < VSOCK_STREAMS; j++)
+			n += vms[i].vsock.stream[j].state != 0;
+	return n;
+}
+
+enum how { DEVICE_RESET, VM_RESET, VM_STOP };
+
+/* vm0 goes away with four streams: to vm1 twice, from vm1 once (vm1's rx ring full at that
+ * moment) and to vm2. Every peer gets one RST per stream; vm1's come when it posts buffers. */
+static void goes_away(enum how how)
+{
+	struct hdr h;
+	bundle(3);
+	allow(0, 4, PVB_PORT_ANY);
+	allow(0, 5, 5000);
+	allow(1, 3, 7000);
+	EXPECT_EQ(create(), 3);
+	memset(tx_slot, 0, sizeof(tx_slot));
+	memset(hold_rx, 0, sizeof(hold_rx));
+	for (u32 i = 0; i < 3; i++)
+		driver_up(i);
+	connect_pair(0, 1024, 1, 5000);
+	connect_pair(0, 1025, 1, 5001);
+	connect_pair(1, 2000, 0, 7000);
+	connect_pair(0, 1026, 2, 5000);
+	hold_rx[1] = 1;
+	fill_rx(1, QNUM, 0, 1024, 5000);
+	u16 used1 = used_of(1, 0)[1];
+	if (how == DEVICE_RESET)
+		wr(0, 0x070, 0);
+	else if (how == VM_RESET)
+		vm_reset(&vms[0]);
+	else
+		vm_stop(&vms[0], "test");
+	EXPECT(got_rst(2, 3, 1026, 5000));
+	EXPECT(!recv(2, &h, NULL));
+	EXPECT_EQ(used_of(1, 0)[1], used1); /* nowhere to put them yet */
+	EXPECT_EQ(vms[1].vsock.owed, 3);
+	EXPECT_EQ(live_streams(), 3);
+	drain(1, QNUM);
+	hold_rx[1] = 0;
+	/* two buffers: two RSTs, one still owed */
+	post_rx(1, 0);
+	post_rx(1, 1);
+	wr(1, 0x050, 0);
+	EXPECT_EQ(vms[1].vsock.owed, 1);
+	post_rx(1, 2);
+	wr(1, 0x050, 0);
+	EXPECT_EQ(vms[1].vsock.owed, 0);
+	u32 seen = 0;
+	for (u32 i = 0; i < 3; i++) {
+		if (!EXPECT(recv_op(1, OP_RST, &h)))
+			break;
+		EXPECT_EQ(h.src_cid, 3);
+		seen |= h.src_port == 1024 && h.dst_port == 5000 ? 1u :
+			h.src_port == 1025 && h.dst_port == 5001 ? 2u :
+			h.src_port == 7000 && h.dst_port == 2000 ? 4u : 8u;
+	}
+	EXPECT_EQ(seen, 7);
+	EXPECT(!recv(1, &h, NULL));
+	EXPECT_EQ(live_streams(), 0);
+	EXPECT_EQ(rd(1, 0x070), STATUS_UP);
+	if (how == VM_STOP) {
+		EXPECT_EQ(vms[0].state, VM_OFF);
+		send(1, 3, 2001, 7000, OP_REQUEST, NULL, 0);
+		EXPECT(got_rst(1, 3, 7000, 2001));
+		EXPECT(strstr(fake.out, "vm vm1: vsock: connect to 3:7000 refused: its device is not "
+					"ready"));
+		return;
+	}
+	driver_up(0);
+	connect_pair(0, 1024, 1, 5000);
+	echo(0, 1024, 1, 5000);
+	connect_pair(1, 2000, 0, 7000);
+	echo(1, 2000, 0, 7000);
+}
+
+TEST(device_reset_rsts_every_stream)
+{
+	goes_away(DEVICE_RESET);
+}
+
+TEST(vm_reset_rsts_every_stream)
+{
+	goes_away(VM_RESET);
+}
+
+TEST(vm_stop_rsts_every_stream)
+{
+	goes_away(VM_STOP);
+}
+
+/* Resets on both sides before the RST could go: what is owed to a VM that resets is dropped. */
+TEST(owed_rst_dropped_when_its_receiver_resets)
+{
+	struct hdr h;
+	three_up();
+	hold_rx[1] = 1;
+	fill_rx(1, QNUM, 0, 1024, 5000);
+	wr(0, 0x070, 0);
+	EXPECT_EQ(vms[1].vsock.owed, 1);
+	wr(1, 0x070, 0);
+	hold_rx[1] = 0;
+	EXPECT_EQ(vms[1].vsock.owed, 0);
+	EXPECT_EQ(live_streams(), 0);
+	driver_up(1);
+	EXPECT(!recv(1, &h, NULL));
+	EXPECT(got_rst(2, 4, 2000, 6000)); /* vm1's reset: its stream with vm2 */
+}
+
+/* A receiver with no rx buffer holds the sender's tx queue, every packet behind the first
+ * too, until it posts buffers and notifies. */
+TEST(receiver_without_rx_stalls_sender)
+{
+	struct hdr h;
+	u8 got[8];
+	three_up();
+	hold_rx[1] = 1;
+	fill_rx(1, QNUM, 0, 1024, 5000);
+	drain(1, QNUM);
+	hold_rx[1] = 0;
+	u16 tx_used = used_of(0, 1)[1];
+	send(0, 4, 1024, 5000, OP_RW, "one", 3);
+	send(0, 4, 1024, 5000, OP_RW, "two", 3);
+	send(0, 5, 1, 1, OP_REQUEST, NULL, 0); /* would be refused: waits all the same */
+	EXPECT_EQ(used_of(0, 1)[1], tx_used);
+	EXPECT(vms[0].vsock.stalled && vms[0].vsock.waiting_on == 1);
+	EXPECT(!recv(0, &h, NULL));
+	/* posting without a notification is not enough */
+	post_rx(1, 0);
+	EXPECT_EQ(used_of(0, 1)[1], tx_used);
+	wr(1, 0x050, 0);
+	EXPECT_EQ(used_of(0, 1)[1], tx_used + 1);
+	EXPECT(recv(1, &h, got) && EXPECT(!memcmp(got, "one", 3))); /* reposts one */
+	wr(1, 0x050, 0);
+	EXPECT_EQ(used_of(0, 1)[1], tx_used + 3);
+	EXPECT(recv(1, &h, got) && EXPECT(!memcmp(got, "two", 3)));
+	EXPECT(got_rst(0, 5, 1, 1));
+	EXPECT(!vms[0].vsock.stalled);
+}
+
+/* A packet that is refused while its sender has no rx buffer for the RST: the sender's tx
+ * queue waits for its own rx buffers. */
+TEST(refusal_waits_for_senders_rx)
+{
+	struct hdr h;
+	three_up();
+	hold_rx[0] = 1;
+	fill_rx(0, QNUM, 1, 5000, 1024);
+	drain(0, QNUM);
+	hold_rx[0] = 0;
+	u16 tx_used = used_of(0, 1)[1];
+	send(0, 4, 999, 5000, OP_RW, "x", 1); /* no such stream */
+	send(0, 4, 1024, 5000, OP_RW, "y", 1);
+	EXPECT_EQ(used_of(0, 1)[1], tx_used);
+	EXPECT(vms[0].vsock.stalled && vms[0].vsock.waiting_on == 0);
+	EXPECT(!recv(1, &h, NULL));
+	post_rx(0, 0);
+	wr(0, 0x050, 0);
+	EXPECT_EQ(used_of(0, 1)[1], tx_used + 2);
+	EXPECT(got_rst(0, 4, 5000, 999));
+	EXPECT(recv_op(1, OP_RW, &h));
+}
+
+TEST(stream_table_full)
+{
+	struct hdr h;
+	three_up();
+	allow(0, 4, PVB_PORT_ANY);
+	for (u32 i = 1; i < VSOCK_STREAMS; i++) { /* one is open already */
+		send(0, 4, 3000 + i, 5000, OP_REQUEST, NULL, 0);
+		EXPECT(recv_op(1, OP_REQUEST, &h));
+	}
+	next_second();
+	out_clear();
+	send(0, 4, 4000, 5000, OP_REQUEST, NULL, 0);
+	EXPECT(got_rst(0, 4, 5000, 4000));
+	EXPECT(!recv(1, &h, NULL));
+	EXPECT_STR(fake.out, "pv: warn: vm vm0: vsock: connect to 4:5000 refused: too many streams"
+			     "\r\n");
+	/* vm1 may still open its own; vm0 again once one closes */
+	send(1, 5, 2001, 6000, OP_REQUEST, NULL, 0);
+	EXPECT(recv_op(2, OP_REQUEST, &h));
+	send(0, 4, 3001, 5000, OP_RST, NULL, 0);
+	EXPECT(recv_op(1, OP_RST, &h));
+	send(0, 4, 4000, 5000, OP_REQUEST, NULL, 0);
+	EXPECT(recv_op(1, OP_REQUEST, &h));
+}
+
+static void send_hdr(u32 vm, struct hdr h)
+{
+	u32 i = tx_slot[vm]++ % QNUM;
+	u64 buf = RAM_BASE + TXBUF_OFF + 0x1000u * i;
+	memcpy(gpa(vm, buf), &h, sizeof(h));
+	*desc_of(vm, 1, i) = (struct desc){ buf, (u32)sizeof(h), 0, 0 };
+	offer(vm, 1, (u16)i);
+	wr(vm, 0x050, 1);
+}
+
+TEST(spoofed_source_or_type_gets_rst)
+{
+	struct hdr h;
+	three_up();
+	/* vm0 pretends to be vm2 on vm2's stream with vm1 */
+	send_hdr(0, (struct hdr){ .src_cid = 5, .dst_cid = 4, .src_port = 6000, .dst_port = 2000,
+				  .type = 1, .op = OP_RW });
+	EXPECT(got_rst(0, 4, 2000, 6000));
+	EXPECT(!recv(1, &h, NULL));
+	EXPECT_STR(fake.out, "pv: warn: vm vm0: vsock: packet from CID 5, type 1 refused\r\n");
+	/* a spoofed RST is dropped, with no answer */
+	send_hdr(0, (struct hdr){ .src_cid = 5, .dst_cid = 4, .src_port = 6000, .dst_port = 2000,
+				  .type = 1, .op = OP_RST });
+	EXPECT(!recv(0, &h, NULL) && !recv(1, &h, NULL));
+	echo(1, 2000, 2, 6000);
+	/* SEQPACKET (2) on the open stream */
+	next_second();
+	out_clear();
+	send_hdr(0, (struct hdr){ .src_cid = 3, .dst_cid = 4, .src_port = 1024, .dst_port = 5000,
+				  .type = 2, .op = OP_RW });
+	EXPECT(got_rst(0, 4, 5000, 1024));
+	EXPECT(!recv(1, &h, NULL));
+	EXPECT_STR(fake.out, "pv: warn: vm vm0: vsock: packet from CID 3, type 2 refused\r\n");
+	/* the streams are untouched */
+	echo(0, 1024, 1, 5000);
+	echo(1, 2000, 2, 6000);
+}
+
+TEST(response_only_from_the_asked_end)
+{
+	struct hdr h;
+	three_up();
+	allow(0, 4, 5005);
+	send(0, 4, 1030, 5005, OP_REQUEST, NULL, 0);
+	EXPECT(recv_op(1, OP_REQUEST, &h));
+	/* the initiator answers its own request */
+	send(0, 4, 1030, 5005, OP_RESPONSE, NULL, 0);
+	EXPECT(got_rst(0, 4, 5005, 1030));
+	EXPECT(!recv(1, &h, NULL));
+	/* RW before the RESPONSE, from either end */
+	send(0, 4, 1030, 5005, OP_RW, "early", 5);
+	EXPECT(got_rst(0, 4, 5005, 1030));
+	send(1, 3, 5005, 1030, OP_RW, "early", 5);
+	EXPECT(got_rst(1, 3, 1030, 5005));
+	send(1, 3, 5005, 1030, OP_CREDIT_UPDATE, NULL, 0);
+	EXPECT(got_rst(1, 3, 1030, 5005));
+	EXPECT(!recv(0, &h, NULL) && !recv(1, &h, NULL));
+	/* the stream is still asked for: the right end's RESPONSE opens it */
+	send(1, 3, 5005, 1030, OP_RESPONSE, NULL, 0);
+	EXPECT(recv_op(0, OP_RESPONSE, &h));
+	echo(0, 1030, 1, 5005);
+	/* a second RESPONSE on an open stream */
+	send(1, 3, 5005, 1030, OP_RESPONSE, NULL, 0);
+	EXPECT(got_rst(1, 3, 1030, 5005));
+	/* a REQUEST on it again, from either end */
+	send(0, 4, 1030, 5005, OP_REQUEST, NULL, 0);
+	EXPECT(got_rst(0, 4, 5005, 1030));
+	send(1, 3, 5005, 1030, OP_REQUEST, NULL, 0);
+	EXPECT(got_rst(1, 3, 1030, 5005));
+	echo(0, 1030, 1, 5005);
+	EXPECT(!recv(0, &h, NULL) && !recv(1, &h, NULL));
+}
+
+/* A sender stalled half-way through a packet must not be able to change what the hypervisor
+ * already sent: its header and buffers are read again when it resumes. */
+TEST(stalled_packet_changed_by_its_sender)
+{
+	static u8 big[6000];
+	struct hdr h;
+	three_up();
+	hold_rx[1] = 1;
+	fill_rx(1, QNUM - 1, 0, 1024, 5000);
+	u64 b = RAM_BASE + BIG_OFF;
+	struct hdr t = { .src_cid = 3, .dst_cid = 4, .src_port = 1024, .dst_port = 5000,
+			 .len = sizeof(big), .type = 1, .op = OP_RW };
+	memcpy(gpa(0, b), &t, sizeof(t));
+	memcpy(gpa(0, b) + sizeof(t), big, sizeof(big));
+	struct desc d[] = { { b, 44 + sizeof(big), 0, 0 } };
+	tx_chain(0, d, 1);
+	EXPECT(vms[0].vsock.stalled);
+	EXPECT_EQ(vms[0].vsock.sent, 0x1000 - 44);
+	/* now it says the packet is short, and so is its buffer */
+	t.len = 10;
+	memcpy(gpa(0, b), &t, sizeof(t));
+	desc_of(0, 1, 0)->len = 44 + 10;
+	out_clear();
+	drain(1, QNUM);
+	hold_rx[1] = 0;
+	repost_all(1);
+	EXPECT(rd(0, 0x070) & NEEDS_RESET);
+	EXPECT_STR(fake.out,
+		   "pv: warn: vm vm0: virtio-vsock: queue 1: bad packet; device needs reset\r\n");
+	EXPECT(got_rst(1, 3, 1024, 5000));
+	EXPECT(!recv(1, &h, NULL));
 }
