@@ -159,9 +159,10 @@ static void move(u8 *d, const u8 *s, u32 n)
 void vq_copy(const struct vq_chain *dst, u32 doff, const struct vq_chain *src, u32 soff, u32 n)
 {
 	while (n) {
-		const struct vq_seg *ds = seg_at(dst, &doff), *ss = seg_at(src, &soff);
-		u32 k = min32(n, min32(ds->len - doff, ss->len - soff));
-		move(pa_ptr(pa_add(ds->pa, doff)), pa_ptr(pa_add(ss->pa, soff)), k);
+		u32 di = doff, si = soff; /* seg_at makes them offsets within the segment */
+		const struct vq_seg *ds = seg_at(dst, &di), *ss = seg_at(src, &si);
+		u32 k = min32(n, min32(ds->len - di, ss->len - si));
+		move(pa_ptr(pa_add(ds->pa, di)), pa_ptr(pa_add(ss->pa, si)), k);
 		doff += k, soff += k, n -= k;
 	}
 }

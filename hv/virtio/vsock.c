@@ -191,7 +191,7 @@ static bool flush_owed(struct vm *vm)
 		for (u32 j = 0; j < VSOCK_STREAMS; j++) {
 			struct vsock_stream *s = &vms[i].vsock.stream[j];
 			bool own = i == vm->id;
-			if (s->state != CLOSING || !(s->rst & (own ? 1 : 2)))
+			if (s->state != CLOSING || !(own ? s->rst & 1 : s->rst & 2 && s->peer == vm->id))
 				continue;
 			/* From the far end's (cid, port) to this end's port. */
 			struct vm *far = own ? &vms[s->peer] : &vms[i];
@@ -232,8 +232,9 @@ static void tx_run(struct vm *vm)
 	 * and a driver that refills as fast as it is served cannot keep a core here. */
 	for (u32 budget = d->vq[VSOCK_TX].num; budget-- && up(vm) &&
 					       vq_peek(vm, d, VSOCK_TX, false, &c);) {
+		/* A stalled packet is read again: its len may not shrink below what went already. */
 		if (c.len < sizeof(h) || (vq_read(&h, &c, 0, sizeof(h)), h.len > c.len - sizeof(h)) ||
-		    h.len > VSOCK_MAX_PAYLOAD) {
+		    h.len > VSOCK_MAX_PAYLOAD || h.len < v->sent) {
 			virtio_fail(vm, d, "bad packet", VSOCK_TX);
 			return;
 		}
