@@ -583,8 +583,7 @@ TEST(refuse_changes_while_ready)
 		wr(0, 0x030, 1);
 		wr(0, regs[i], 0x1000);
 		struct virtq *vq = &vms[0].vsock.dev.vq[1];
-		EXPECT(vq->desc == before.desc && vq->avail == before.avail &&
-		       vq->used == before.used && vq->num == before.num);
+		EXPECT(!memcmp(vq->ring, before.ring, sizeof(vq->ring)) && vq->num == before.num);
 		expect_refused(1, "changed while ready", 1);
 	}
 	/* a queue taken down may be changed */
