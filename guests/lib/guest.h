@@ -23,6 +23,7 @@ extern uint64_t boot_cntpct;
 #define UART_BASE 0x09000000ul
 void uart_putc(char c);                 /* '\n' goes out as "\r\n" */
 int uart_getc(void);                    /* a received byte, or -1 if none is waiting */
+void uart_rx_irq_enable(void);          /* raise INTID_UART while a received byte waits (level) */
 
 /* ---- print.c: printf subset: %s %c %d %u %x %ld %lu %lx %%, optional 0 flag and width ---- */
 int printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
