@@ -216,12 +216,13 @@ static struct conn *find(const struct hdr *h)
 	return NULL;
 }
 
-static unsigned count_from(uint64_t cid)
+/* Streams a peer holds to one of our listening ports. */
+static unsigned count_from(uint64_t cid, uint32_t port)
 {
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < VSOCK_CONN_COUNT; i++)
-		n += conns[i].state != FREE && conns[i].peer_cid == cid;
+		n += conns[i].state != FREE && conns[i].peer_cid == cid && conns[i].port == port;
 	return n;
 }
 
@@ -252,7 +253,7 @@ static void accept_request(const struct hdr *h)
 		if (listeners[i].per_cid_max && listeners[i].port == h->dst_port)
 			l = &listeners[i];
 	struct conn *c = slot_free();
-	if (!l || !c || count_from(h->src_cid) >= l->per_cid_max) {
+	if (!l || !c || count_from(h->src_cid, h->dst_port) >= l->per_cid_max) {
 		send_pkt(back, NULL, OP_RST, 0, NULL, 0);
 		return;
 	}
@@ -375,8 +376,12 @@ static void flush_owed(uint64_t now)
 	}
 }
 
+/* The reset in virtio_probe ends every stream the device had (docs/virtio.md). */
 bool vsock_init(void)
 {
+	for (unsigned i = 0; i < VSOCK_CONN_COUNT; i++)
+		forget(&conns[i]);
+	memset(listeners, 0, sizeof(listeners));
 	if (!virtio_probe(&dev, 0, VIRTIO_ID_VSOCK))
 		return false;
 	for (unsigned i = 0; i < 3; i++)
