@@ -111,6 +111,7 @@ void gic_init(void);                    /* distributor; once, by vCPU 0, before 
 bool gic_cpu_init(void);                /* this vCPU's redistributor and CPU interface */
 void gic_enable(unsigned intid, uint8_t prio); /* SGI/PPI of this vCPU; SPI routed to it */
 void gic_disable(unsigned intid);
+void gic_set_edge(unsigned intid);      /* an SPI: edge-triggered (before gic_enable) */
 void gic_send_sgi(unsigned intid, unsigned vcpu);
 void gic_send_sgi_others(unsigned intid);     /* every vCPU but this one (IRM = 1) */
 uint32_t gicd_read(uint32_t off);

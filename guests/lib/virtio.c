@@ -135,6 +135,7 @@ void virtio_start(struct virtio_dev *d)
 			break;
 		}
 	irq_set_handler(d->intid, virtio_irq);
+	gic_set_edge(d->intid);
 	gic_enable(d->intid, IRQ_PRIO_DEFAULT);
 	wr(d, MMIO_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
 }

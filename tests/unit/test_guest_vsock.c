@@ -175,6 +175,7 @@ void host_wfi(void) { run_device(); }
 uint64_t probe_ld32(uint64_t addr, struct probe *p) { p->esr = 0; p->value = mmio_read32(addr); return 0; }
 void irq_set_handler(unsigned intid, irq_handler_fn fn) { EXPECT_EQ(intid, 48u); handler = fn; }
 void gic_enable(unsigned intid, uint8_t prio) { (void)intid; (void)prio; }
+void gic_set_edge(unsigned intid) { EXPECT_EQ(intid, 48u); }
 uint64_t timer_now(void) { return now; }
 uint64_t timer_us(uint64_t us) { return us; }
 
