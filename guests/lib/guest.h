@@ -185,7 +185,7 @@ static inline void dmb(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 uint32_t mmio_read32(uint64_t addr);
 void mmio_write32(uint64_t addr, uint32_t v);
 
-/* ---- virtio.c: virtio-mmio version 2 driver with split virtqueues (virtio 1.2, 2.7 and 4.2) ---- */
+/* ---- virtio.c: virtio-mmio v2 driver, split virtqueues (virtio 1.2, sections 2.7 and 4.2) ---- */
 #define VIRTIO_MMIO_BASE 0x0a000000ul   /* slot n at VIRTIO_MMIO_BASE + n * VIRTIO_MMIO_STRIDE */
 #define VIRTIO_MMIO_STRIDE 0x200ul
 #define VIRTIO_INTID_BASE 48u           /* slot n raises edge SPI INTID 48 + n */
@@ -249,7 +249,7 @@ void virtq_notify(struct virtq *q);            /* publish what was posted, tell 
 int virtq_next_used(struct virtq *q, uint32_t *len);
 bool virtq_has_used(const struct virtq *q);
 
-/* ---- vsock.c: vsock stream sockets over the virtio-vsock device in slot 0 (virtio 1.2, 5.10) ---- */
+/* ---- vsock.c: stream sockets over the virtio-vsock device in slot 0 (virtio 1.2, 5.10) ---- */
 #define VSOCK_CID_HOST 2u
 #define VSOCK_CONN_COUNT 16u            /* connections at once */
 #define VSOCK_CONN_BUF 32768u           /* receive buffer per connection: the buf_alloc we offer */

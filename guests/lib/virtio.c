@@ -35,8 +35,15 @@
 #define DESC_F_WRITE 2u                /* 2.7.5 */
 #define USED_F_NO_NOTIFY 1u            /* 2.7.10 */
 
-static uint32_t rd(const struct virtio_dev *d, uint32_t off) { return mmio_read32(d->base + off); }
-static void wr(const struct virtio_dev *d, uint32_t off, uint32_t v) { mmio_write32(d->base + off, v); }
+static uint32_t rd(const struct virtio_dev *d, uint32_t off)
+{
+	return mmio_read32(d->base + off);
+}
+
+static void wr(const struct virtio_dev *d, uint32_t off, uint32_t v)
+{
+	mmio_write32(d->base + off, v);
+}
 
 static uint64_t addr_of(const volatile void *p) { return (uint64_t)(uintptr_t)p; } /* MMU off */
 

@@ -1,4 +1,4 @@
-/* vsock.c: vsock stream sockets over the virtio-vsock device in slot 0, a fixed connection table. */
+/* vsock.c: vsock stream sockets over the virtio-vsock device in slot 0; a fixed table of them. */
 #include "guest.h"
 
 /* Packet header (virtio 1.2, 5.10.6): little-endian like us, 44 bytes, no padding. Buffers

@@ -16,7 +16,8 @@ struct pkt_hdr {
 } __attribute__((packed));
 _Static_assert(sizeof(struct pkt_hdr) == 44, "virtio_vsock_hdr");
 
-enum { OP_REQUEST = 1, OP_RESPONSE, OP_RST, OP_SHUTDOWN, OP_RW, OP_CREDIT_UPDATE, OP_CREDIT_REQUEST };
+enum { OP_REQUEST = 1, OP_RESPONSE, OP_RST, OP_SHUTDOWN, OP_RW, OP_CREDIT_UPDATE,
+       OP_CREDIT_REQUEST };
 #define MY_CID 3u
 #define PEER 7u
 #define MAXPKT 256
@@ -96,10 +97,19 @@ void mmio_write32(uint64_t addr, uint32_t v)
 	abort();
 }
 
-static struct virtq_desc *desc(unsigned q, unsigned i) { return (struct virtq_desc *)(uintptr_t)fd.desc[q] + i; }
-static uint16_t *avail(unsigned q) { return (uint16_t *)(uintptr_t)fd.driver[q]; } /* flags, idx, ring */
+/* The guest's rings, at the addresses it wrote (host pointers here). */
+static struct virtq_desc *desc(unsigned q, unsigned i)
+{
+	return (struct virtq_desc *)(uintptr_t)fd.desc[q] + i;
+}
+
+static uint16_t *avail(unsigned q) { return (uint16_t *)(uintptr_t)fd.driver[q]; } /* flags, idx */
 static uint16_t *used_hdr(unsigned q) { return (uint16_t *)(uintptr_t)fd.device[q]; }
-static struct virtq_used_elem *used_ring(unsigned q) { return (struct virtq_used_elem *)(used_hdr(q) + 2); }
+
+static struct virtq_used_elem *used_ring(unsigned q)
+{
+	return (struct virtq_used_elem *)(used_hdr(q) + 2);
+}
 
 static bool take(unsigned q, unsigned *id)
 {
@@ -172,7 +182,12 @@ static void run_device(void)
 /* ---- what the guest code calls besides the device ---- */
 
 void host_wfi(void) { run_device(); }
-uint64_t probe_ld32(uint64_t addr, struct probe *p) { p->esr = 0; p->value = mmio_read32(addr); return 0; }
+uint64_t probe_ld32(uint64_t addr, struct probe *p)
+{
+	p->esr = 0;
+	p->value = mmio_read32(addr);
+	return 0;
+}
 void irq_set_handler(unsigned intid, irq_handler_fn fn) { EXPECT_EQ(intid, 48u); handler = fn; }
 void gic_enable(unsigned intid, uint8_t prio) { (void)intid; (void)prio; }
 void gic_set_edge(unsigned intid) { EXPECT_EQ(intid, 48u); }
