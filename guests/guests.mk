@@ -6,7 +6,7 @@ BUILD ?= build
 CROSS ?= aarch64-linux-gnu-
 
 GUESTS := hello ticker smp attacker victim resetter crasher demo \
-          timer sgi rt spinner hog idle pmu bench pingpong flood rtc
+          timer sgi rt spinner hog idle pmu bench pingpong flood rtc vault vsbench vsecho
 
 # Guest-physical RAM base each guest is linked at (guest.ld); 16 MiB of RAM each. The --defsym
 # must come before -T on the link line, or the script's DEFINED() does not see it.
@@ -30,7 +30,12 @@ GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,guests/lib/guest.ld -Wl,--buil
 
 GUEST_LIB_SRCS := $(wildcard guests/lib/*.S guests/lib/*.c)
 src_to_obj      = $(patsubst guests/%,$(BUILD)/guests/%.o,$(basename $(1)))
-GUEST_LIB_OBJS := $(call src_to_obj,$(GUEST_LIB_SRCS))
+# The assembly is linked whole; the C files from an archive, so a guest gets only the modules it
+# uses (vsock's buffers are a megabyte of .bss that crt0 would clear at every boot).
+GUEST_LIB_ASM_OBJS := $(call src_to_obj,$(filter %.S,$(GUEST_LIB_SRCS)))
+GUEST_LIB_ARCHIVE  := $(BUILD)/guests/lib/libguest.a
+GUEST_LIB_OBJS := $(GUEST_LIB_ASM_OBJS) $(GUEST_LIB_ARCHIVE)
+GUEST_AR       := $(CROSS)ar
 GUEST_ELFS     := $(GUESTS:%=$(BUILD)/guests/%.elf)
 GUEST_BINS     := $(GUESTS:%=$(BUILD)/guests/%.bin)
 guest_objs      = $(call src_to_obj,$(wildcard guests/$(1)/*.S guests/$(1)/*.c))
@@ -49,6 +54,10 @@ $(call src_to_obj,$(filter %.c,$(GUEST_ALL_SRCS))): $(BUILD)/guests/%.o: guests/
 $(call src_to_obj,$(filter %.S,$(GUEST_ALL_SRCS))): $(BUILD)/guests/%.o: guests/%.S guests/guests.mk
 	@mkdir -p $(dir $@)
 	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
+
+$(GUEST_LIB_ARCHIVE): $(call src_to_obj,$(filter %.c,$(GUEST_LIB_SRCS)))
+	rm -f $@
+	$(GUEST_AR) rcs $@ $^
 
 define guest_rule
 $(BUILD)/guests/$(1).elf: $(call guest_objs,$(1)) $(GUEST_LIB_OBJS) guests/lib/guest.ld guests/guests.mk

@@ -8,6 +8,7 @@
 #define GICD_ISENABLER 0x0100u
 #define GICD_ICENABLER 0x0180u
 #define GICD_IPRIORITYR 0x0400u
+#define GICD_ICFGR 0x0c00u            /* 2 bits per INTID; the upper one set = edge-triggered */
 #define GICD_IROUTER 0x6000u
 #define GICD_CTLR_ENABLE_G1 (1u << 1) /* EnableGrp1 when DS = 1 (one security state) */
 #define GICD_CTLR_ARE (1u << 4)
@@ -125,6 +126,15 @@ void gic_enable(unsigned intid, uint8_t prio)
 	wr8(GICD_BASE + GICD_IPRIORITYR + intid, prio);
 	wr32(GICD_BASE + GICD_IROUTER + 8 * intid, me); /* Aff0 = me, IRM = 0; upper half stays 0 */
 	gicd_write(GICD_ISENABLER + 4 * (intid / 32), 1u << (intid % 32));
+}
+
+/* Only while the SPI is disabled does the spec promise the change takes (IHI 0069 12.9.9). */
+void gic_set_edge(unsigned intid)
+{
+	uint32_t off = GICD_ICFGR + 4 * (intid / 16), bit = 2u << (2 * (intid % 16));
+
+	if (intid >= 32)
+		gicd_write(off, gicd_read(off) | bit);
 }
 
 void gic_disable(unsigned intid)

@@ -23,6 +23,7 @@ extern uint64_t boot_cntpct;
 #define UART_BASE 0x09000000ul
 void uart_putc(char c);                 /* '\n' goes out as "\r\n" */
 int uart_getc(void);                    /* a received byte, or -1 if none is waiting */
+void uart_rx_irq_enable(void);          /* raise INTID_UART while a received byte waits (level) */
 
 /* ---- print.c: printf subset: %s %c %d %u %x %ld %lu %lx %%, optional 0 flag and width ---- */
 int printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -110,6 +111,7 @@ void gic_init(void);                    /* distributor; once, by vCPU 0, before 
 bool gic_cpu_init(void);                /* this vCPU's redistributor and CPU interface */
 void gic_enable(unsigned intid, uint8_t prio); /* SGI/PPI of this vCPU; SPI routed to it */
 void gic_disable(unsigned intid);
+void gic_set_edge(unsigned intid);      /* an SPI: edge-triggered (before gic_enable) */
 void gic_send_sgi(unsigned intid, unsigned vcpu);
 void gic_send_sgi_others(unsigned intid);     /* every vCPU but this one (IRM = 1) */
 uint32_t gicd_read(uint32_t off);
@@ -120,9 +122,18 @@ typedef void (*irq_handler_fn)(unsigned intid);
 void irq_set_handler(unsigned intid, irq_handler_fn fn); /* SGI/PPI: for this vCPU only */
 void irq_handle(void);                  /* the IRQ vector's C side (trap.c) */
 
+#ifdef __aarch64__
 static inline void irq_enable(void) { __asm__ volatile("msr daifclr, #2\n\tisb" ::: "memory"); }
 static inline void irq_disable(void) { __asm__ volatile("msr daifset, #2" ::: "memory"); }
 static inline void wfi(void) { __asm__ volatile("wfi" ::: "memory"); }
+#else
+/* tests/unit builds the portable lib files (virtio.c, vsock.c) on the host: there a fake device
+ * runs while the guest code would sleep in WFI, and interrupts are calls from that fake. */
+void host_wfi(void);
+static inline void irq_enable(void) {}
+static inline void irq_disable(void) {}
+static inline void wfi(void) { host_wfi(); }
+#endif
 
 /* Sleeps in WFI until `cond` holds; returns with IRQs enabled. `cond` is tested with IRQs
  * masked, so an interrupt that makes it true cannot land between the test and the WFI (WFI
@@ -160,6 +171,105 @@ void *memcpy(void *d, const void *s, size_t n);
 
 /* Cross-vCPU flags: single writer per slot, ordered with full-system barriers. No exclusives:
  * with the MMU off memory is Device, where exclusives and atomics are not reliable. */
+#ifdef __aarch64__
 static inline void barrier(void) { __asm__ volatile("dsb sy" ::: "memory"); }
+/* Orders memory accesses as seen by every observer (another core, the hypervisor's device). */
+static inline void dmb(void) { __asm__ volatile("dmb sy" ::: "memory"); }
+#else
+static inline void barrier(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+static inline void dmb(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+#endif
+
+/* One 32-bit device register access, always a single `ldr w`/`str w` with no writeback, so a
+ * hypervisor trapping it gets a full syndrome (ESR ISV) and can emulate it. */
+uint32_t mmio_read32(uint64_t addr);
+void mmio_write32(uint64_t addr, uint32_t v);
+
+/* ---- virtio.c: virtio-mmio v2 driver, split virtqueues (virtio 1.2, sections 2.7 and 4.2) ---- */
+#define VIRTIO_MMIO_BASE 0x0a000000ul   /* slot n at VIRTIO_MMIO_BASE + n * VIRTIO_MMIO_STRIDE */
+#define VIRTIO_MMIO_STRIDE 0x200ul
+#define VIRTIO_INTID_BASE 48u           /* slot n raises edge SPI INTID 48 + n */
+#define VIRTIO_ID_VSOCK 19u
+#define VIRTQ_SIZE 64u                  /* entries per queue at most (QueueNum = min(max, this)) */
+#define VIRTIO_MAX_QUEUES 3u
+
+/* The split ring's three parts (2.7.5, 2.7.6, 2.7.8), in memory this driver owns. */
+struct virtq_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+struct virtq_used_elem {
+	uint32_t id;
+	uint32_t len;
+};
+struct virtq_mem {
+	struct virtq_desc desc[VIRTQ_SIZE];
+	uint16_t avail_flags, avail_idx, avail_ring[VIRTQ_SIZE], used_event;
+	uint16_t used_flags __attribute__((aligned(4))), used_idx;
+	struct virtq_used_elem used_ring[VIRTQ_SIZE];
+	uint16_t avail_event;
+} __attribute__((aligned(4096)));
+_Static_assert(offsetof(struct virtq_mem, used_flags) % 4 == 0, "the used ring is 4-aligned");
+
+struct virtio_dev;
+struct virtq {
+	struct virtio_dev *dev;
+	struct virtq_mem *mem;
+	unsigned index;
+	uint16_t num;                   /* QueueNum */
+	uint16_t avail;                 /* entries made available (published by virtq_notify) */
+	uint16_t used;                  /* used entries taken */
+	uint16_t free_count;
+	uint16_t free[VIRTQ_SIZE];      /* descriptors not posted: a stack */
+	uint32_t posted[VIRTQ_SIZE];    /* size each posted descriptor has, 0 if not posted */
+};
+struct virtio_dev {
+	uint64_t base;
+	unsigned intid;
+	unsigned queue_count;
+	struct virtq q[VIRTIO_MAX_QUEUES];
+};
+
+/* Reset, ACKNOWLEDGE, DRIVER and features (VIRTIO_F_VERSION_1 only) up to FEATURES_OK; false
+ * (device left reset) if the slot holds no such device. An absent slot may fault: it is read
+ * with probe_ld32 first. Then virtq_init each queue and virtio_start. */
+bool virtio_probe(struct virtio_dev *d, unsigned slot, uint32_t device_id);
+bool virtio_queue_init(struct virtio_dev *d, unsigned index, struct virtq_mem *mem);
+void virtio_start(struct virtio_dev *d);       /* DRIVER_OK, and its interrupt through the GIC
+                                                * (after gic_init and gic_cpu_init) */
+uint32_t virtio_config_read(struct virtio_dev *d, uint32_t off); /* device config space */
+bool virtio_needs_reset(struct virtio_dev *d); /* DEVICE_NEEDS_RESET: it refused something */
+int virtq_alloc(struct virtq *q);              /* a free descriptor, or -1 */
+void virtq_post(struct virtq *q, unsigned id, void *buf, uint32_t size, bool device_writes);
+void virtq_free(struct virtq *q, unsigned id);
+void virtq_notify(struct virtq *q);            /* publish what was posted, tell the device */
+/* The next used descriptor, or -1; *len is what the device wrote, never above the posted size. */
+int virtq_next_used(struct virtq *q, uint32_t *len);
+bool virtq_has_used(const struct virtq *q);
+
+/* ---- vsock.c: stream sockets over the virtio-vsock device in slot 0 (virtio 1.2, 5.10) ---- */
+#define VSOCK_CID_HOST 2u
+#define VSOCK_CONN_COUNT 16u            /* connections at once */
+#define VSOCK_CONN_BUF 32768u           /* receive buffer per connection: the buf_alloc we offer */
+
+bool vsock_init(void);                  /* after gic_init, gic_cpu_init; false: no device */
+uint64_t vsock_cid(void);               /* this VM's CID (the device's guest_cid) */
+/* Accept connections to `port`, at most per_cid_max at once from any one peer CID; false if the
+ * listener table is full. */
+bool vsock_listen(uint32_t port, unsigned per_cid_max);
+int vsock_accept(uint32_t port);        /* a connection set up since the last call, or -1 */
+int vsock_connect(uint64_t cid, uint32_t port); /* blocks; a connection, or -1 on RST */
+bool vsock_peer(int c, uint64_t *cid, uint32_t *port); /* who is at the other end */
+/* None of these block. send: bytes queued (what the peer's credit and free tx buffers allow),
+ * -1 once the stream can carry no more. recv: bytes copied, 0 if none yet, -1 at its end. */
+int vsock_send(int c, const void *buf, uint32_t len);
+uint32_t vsock_send_space(int c);       /* what vsock_send would take right now */
+int vsock_recv(int c, void *buf, uint32_t size);
+void vsock_close(int c);                /* SHUTDOWN, then forget it; `c` is free for reuse */
+void vsock_poll(void);                  /* handle what the device returned; never blocks */
+bool vsock_pending(void);               /* the device returned something: vsock_poll has work */
+void vsock_wait(void);                  /* WFI until vsock_pending() */
 
 #endif

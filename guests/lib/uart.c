@@ -3,6 +3,8 @@
 
 #define UARTDR 0x000u
 #define UARTFR 0x018u
+#define UARTIMSC 0x038u
+#define INT_RX (1u << 4)                /* RXIM: receive interrupt while the FIFO holds data */
 #define FR_RXFE (1u << 4)
 #define FR_TXFF (1u << 5)
 
@@ -39,4 +41,9 @@ int uart_getc(void)
 	if (reg_read(UARTFR) & FR_RXFE)
 		return -1;
 	return (int)(reg_read(UARTDR) & 0xffu);
+}
+
+void uart_rx_irq_enable(void)
+{
+	reg_write(UARTIMSC, reg_read(UARTIMSC) | INT_RX);
 }

@@ -18,6 +18,19 @@ unsigned cpu_id(void)
 	return (unsigned)(mpidr & 0xffu);
 }
 
+/* Inline asm, not a volatile pointer: it pins the exact instruction form (guest.h). */
+uint32_t mmio_read32(uint64_t addr)
+{
+	uint32_t v;
+	__asm__ volatile("ldr %w0, [%1]" : "=r"(v) : "r"(addr) : "memory");
+	return v;
+}
+
+void mmio_write32(uint64_t addr, uint32_t v)
+{
+	__asm__ volatile("str %w0, [%1]" : : "r"(v), "r"(addr) : "memory");
+}
+
 bool str_eq(const char *a, const char *b)
 {
 	while (*a && *a == *b) {

@@ -50,3 +50,13 @@ $(UNIT_DIR)/test_virtio: tests/unit/test_virtio.c tests/unit/harness.h $(CORE_SR
 	@mkdir -p $(dir $@)
 	$(HOST_CC) $(UNIT_CFLAGS) -Wno-missing-prototypes -Ihv/arch/host tests/unit/test_virtio.c \
 		$(CORE_SRCS) -lfdt -o $@
+
+# guests/lib's virtio driver and vsock layer on the host against a fake device (the test).
+GUEST_VSOCK_SRCS := guests/lib/virtio.c guests/lib/vsock.c
+UNIT_TESTS += $(UNIT_DIR)/test_guest_vsock
+
+$(UNIT_DIR)/test_guest_vsock: tests/unit/test_guest_vsock.c tests/unit/harness.h \
+                              $(GUEST_VSOCK_SRCS) guests/lib/guest.h
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(UNIT_CFLAGS) -Wno-missing-prototypes -Iguests/lib tests/unit/test_guest_vsock.c \
+		$(GUEST_VSOCK_SRCS) -o $@
