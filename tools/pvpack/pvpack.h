@@ -95,7 +95,8 @@ enum prop_result node_cells(const struct node_ctx *c, const char *name, int requ
 			    const fdt32_t **cells, int *count);
 uint32_t node_cell(const fdt32_t *cells, int i);
 void node_check_props(const struct node_ctx *c, const char *const *known, size_t known_count);
-void node_check_children(const struct node_ctx *c, const char *allowed);
+void node_check_children(const struct node_ctx *c, const char *const *allowed,
+			 size_t allowed_count);
 void node_child_path(char *buf, size_t size, const char *parent, const char *name);
 
 /* file.c: a payload file named by property `prop` can be packed: open it read-only, check it is
