@@ -149,9 +149,15 @@ void device_conflicts(const struct node_ctx *c, const struct pvb_vm *vm,
 		      const struct vm_source *src, const struct pvb_vm *other,
 		      const struct vm_source *other_src);
 
+/* vsock.c: the VM's `vsock` node, if any (docs/config.md, "vsock"), into vm->cid and
+ * vm->connect: its CID (explicit, or 3 + its index in /vms), unique among the VMs, and its
+ * connect entries with each peer's name resolved to the peer's CID. Other VMs are read from the
+ * config FDT itself, so an entry may name a later VM. Without the node, vm->cid stays 0. */
+void vsock_check(const struct node_ctx *c, struct pvb_vm *vm);
+
 /* dtb.c: the device tree a VM boots with, written into buf; returns its size or a negative
  * libfdt error. Everything it describes comes from *vm, *src (bootargs, devices) and the board
- * constants. */
+ * constants; a VM with a vsock CID gets its virtio-mmio device (docs/virtio.md). */
 int dtb_build(const struct pvb_vm *vm, const struct vm_source *src, void *buf, size_t size);
 
 /* vm.c: validate one /vms child into *vm and *src, including its generated DTB. */

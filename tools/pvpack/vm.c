@@ -12,7 +12,7 @@ static const char *const vm_props[] = {
 	"initrd", "bootargs",
 };
 
-static const char *const vm_children[] = { "devices" };
+static const char *const vm_children[] = { "devices", "vsock" };
 
 #define DEFAULT_BOOTARGS "console=ttyAMA0"
 
@@ -197,6 +197,7 @@ void vm_check(const struct node_ctx *c, struct pvb_vm *vm, struct vm_source *src
 	layout_check(c, vm, src, ram_ok, image_ok);
 	check_bootargs(c, src);
 	device_check(c, vm, src, ram_ok);
+	vsock_check(c, vm);
 	if (c->diag->count == problems)
 		build_dtb(c, vm, src);
 	else
