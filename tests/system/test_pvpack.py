@@ -26,9 +26,11 @@ IMAGES = {"small.bin": 4096, "big.bin": 20 * MIB, "empty.bin": 0, "initrd.cpio":
 
 # hv/include/pv/bundle.h
 PVB_MAGIC, PVB_VERSION, PVB_ALIGN, PVB_MAX_VMS, PVB_NO_PIN = 0x31425650, 2, 4096, 8, 0xFF
+PVB_MAX_VSOCK_RULES, PVB_PORT_ANY = 8, 0xFFFFFFFF
 HEADER = struct.Struct("<IIIIQ8x")  # magic version header_size vm_count total_size reserved
 BLOB = "QQQ"  # offset size load
-VM = struct.Struct("<16sQQQ" + BLOB * 3 + "IIII8s24x72x")  # 72x: vsock cid, rules
+# ... vcpu_count cpu_mask flags priority vcpu_pin, 24x: devices, then cid rule_count connect[8]
+VM = struct.Struct("<16sQQQ" + BLOB * 3 + "IIII8s24x" + "II" + "II" * PVB_MAX_VSOCK_RULES)
 assert HEADER.size == 32 and VM.size == 232
 
 ALL_CORES = 0xF
@@ -58,7 +60,23 @@ GOOD = {
         ("bare", 0x80000000, 4 * MIB, 1, ALL_CORES, UNPINNED, 0, "guest.elf", 0x80000000,
          0x80000010, None, 0, ""),
     ],
+    "vsock": [
+        (name, 0x40000000, 2 * MIB, 1, ALL_CORES, UNPINNED, 0, "small.bin", 0x40000000,
+         0x40000000, None, 0, "console=ttyAMA0") for name in ["open", "work", "bare", "vault"]
+    ],
 }
+
+# Per good config with vsock nodes, per VM: (cid, [(peer cid, port), ...]); any other VM has
+# cid 0 and no rules. Default CIDs are 3 + the VM's index; "*" is PVB_PORT_ANY.
+VSOCK = {
+    "vsock": [(3, [(6, 5000), (6, 5001)]), (7, [(6, PVB_PORT_ANY), (3, 4294967294)]), (0, []),
+              (6, [])],
+}
+
+
+def vsock_of(name, i):
+    per_vm = VSOCK.get(name, [])
+    return per_vm[i] if i < len(per_vm) else (0, [])
 
 LINUX_BSS = MIB  # image_size counts it beyond the file
 ELF_SEGMENTS = [(0x80000000, 0x100, 0x100), (0x80003000, 0x80, 0x2000)]  # paddr, filesz, memsz
@@ -182,15 +200,20 @@ def test_good_config_packs(pvpack, name, tmp_path):
     assert total_size == len(data) and total_size % PVB_ALIGN == 0
 
     payload_end = header_size
-    for want, got in zip(GOOD[name], vms):
+    for i, (want, got) in enumerate(zip(GOOD[name], vms)):
         (wname, ram_base, ram_size, vcpus, cpu_mask, pins, priority, image, load, entry, initrd,
          initrd_load, _) = want
         (gname, g_ram_base, g_ram_size, g_entry, img_off, img_size, img_load, dtb_off, dtb_size,
-         dtb_load, rd_off, rd_size, rd_load, g_vcpus, g_cpu_mask, flags, g_priority, g_pins) = got
+         dtb_load, rd_off, rd_size, rd_load, g_vcpus, g_cpu_mask, flags, g_priority, g_pins, cid,
+         rule_count, *rules) = got
         assert gname == wname.encode().ljust(16, b"\0")
         assert (g_ram_base, g_ram_size, g_vcpus, g_cpu_mask, g_pins, g_priority, flags) == \
             (ram_base, ram_size, vcpus, cpu_mask, pins, priority, 0)
         assert (img_load, g_entry) == (load, entry)
+        want_cid, want_rules = vsock_of(name, i)
+        pairs = list(zip(rules[0::2], rules[1::2]))
+        assert (cid, rule_count, pairs[:rule_count]) == (want_cid, len(want_rules), want_rules)
+        assert pairs[rule_count:] == [(0, 0)] * (PVB_MAX_VSOCK_RULES - rule_count)
         assert dtb_load == ram_base + ram_size - PVTIME_SIZE - DTB_WINDOW
         assert 0 < dtb_size <= DTB_WINDOW and data[dtb_off:dtb_off + 4] == b"\xd0\x0d\xfe\xed"
         want_rd = image_data(initrd) if initrd else b""
@@ -248,6 +271,14 @@ def test_guest_dtb_describes_the_vm(pvpack, name, tmp_path):
         ]:
             assert line in dts, (name, i, line)
         assert sum(line.startswith("cpu@") for line in dts) == vcpus
+        # docs/virtio.md: slot 0, SPI 16 edge-rising; the root's interrupt-parent applies
+        has_vsock = vsock_of(name, i)[0] != 0
+        assert sum(line.startswith("virtio_mmio@") for line in dts) == has_vsock
+        if has_vsock:
+            at = dts.index("virtio_mmio@a000000 {")
+            assert dts[at:at + 6] == [
+                "virtio_mmio@a000000 {", 'compatible = "virtio,mmio";', reg(0xA000000, 0x200),
+                "interrupts = " + cells(0, 16, 1), "dma-coherent;", "};"]
         assert "its" not in " ".join(dts) and "msi-controller;" not in dts
         initrd_lines = [line for line in dts if line.startswith("linux,initrd-")]
         if initrd:

@@ -235,12 +235,13 @@ static size_t check(struct diag *d, struct pvpack_config *cfg, size_t expected)
 
 /* ---- one edit, one exact message: the whole error table of docs/config.md */
 
-enum op { OP_CELLS, OP_STR, OP_DEL, OP_NODE, OP_DEL_NODE, OP_RENAME };
+enum op { OP_CELLS, OP_STR, OP_STRS, OP_DEL, OP_NODE, OP_DEL_NODE, OP_RENAME };
 struct edit {
 	const char *node;
 	const char *prop;
 	enum op op;
 	const char *str;
+	int len; /* OP_STRS: bytes of str, with every NUL */
 	int cell_count;
 	uint32_t cells[8];
 };
@@ -248,6 +249,8 @@ struct edit {
 	.op = OP_CELLS, .cell_count = (int)(sizeof((uint32_t[]){ __VA_ARGS__ }) / 4),          \
 	.cells = { __VA_ARGS__ }
 #define STR(s) .op = OP_STR, .str = (s)
+/* A string list written as one literal with embedded NULs: "a\0b". */
+#define STRS(lit) .op = OP_STRS, .str = (lit), .len = (int)sizeof(lit)
 
 static void apply(const struct edit *e)
 {
@@ -257,6 +260,9 @@ static void apply(const struct edit *e)
 		break;
 	case OP_STR:
 		set_str(e->node, e->prop, e->str);
+		break;
+	case OP_STRS:
+		must(fdt_setprop(fdt_buf, node_at(e->node), e->prop, e->str, e->len));
 		break;
 	case OP_DEL:
 		must(fdt_delprop(fdt_buf, node_at(e->node), e->prop));
@@ -277,8 +283,9 @@ static void apply(const struct edit *e)
 	}
 }
 
+#define MAX_EDITS 4
 static const struct bad_case {
-	struct edit edits[2];
+	struct edit edits[MAX_EDITS];
 	const char *expect;
 } bad_cases[] = {
 	/* structure */
@@ -440,6 +447,67 @@ static const struct bad_case {
 	{ { { VM0, "initrd", STR(".") } }, VM0 ": initrd: \".\" is not a regular file" },
 	{ { { VM0, "initrd", CELLS(1) } }, VM0 ": initrd: must be a string" },
 	{ { { VM0, "bootargs", CELLS(1) } }, VM0 ": bootargs: must be a string" },
+	/* vsock: its node, the CID, the connect entries */
+#define VS0 VM0 "/vsock"
+#define VS1 VM1 "/vsock"
+#define VSOCK0 { VS0, NULL, .op = OP_NODE }
+#define VSOCK1 { VS1, NULL, .op = OP_NODE }
+	{ { VSOCK0, { VS0, "port", CELLS(5000) } }, VS0 ": unknown property \"port\"" },
+	{ { VSOCK0, { VS0 "/peer", NULL, .op = OP_NODE } }, VS0 "/peer: unknown node" },
+	{ { { VM0 "/vsock@0", NULL, .op = OP_NODE } }, VM0 "/vsock@0: unknown node" },
+	{ { VSOCK0, { VS0, "cid", CELLS(0, 3) } }, VS0 ": cid: must be one cell <n>, not 8 bytes" },
+	{ { VSOCK0, { VS0, "cid", CELLS(0) } }, VS0 ": cid: 0 is not in 3..4294967294" },
+	{ { VSOCK0, { VS0, "cid", CELLS(2) } }, VS0 ": cid: 2 is not in 3..4294967294" },
+	{ { VSOCK0, { VS0, "cid", CELLS(0xffffffff) } },
+	  VS0 ": cid: 4294967295 is not in 3..4294967294" },
+	{ { VSOCK0, { VS0, "cid", CELLS(7) }, VSOCK1, { VS1, "cid", CELLS(7) } },
+	  VS1 ": cid: 7 is already used by /vms/vm@0" },
+	{ { VSOCK0, VSOCK1, { VS1, "cid", CELLS(3) } }, VS1 ": cid: 3 is already used by /vms/vm@0" },
+	{ { VSOCK0, { VS0, "cid", CELLS(4) }, VSOCK1 },
+	  VS1 ": cid: 4 (the default: 3 + its index in /vms) is already used by /vms/vm@0" },
+	{ { VSOCK0, { VS0, "connect", STR("nosuch:5000") } },
+	  VS0 ": connect: \"nosuch:5000\" names no VM" },
+	{ { VSOCK0, { VS0, "connect", STR(":5000") } }, VS0 ": connect: \":5000\" names no VM" },
+	{ { VSOCK0, { VS0, "connect", STR("alpha:5000") } },
+	  VS0 ": connect: \"alpha:5000\" names this VM itself" },
+	{ { VSOCK0, { VS0, "connect", STR("beta:5000") } },
+	  VS0 ": connect: \"beta:5000\" names /vms/vm@1, which has no vsock node" },
+	{ { VSOCK0, VSOCK1, { VS0, "connect", STR("beta") } },
+	  VS0 ": connect: \"beta\" is not \"<vm>:<port>\" or \"<vm>:*\"" },
+	{ { VSOCK0, VSOCK1, { VS0, "connect", STR("") } },
+	  VS0 ": connect: \"\" is not \"<vm>:<port>\" or \"<vm>:*\"" },
+	{ { VSOCK0, VSOCK1, { VS0, "connect", STR("beta:50x0") } },
+	  VS0 ": connect: \"beta:50x0\" has a bad port (use a decimal number in 0..4294967294, or *)" },
+	{ { VSOCK0, VSOCK1, { VS0, "connect", STR("beta:") } },
+	  VS0 ": connect: \"beta:\" has a bad port (use a decimal number in 0..4294967294, or *)" },
+	{ { VSOCK0, VSOCK1, { VS0, "connect", STR("beta:4294967295") } },
+	  VS0 ": connect: \"beta:4294967295\" has a bad port (use a decimal number in "
+	      "0..4294967294, or *)" },
+	{ { VSOCK0, VSOCK1, { VS0, "connect", STR("beta:99999999999999999999") } },
+	  VS0 ": connect: \"beta:99999999999999999999\" has a bad port (use a decimal number in "
+	      "0..4294967294, or *)" },
+	{ { VSOCK0, VSOCK1, { VS0, "connect", STR("beta:+1") } },
+	  VS0 ": connect: \"beta:+1\" has a bad port (use a decimal number in 0..4294967294, or *)" },
+	{ { VSOCK0, VSOCK1, { VS0, "connect", STR("beta:**") } },
+	  VS0 ": connect: \"beta:**\" has a bad port (use a decimal number in 0..4294967294, or *)" },
+	{ { VSOCK0, VSOCK1, { VS0, "connect", STRS("beta:5000\0beta:5000") } },
+	  VS0 ": connect: \"beta:5000\" is listed twice" },
+	{ { VSOCK0, VSOCK1, { VS0, "connect", STRS("beta:*\0beta:*") } },
+	  VS0 ": connect: \"beta:*\" is listed twice" },
+	{ { VSOCK0, VSOCK1, { VS0, "connect", STRS("beta:5000\0beta:05000") } },
+	  VS0 ": connect: \"beta:05000\" overlaps \"beta:5000\"" },
+	{ { VSOCK0, VSOCK1, { VS0, "connect", STRS("beta:5000\0beta:*") } },
+	  VS0 ": connect: \"beta:*\" overlaps \"beta:5000\"" },
+	{ { VSOCK0, VSOCK1, { VS0, "connect", STRS("beta:*\0beta:5000") } },
+	  VS0 ": connect: \"beta:5000\" overlaps \"beta:*\"" },
+	{ { VSOCK0, VSOCK1,
+	    { VS0, "connect", STRS("beta:1\0beta:2\0beta:3\0beta:4\0beta:5\0beta:6\0beta:7\0"
+				   "beta:8\0beta:9") } },
+	  VS0 ": connect: has 9 entries, at most 8 are allowed" },
+	{ { VSOCK0, VSOCK1, { VS0, "connect", CELLS(1) } },
+	  VS0 ": connect: must be one or more strings" },
+	{ { VSOCK0, VSOCK1, { VS0, "connect", .op = OP_CELLS } },
+	  VS0 ": connect: must be one or more strings" },
 	/* the bundle: 4 KiB header page + 127 MiB + 4 KiB of images + 2 * 4 KiB of DTBs */
 	{ { { VM0, "memory", CELLS(0, 0x40000000, 0, 0x8000000) }, { VM0, "image", STR("huge.bin") } },
 	  "/: bundle would be 133185536 bytes, more than the 132120576 allowed" },
@@ -452,7 +520,7 @@ TEST(each_bad_config_reports_exactly_its_message)
 		struct diag d = { 0, NULL };
 		struct pvpack_config cfg;
 		base_fdt();
-		for (size_t e = 0; e < 2 && bc->edits[e].node; e++)
+		for (size_t e = 0; e < MAX_EDITS && bc->edits[e].node; e++)
 			apply(&bc->edits[e]);
 		size_t n = check(&d, &cfg, 1);
 		if (n == 0 || (n >= 1 && !EXPECT_STR(d.lines[0], bc->expect)))
@@ -969,6 +1037,100 @@ TEST(device_problems_are_each_reported)
 			   "[0x9020000, 0x9021000) of " VM0 "/devices/a@0");
 		EXPECT_STR(d.lines[5], VM1 "/devices/b@0: interrupts: INTID 40 is also given to "
 			   VM0 "/devices/a@0");
+	}
+	diag_free(&d);
+}
+
+/* ---- vsock */
+
+static void add_vsock(const char *vm, int cid, const char *connect, size_t connect_len)
+{
+	char path[64];
+	int node = must(fdt_add_subnode(fdt_buf, node_at(vm), "vsock"));
+	if (cid >= 0)
+		must(fdt_setprop_u32(fdt_buf, node, "cid", (uint32_t)cid));
+	snprintf(path, sizeof(path), "%s/vsock", vm);
+	if (connect)
+		must(fdt_setprop(fdt_buf, node_at(path), "connect", connect, (int)connect_len));
+}
+
+#define VM2 "/vms/vm@2"
+#define VM3 "/vms/vm@3"
+
+TEST(vsock_cids_and_rules_reach_the_header_and_the_guest_dtb)
+{
+	struct diag d = { 0, NULL };
+	struct pvpack_config cfg;
+	build_fdt(4);
+	/* alpha names beta before beta's node is read: names resolve over the whole config */
+	static const char alpha_connect[] = "beta:0\0beta:4294967294\0vm2:*";
+	add_vsock(VM0, -1, alpha_connect, sizeof(alpha_connect));
+	add_vsock(VM1, 42, "alpha:22", sizeof("alpha:22"));
+	add_vsock(VM2, -1, NULL, 0); /* vm3 has none */
+	if (check(&d, &cfg, 0) != 0)
+		return;
+	const struct pvb_vm *vm = cfg.header.vms;
+	EXPECT_EQ(vm[0].cid, 3); /* PVB_CID_FIRST_VM + index */
+	EXPECT_EQ(vm[0].rule_count, 3);
+	EXPECT_EQ(vm[0].connect[0].cid, 42);
+	EXPECT_EQ(vm[0].connect[0].port, 0);
+	EXPECT_EQ(vm[0].connect[1].cid, 42);
+	EXPECT_EQ(vm[0].connect[1].port, 4294967294u);
+	EXPECT_EQ(vm[0].connect[2].cid, 5);
+	EXPECT_EQ(vm[0].connect[2].port, PVB_PORT_ANY);
+	EXPECT_EQ(vm[0].connect[3].cid + vm[0].connect[3].port, 0);
+	EXPECT_EQ(vm[1].cid, 42);
+	EXPECT_EQ(vm[1].rule_count, 1);
+	EXPECT_EQ(vm[1].connect[0].cid, 3);
+	EXPECT_EQ(vm[1].connect[0].port, 22);
+	EXPECT_EQ(vm[2].cid, 5);
+	EXPECT_EQ(vm[2].rule_count, 0); /* accepts only */
+	EXPECT_EQ(vm[3].cid, 0);        /* no device */
+	EXPECT_EQ(vm[3].rule_count, 0);
+
+	const void *dtb = cfg.src[0].dtb;
+	const char *node = "/virtio_mmio@a000000";
+	int len;
+	if (!EXPECT_EQ(fdt_check_full(dtb, vm[0].dtb.size), 0))
+		return;
+	EXPECT_STR(dtb_prop(dtb, node, "compatible", &len), "virtio,mmio");
+	EXPECT_EQ(len, sizeof("virtio,mmio"));
+	EXPECT(dtb_prop(dtb, node, "reg", &len) && len == 16);
+	EXPECT_EQ(dtb_cell(dtb, node, "reg", 0), 0);
+	EXPECT_EQ(dtb_cell(dtb, node, "reg", 1), PLAT_GUEST_VIRTIO_BASE);
+	EXPECT_EQ(dtb_cell(dtb, node, "reg", 2), 0);
+	EXPECT_EQ(dtb_cell(dtb, node, "reg", 3), PLAT_GUEST_VIRTIO_STRIDE);
+	EXPECT(dtb_prop(dtb, node, "interrupts", &len) && len == 12);
+	EXPECT_EQ(dtb_cell(dtb, node, "interrupts", 0), 0);  /* SPI */
+	EXPECT_EQ(dtb_cell(dtb, node, "interrupts", 1), 16); /* INTID 48 */
+	EXPECT_EQ(dtb_cell(dtb, node, "interrupts", 2), 1);  /* edge rising */
+	EXPECT(dtb_prop(dtb, node, "dma-coherent", &len) && len == 0);
+	/* the root's interrupt-parent, the GIC, applies, as for every other device */
+	EXPECT(!dtb_prop(dtb, node, "interrupt-parent", NULL));
+	EXPECT_EQ(dtb_cell(dtb, "/", "interrupt-parent", 0), dtb_cell(dtb, "/intc@8000000", "phandle", 0));
+	EXPECT(fdt_path_offset(cfg.src[2].dtb, node) >= 0);
+	EXPECT(fdt_path_offset(cfg.src[3].dtb, node) < 0);
+	diag_free(&d);
+}
+
+TEST(vsock_problems_are_each_reported_in_order)
+{
+	struct diag d = { 0, NULL };
+	struct pvpack_config cfg;
+	build_fdt(3);
+	static const char connect[] = "x\0nosuch:1\0beta:1\0alpha:1\0vm2:q\0vm2:7\0vm2:7";
+	add_vsock(VM0, 1, connect, sizeof(connect));
+	add_vsock(VM2, 3, NULL, 0); /* no clash: vm@0 gave cid 1 (bad), so 3 is not its CID */
+	if (check(&d, &cfg, 7) == 7) {
+		EXPECT_STR(d.lines[0], VS0 ": cid: 1 is not in 3..4294967294");
+		EXPECT_STR(d.lines[1], VS0 ": connect: \"x\" is not \"<vm>:<port>\" or \"<vm>:*\"");
+		EXPECT_STR(d.lines[2], VS0 ": connect: \"nosuch:1\" names no VM");
+		EXPECT_STR(d.lines[3], VS0 ": connect: \"beta:1\" names /vms/vm@1, which has no vsock "
+			   "node");
+		EXPECT_STR(d.lines[4], VS0 ": connect: \"alpha:1\" names this VM itself");
+		EXPECT_STR(d.lines[5], VS0 ": connect: \"vm2:q\" has a bad port (use a decimal number "
+			   "in 0..4294967294, or *)");
+		EXPECT_STR(d.lines[6], VS0 ": connect: \"vm2:7\" is listed twice");
 	}
 	diag_free(&d);
 }

@@ -7,12 +7,13 @@
 #define CONFIG_COMPATIBLE "pocketvisor,config-v1"
 
 static const char *const root_props[] = { "compatible" };
+static const char *const root_children[] = { "vms" };
 
 static void check_root(const struct node_ctx *c)
 {
 	const char *compat;
 	node_check_props(c, root_props, sizeof(root_props) / sizeof(root_props[0]));
-	node_check_children(c, "vms");
+	node_check_children(c, root_children, 1);
 	if (node_string(c, "compatible", 1, &compat) == PROP_OK &&
 	    strcmp(compat, CONFIG_COMPATIBLE) != 0)
 		diag_report(c->diag, c->path, "compatible: must be \"%s\", not \"%s\"",

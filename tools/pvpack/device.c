@@ -177,7 +177,7 @@ void device_check(const struct node_ctx *vc, struct pvb_vm *vm, struct vm_source
 		node_child_path(dev_path, sizeof(dev_path), path, fdt_get_name(vc->fdt, dev, NULL));
 		struct node_ctx d = { vc->fdt, dev, dev_path, vc->diag };
 		node_check_props(&d, device_props, sizeof(device_props) / sizeof(device_props[0]));
-		node_check_children(&d, NULL);
+		node_check_children(&d, NULL, 0);
 		check_compatible(&d);
 		check_reg(&d, vm, src, ram_ok, &regions);
 		check_interrupts(&d, vm, src);

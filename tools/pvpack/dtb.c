@@ -13,6 +13,7 @@
  * <type number flags>, type 0 = SPI (number = INTID - 32), 1 = PPI (number = INTID - 16). */
 #define GIC_SPI 0u
 #define GIC_PPI 1u
+#define IRQ_EDGE_RISING 1u
 #define IRQ_LEVEL_HIGH 4u
 #define PPI_SECURE_PTIMER 29u /* the timer binding wants it listed; VMs cannot reach it */
 
@@ -231,6 +232,25 @@ static void add_devices(struct writer *w, const struct vm_source *src)
 	}
 }
 
+/* virtio/mmio.yaml, placed as QEMU virt places its transports (board.h): slot n at
+ * PLAT_GUEST_VIRTIO_BASE + n * stride, edge-rising SPI 16 + n. dma-coherent: the "device" is
+ * the hypervisor, which reads and writes guest RAM through cacheable mappings; without it Linux
+ * would map its rings non-cacheable and the two views of them would disagree. */
+#define VIRTIO_SLOT_VSOCK 0u
+
+static void add_virtio(struct writer *w, uint32_t slot)
+{
+	uint64_t base = PLAT_GUEST_VIRTIO_BASE + slot * PLAT_GUEST_VIRTIO_STRIDE;
+	uint32_t reg[4], irq[3] = { GIC_SPI, PLAT_GUEST_VIRTIO_INTID + slot - 32, IRQ_EDGE_RISING };
+	reg_pair(reg, base, PLAT_GUEST_VIRTIO_STRIDE);
+	begin_at(w, "virtio_mmio", base);
+	prop_str(w, "compatible", "virtio,mmio");
+	prop_cells(w, "reg", reg, 4);
+	prop_cells(w, "interrupts", irq, 3);
+	prop(w, "dma-coherent", NULL, 0);
+	end(w);
+}
+
 static void add_chosen(struct writer *w, const struct pvb_vm *vm, const char *bootargs)
 {
 	char stdout_path[64];
@@ -261,6 +281,8 @@ int dtb_build(const struct pvb_vm *vm, const struct vm_source *src, void *buf, s
 	add_gic(&w, vm);
 	add_uart(&w);
 	add_devices(&w, src);
+	if (vm->cid)
+		add_virtio(&w, VIRTIO_SLOT_VSOCK);
 	end(&w);
 	if (!w.err)
 		keep(&w, fdt_finish(buf));

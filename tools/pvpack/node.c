@@ -122,13 +122,18 @@ void node_child_path(char *buf, size_t size, const char *parent, const char *nam
 	snprintf(buf, size, "%s%s%s", parent, strcmp(parent, "/") == 0 ? "" : "/", name);
 }
 
-/* Children other than `allowed` (NULL: none) are unknown: we do not look inside them. */
-void node_check_children(const struct node_ctx *c, const char *allowed)
+/* Children other than the `allowed` ones are unknown: we do not look inside them. Names match
+ * exactly: "vsock@0" is unknown, not a vsock node. */
+void node_check_children(const struct node_ctx *c, const char *const *allowed,
+			 size_t allowed_count)
 {
 	int child;
 	fdt_for_each_subnode(child, c->fdt, c->offset) {
 		const char *name = fdt_get_name(c->fdt, child, NULL);
-		if (allowed && strcmp(name, allowed) == 0)
+		size_t i = 0;
+		while (i < allowed_count && strcmp(name, allowed[i]) != 0)
+			i++;
+		if (i < allowed_count)
 			continue;
 		char path[NODE_PATH_SIZE];
 		node_child_path(path, sizeof(path), c->path, name);

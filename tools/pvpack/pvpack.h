@@ -95,7 +95,8 @@ enum prop_result node_cells(const struct node_ctx *c, const char *name, int requ
 			    const fdt32_t **cells, int *count);
 uint32_t node_cell(const fdt32_t *cells, int i);
 void node_check_props(const struct node_ctx *c, const char *const *known, size_t known_count);
-void node_check_children(const struct node_ctx *c, const char *allowed);
+void node_check_children(const struct node_ctx *c, const char *const *allowed,
+			 size_t allowed_count);
 void node_child_path(char *buf, size_t size, const char *parent, const char *name);
 
 /* file.c: a payload file named by property `prop` can be packed: open it read-only, check it is
@@ -148,9 +149,15 @@ void device_conflicts(const struct node_ctx *c, const struct pvb_vm *vm,
 		      const struct vm_source *src, const struct pvb_vm *other,
 		      const struct vm_source *other_src);
 
+/* vsock.c: the VM's `vsock` node, if any (docs/config.md, "vsock"), into vm->cid and
+ * vm->connect: its CID (explicit, or 3 + its index in /vms), unique among the VMs, and its
+ * connect entries with each peer's name resolved to the peer's CID. Other VMs are read from the
+ * config FDT itself, so an entry may name a later VM. Without the node, vm->cid stays 0. */
+void vsock_check(const struct node_ctx *c, struct pvb_vm *vm);
+
 /* dtb.c: the device tree a VM boots with, written into buf; returns its size or a negative
  * libfdt error. Everything it describes comes from *vm, *src (bootargs, devices) and the board
- * constants. */
+ * constants; a VM with a vsock CID gets its virtio-mmio device (docs/virtio.md). */
 int dtb_build(const struct pvb_vm *vm, const struct vm_source *src, void *buf, size_t size);
 
 /* vm.c: validate one /vms child into *vm and *src, including its generated DTB. */

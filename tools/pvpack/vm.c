@@ -12,6 +12,8 @@ static const char *const vm_props[] = {
 	"initrd", "bootargs",
 };
 
+static const char *const vm_children[] = { "devices", "vsock" };
+
 #define DEFAULT_BOOTARGS "console=ttyAMA0"
 
 /* Names tag console and log lines, so they stay short and plain. */
@@ -182,7 +184,7 @@ void vm_check(const struct node_ctx *c, struct pvb_vm *vm, struct vm_source *src
 	memset(vm, 0, sizeof(*vm));
 	memset(src, 0, sizeof(*src));
 	node_check_props(c, vm_props, sizeof(vm_props) / sizeof(vm_props[0]));
-	node_check_children(c, "devices");
+	node_check_children(c, vm_children, sizeof(vm_children) / sizeof(vm_children[0]));
 
 	check_name(c, vm);
 	int ram_ok = check_memory(c, vm);
@@ -195,6 +197,7 @@ void vm_check(const struct node_ctx *c, struct pvb_vm *vm, struct vm_source *src
 	layout_check(c, vm, src, ram_ok, image_ok);
 	check_bootargs(c, src);
 	device_check(c, vm, src, ram_ok);
+	vsock_check(c, vm);
 	if (c->diag->count == problems)
 		build_dtb(c, vm, src);
 	else
