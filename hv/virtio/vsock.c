@@ -220,6 +220,29 @@ static bool deliver(struct vm *vm, const struct hdr *h, const struct vq_chain *c
 	return true;
 }
 
+/* Whether vm's driver notifies when it posts rx buffers (VRING_USED_F_NO_NOTIFY, 2.7.10): only
+ * while something waits for them, so a receiver's refills cost it no trap. True when buffers
+ * came meanwhile: the caller goes on at once. */
+static bool rx_wanted(struct vm *vm, bool want)
+{
+	const struct virtq *vq = &vm->vsock.dev.vq[VSOCK_RX];
+	__atomic_store_n((volatile u16 *)pa_ptr(vq->ring_pa[VQ_USED]), (u16)!want,
+			 __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* then the avail index is read (2.7.13.4) */
+	return want && vq_pending(vm, &vm->vsock.dev, VSOCK_RX);
+}
+
+/* vm's tx ring waits for on's rx buffers; false when they came already. */
+static bool stall(struct vm *vm, struct vm *on)
+{
+	vm->vsock.stalled = 1;
+	vm->vsock.waiting_on = (u8)on->id;
+	if (!rx_wanted(on, true))
+		return true;
+	vm->vsock.stalled = 0;
+	return false;
+}
+
 /* Every packet vm's tx ring holds, in order, until it is empty or a receiver is full. */
 static void tx_run(struct vm *vm)
 {
@@ -246,8 +269,9 @@ static void tx_run(struct vm *vm)
 					v->sent = 0; /* the receiver failed: decide again */
 					continue;
 				}
-				v->stalled = 1, v->waiting_on = (u8)r.to->id;
-				return;
+				if (stall(vm, r.to))
+					return;
+				continue;
 			}
 			commit(vm, &h, &r);
 		} else if (r.act == REFUSE) {
@@ -255,8 +279,9 @@ static void tx_run(struct vm *vm)
 			struct hdr rst = rst_to(v->cid, h.src_port, h.dst_cid, h.dst_port);
 			u32 n = 0;
 			if (!rx_put(vm, &rst, NULL, 0, &n)) {
-				v->stalled = 1, v->waiting_on = (u8)vm->id;
-				return;
+				if (stall(vm, vm))
+					return;
+				continue;
 			}
 		}
 		v->sent = 0;
@@ -269,11 +294,20 @@ static void tx_run(struct vm *vm)
 /* vm posted rx buffers, or went away: what waited for it goes on. */
 static void rx_ready(struct vm *vm)
 {
-	if (up(vm))
-		flush_owed(vm);
-	for (u32 i = 0; i < vm_count; i++)
-		if (vms[i].vsock.stalled && vms[i].vsock.waiting_on == vm->id)
+	bool waited = false;
+	while (up(vm) && !flush_owed(vm))
+		if (!rx_wanted(vm, true)) {
+			waited = true;
+			break;
+		}
+	for (u32 i = 0; i < vm_count; i++) {
+		struct vsock *s = &vms[i].vsock;
+		if (s->stalled && s->waiting_on == vm->id)
 			tx_run(&vms[i]);
+		waited |= s->stalled && s->waiting_on == vm->id;
+	}
+	if (!waited && up(vm))
+		rx_wanted(vm, false);
 }
 
 static void raise_pending(void)
