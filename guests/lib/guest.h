@@ -244,7 +244,8 @@ bool virtio_needs_reset(struct virtio_dev *d); /* DEVICE_NEEDS_RESET: it refused
 int virtq_alloc(struct virtq *q);              /* a free descriptor, or -1 */
 void virtq_post(struct virtq *q, unsigned id, void *buf, uint32_t size, bool device_writes);
 void virtq_free(struct virtq *q, unsigned id);
-void virtq_notify(struct virtq *q);            /* publish what was posted, tell the device */
+void virtq_notify(struct virtq *q);
+void virtq_want_interrupts(struct virtq *q, bool want); /* used-buffer interrupts on or off */            /* publish what was posted, tell the device */
 /* The next used descriptor, or -1; *len is what the device wrote, never above the posted size. */
 int virtq_next_used(struct virtq *q, uint32_t *len);
 bool virtq_has_used(const struct virtq *q);

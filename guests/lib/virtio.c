@@ -34,6 +34,7 @@
 #define F_VERSION_1_HI (1u << 0)       /* feature bit 32: bit 0 of the second word (6) */
 #define DESC_F_WRITE 2u                /* 2.7.5 */
 #define USED_F_NO_NOTIFY 1u            /* 2.7.10 */
+#define AVAIL_F_NO_INTERRUPT 1u        /* 2.7.7 */
 
 static uint32_t rd(const struct virtio_dev *d, uint32_t off)
 {
@@ -129,8 +130,8 @@ static void virtio_irq(unsigned intid)
 {
 	for (unsigned i = 0; i < MAX_DEVS; i++) {
 		struct virtio_dev *d = irq_devs[i];
-		if (d && d->intid == intid)
-			wr(d, MMIO_INTERRUPT_ACK, rd(d, MMIO_INTERRUPT_STATUS));
+		if (d && d->intid == intid) /* used buffers: the one interrupt our devices raise */
+			wr(d, MMIO_INTERRUPT_ACK, 1);
 	}
 }
 
@@ -196,6 +197,15 @@ void virtq_notify(struct virtq *q)
 	barrier();
 	if (!(m->used_flags & USED_F_NO_NOTIFY))
 		wr(q->dev, MMIO_QUEUE_NOTIFY, q->index);
+}
+
+/* VIRTQ_AVAIL_F_NO_INTERRUPT (2.7.7): the driver still checks the used ring before it waits,
+ * and the barrier orders the flag before that check, as the device orders its used index
+ * before reading the flag. */
+void virtq_want_interrupts(struct virtq *q, bool want)
+{
+	((volatile struct virtq_mem *)q->mem)->avail_flags = (uint16_t)(want ? 0 : AVAIL_F_NO_INTERRUPT);
+	barrier();
 }
 
 bool virtq_has_used(const struct virtq *q)

@@ -53,6 +53,16 @@ bool mmio_dispatch(struct vcpu *vcpu, const struct mmio_access *a)
 	return true;
 }
 
+bool mmio_virtio(struct vcpu *vcpu, u64 ipa, u32 size, bool write, u32 reg)
+{
+	u64 val = write ? vcpu_reg(vcpu, reg) : 0;
+	if (!virtio_access(vcpu->vm, ipa, size, write, &val))
+		return false;
+	if (!write)
+		vcpu_set_reg(vcpu, reg, val);
+	return true;
+}
+
 bool mmio_quick_read(struct vcpu *vcpu, u64 ipa, u32 size, u32 reg)
 {
 	struct vm *vm = vcpu->vm;

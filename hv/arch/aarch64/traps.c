@@ -175,6 +175,14 @@ u64 exit_light(struct vcpu *vcpu)
 			vcpu_skip(vcpu);
 			return EXIT_RESUME;
 		}
+		/* virtio registers (QueueNotify, InterruptACK, ...) need neither the LRs nor the
+		 * scheduler, unless the access made an interrupt of this core's own vCPUs pending. */
+		if ((esr & (load & ~ESR_DABT_WNR)) == ESR_DABT_ISV && light_reg(rt) &&
+		    mmio_virtio(vcpu, fault_ipa(), 1u << ESR_DABT_SAS(esr), esr & ESR_DABT_WNR, rt)) {
+			vcpu_skip(vcpu);
+			return __atomic_load_n(&this_cpu()->resched, __ATOMIC_ACQUIRE) ? EXIT_HANDLED
+											: EXIT_RESUME;
+		}
 	} else if (ESR_EC(esr) == EC_SYSREG && (iss & (SYSREG_MASK | 1)) == ICC_SGI1R_EL1 &&
 		   light_reg(rt)) {
 		struct vgic *g = &vcpu->vm->vgic;

@@ -21,4 +21,9 @@ bool mmio_dispatch(struct vcpu *vcpu, const struct mmio_access *a);
  * for anything else, which then takes mmio_dispatch's path. */
 bool mmio_quick_read(struct vcpu *vcpu, u64 ipa, u32 size, u32 reg);
 
+/* An access of size bytes at ipa to a virtio-mmio slot, from or into register reg (a load is
+ * zero-extended), handled on the light exit path; false, with no side effect, for anything the
+ * device does not have, which then takes mmio_dispatch's path and aborts. */
+bool mmio_virtio(struct vcpu *vcpu, u64 ipa, u32 size, bool write, u32 reg);
+
 #endif
