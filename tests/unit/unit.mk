@@ -60,3 +60,12 @@ $(UNIT_DIR)/test_guest_vsock: tests/unit/test_guest_vsock.c tests/unit/harness.h
 	@mkdir -p $(dir $@)
 	$(HOST_CC) $(UNIT_CFLAGS) -Wno-missing-prototypes -Iguests/lib tests/unit/test_guest_vsock.c \
 		$(GUEST_VSOCK_SRCS) -o $@
+
+# The vsock router under a seeded random-operation loop, checked against a model.
+UNIT_TESTS += $(UNIT_DIR)/test_vsock_model
+
+$(UNIT_DIR)/test_vsock_model: tests/unit/test_vsock_model.c tests/unit/harness.h $(CORE_SRCS) \
+                              $(wildcard hv/include/pv/*.h hv/arch/host/*.h)
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(UNIT_CFLAGS) -Wno-missing-prototypes -Ihv/arch/host \
+		tests/unit/test_vsock_model.c $(CORE_SRCS) -lfdt -o $@
