@@ -1,11 +1,14 @@
 #!/bin/sh
 # linux-guest.sh: fetch Debian bookworm's arm64 kernel and busybox-static into the build cache
-# and extract them. Usage: linux-guest.sh kernel|busybox CACHE_DIR OUT_DIR
-#   kernel   OUT_DIR/Image (a plain arm64 Image) and OUT_DIR/config (the kernel's .config)
+# and extract them. Usage: linux-guest.sh kernel|busybox CACHE_DIR OUT_DIR [MODULE...]
+#   kernel   OUT_DIR/Image (a plain arm64 Image), OUT_DIR/config (the kernel's .config) and
+#            OUT_DIR/modules/NAME.ko for each MODULE, a path under the package's kernel/ without
+#            .ko (net/vmw_vsock/vsock): the modules of the same package, so they fit the Image
 #   busybox  OUT_DIR/busybox (static arm64 binary)
 # The .debs stay in CACHE_DIR: once they are there, nothing touches the network.
 set -eu
 what=$1 cache=$2 out=$3
+shift 3
 mkdir -p "$cache" "$out"
 
 # The cached .deb of package $1 (the first if a refresh left several), or nothing.
@@ -54,10 +57,20 @@ kernel() {
 	[ -n "$dep" ] || { echo "linux-guest: unexpected Depends in $meta" >&2; exit 1; }
 	pkg=${dep% *} version=${dep#* }
 	deb=$(cached "$pkg") || { download "$pkg:arm64=$version" && deb=$(cached "$pkg"); }
+	kver=${pkg#linux-image-}
 	tmp="$out/kernel.tmp"
-	rm -rf "$tmp" && mkdir -p "$tmp"
-	# Only ./boot: the modules (about 300 MB unpacked) are not needed by the initramfs.
-	dpkg-deb --fsys-tarfile "$deb" | tar -xm -C "$tmp" ./boot
+	rm -rf "$tmp" "$out/modules" && mkdir -p "$tmp" "$out/modules"
+	# Only ./boot and the modules asked for: all of them are about 300 MB unpacked.
+	members=""
+	for m in "$@"; do
+		members="$members ./lib/modules/$kver/kernel/$m.ko"
+	done
+	# shellcheck disable=SC2086 # $members is a list of paths without spaces
+	dpkg-deb --fsys-tarfile "$deb" | tar -xm -C "$tmp" ./boot $members
+	for m in "$@"; do
+		mv "$tmp/lib/modules/$kver/kernel/$m.ko" "$out/modules/"
+	done
+	check_module_depends "$out/modules"
 	vmlinuz=$(ls "$tmp"/boot/vmlinuz-*)
 	# An arm64 Image has the magic "ARM\x64" at offset 0x38 (Documentation/arm64/booting.rst);
 	# some distributions ship it gzipped instead.
@@ -70,8 +83,22 @@ kernel() {
 		exit 1
 	fi
 	cp "$tmp"/boot/config-* "$out/config"
-	echo "linux-guest: $(basename "$vmlinuz") ($version) -> $out/Image"
+	echo "linux-guest: $(basename "$vmlinuz") ($version) -> $out/Image, $# modules -> $out/modules"
 	rm -rf "$tmp"
+}
+
+# Every module a module depends on (its .modinfo "depends=", as `modinfo -F depends` shows it) must
+# be among the extracted ones, or insmod would fail at boot with "Unknown symbol".
+check_module_depends() {
+	for ko in "$1"/*.ko; do
+		deps=$(tr '\0' '\n' <"$ko" | sed -n 's/^depends=//p' | tr ',' ' ')
+		for d in $deps; do
+			[ -f "$1/$d.ko" ] || {
+				echo "linux-guest: $(basename "$ko") depends on $d.ko, which is not extracted" >&2
+				exit 1
+			}
+		done
+	done
 }
 
 busybox() {
@@ -85,7 +112,7 @@ busybox() {
 }
 
 case $what in
-kernel) kernel ;;
+kernel) kernel "$@" ;;
 busybox) busybox ;;
-*) echo "usage: $0 kernel|busybox CACHE_DIR OUT_DIR" >&2; exit 2 ;;
+*) echo "usage: $0 kernel|busybox CACHE_DIR OUT_DIR [MODULE...]" >&2; exit 2 ;;
 esac
