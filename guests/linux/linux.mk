@@ -2,6 +2,7 @@
 #   build/linux/Image              the kernel of linux-image-arm64 (plain arm64 Image)
 #   build/linux/config             that kernel's .config, to check what it was built with
 #   build/linux/modules/*.ko       that kernel's own vsock modules (LINUX_MODULES)
+#   build/linux/socat/             Debian's socat and exactly the shared objects it loads
 #   build/linux/initramfs.cpio.gz  busybox-static, /init and memprobe (guests/linux/)
 # The .debs are cached in build/cache/: after the first build nothing uses the network.
 # `rm -rf build/cache` picks up Debian's newest kernel at the next build.
@@ -13,7 +14,7 @@ PYTHON ?= python3
 LINUX_DIR    := $(BUILD)/linux
 LINUX_CACHE  := $(BUILD)/cache
 LINUX_IMAGES := $(LINUX_DIR)/Image $(LINUX_DIR)/initramfs.cpio.gz
-LINUX_GUEST  := sh scripts/linux-guest.sh
+LINUX_GUEST  := READELF=$(CROSS)readelf sh scripts/linux-guest.sh
 # The kernel's modules the initramfs carries, as paths under its package's kernel/ (/init loads
 # them): virtio-mmio, and vsock over virtio (over loopback, with `pv.loopback`, for native tests).
 LINUX_MODULES := drivers/virtio/virtio_mmio net/vmw_vsock/vsock \
@@ -35,6 +36,10 @@ $(LINUX_DIR)/Image $(LINUX_DIR)/config $(LINUX_KOS) &: scripts/linux-guest.sh \
 
 $(LINUX_DIR)/busybox: scripts/linux-guest.sh
 	$(LINUX_GUEST) busybox $(LINUX_CACHE) $(LINUX_DIR)
+
+# socat.list names every file of build/linux/socat/ for mkcpio.py.
+$(LINUX_DIR)/socat.list: scripts/linux-guest.sh
+	$(LINUX_GUEST) socat $(LINUX_CACHE) $(LINUX_DIR)
 
 $(LINUX_DIR)/memprobe: guests/linux/memprobe.c guests/linux/linux.mk
 	@mkdir -p $(dir $@)
