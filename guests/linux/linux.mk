@@ -3,7 +3,8 @@
 #   build/linux/config             that kernel's .config, to check what it was built with
 #   build/linux/modules/*.ko       that kernel's own vsock modules (LINUX_MODULES)
 #   build/linux/socat/             Debian's socat and exactly the shared objects it loads
-#   build/linux/initramfs.cpio.gz  busybox-static, /init and memprobe (guests/linux/)
+#   build/linux/initramfs.cpio.gz  busybox-static, /init, memprobe, vsockt (guests/linux/), the
+#                                  modules and socat
 # The .debs are cached in build/cache/: after the first build nothing uses the network.
 # `rm -rf build/cache` picks up Debian's newest kernel at the next build.
 
@@ -51,5 +52,6 @@ $(LINUX_DIR)/ticks: guests/linux/ticks.c guests/linux/linux.mk
 	$(CROSS)gcc $(LINUX_CFLAGS) -nostdlib -ffreestanding -fno-stack-protector $< -o $@
 
 $(LINUX_DIR)/initramfs.cpio.gz: guests/linux/initramfs.list guests/linux/init scripts/mkcpio.py \
-                                $(LINUX_DIR)/busybox $(LINUX_DIR)/memprobe $(LINUX_DIR)/ticks
+                                $(LINUX_DIR)/busybox $(LINUX_DIR)/memprobe $(LINUX_DIR)/ticks \
+                                $(LINUX_DIR)/vsockt $(LINUX_KOS) $(LINUX_DIR)/socat.list
 	$(PYTHON) scripts/mkcpio.py $< $@
