@@ -21,8 +21,9 @@ BASIC_SEND = "echo hello-vsock | socat -u - VSOCK-CONNECT:1:5000"
 # Both ways at once over one stream: each end sends one file and writes what it receives into
 # another (socat's dual address READ!!WRITE). After its own file's EOF an end half-closes the
 # stream and, with -t 60, waits up to 60 s for the peer's EOF; it exits when both are done.
-BIDIR_LISTEN = "socat -t 60 VSOCK-LISTEN:6000 OPEN:/tmp/a,rdonly!!CREATE:/tmp/b_in"
-BIDIR_CONNECT = "socat -t 60 OPEN:/tmp/b,rdonly!!CREATE:/tmp/a_in VSOCK-CONNECT:1:6000"
+# (Quoted: an interactive bash would expand the !!.)
+BIDIR_LISTEN = "socat -t 60 VSOCK-LISTEN:6000 'OPEN:/tmp/a,rdonly!!CREATE:/tmp/b_in'"
+BIDIR_CONNECT = "socat -t 60 'OPEN:/tmp/b,rdonly!!CREATE:/tmp/a_in' VSOCK-CONNECT:1:6000"
 
 
 def shell(boot, command, answer):
