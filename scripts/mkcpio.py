@@ -11,6 +11,9 @@ sources are relative to the current directory:
     file  /init guests/linux/init 755
     nod   /dev/console 600 c 5 1
     slink /bin/sh busybox
+    list  build/linux/socat.list
+
+`list` takes the entries of another list file in its place (one a build step wrote, say).
 
 The format is the kernel's Documentation/driver-api/early-userspace/buffer-format.rst: a 110-byte
 ASCII header ("070701" and 13 eight-digit hex fields), the NUL-terminated name, the data, each of
@@ -50,17 +53,25 @@ def member(ino, words):
     raise ValueError(f"unknown entry kind {kind!r}")
 
 
-def main(list_path, out_path):
-    archive = []
+def read_list(list_path, archive):
+    """Appends the members list file `list_path` describes (and the lists it names) to archive."""
     with open(list_path) as f:
         for number, line in enumerate(f, 1):
             words = line.split("#", 1)[0].split()
             if not words:
                 continue
             try:
-                archive.append(member(len(archive) + 1, words))
+                if words[0] == "list":
+                    read_list(words[1], archive)
+                else:
+                    archive.append(member(len(archive) + 1, words))
             except (IndexError, KeyError, ValueError, OSError) as e:
                 sys.exit(f"mkcpio: {list_path}:{number}: {e!r}")
+
+
+def main(list_path, out_path):
+    archive = []
+    read_list(list_path, archive)
     archive.append(entry(0, "TRAILER!!!", 0))
     with open(out_path, "wb") as raw, gzip.GzipFile("", "wb", fileobj=raw, mtime=0) as out:
         out.write(b"".join(archive))

@@ -1,7 +1,10 @@
 # linux.mk: the Linux guest images, from Debian bookworm's arm64 packages. `make linux` builds
 #   build/linux/Image              the kernel of linux-image-arm64 (plain arm64 Image)
 #   build/linux/config             that kernel's .config, to check what it was built with
-#   build/linux/initramfs.cpio.gz  busybox-static, /init and memprobe (guests/linux/)
+#   build/linux/modules/*.ko       that kernel's own vsock modules (LINUX_MODULES)
+#   build/linux/socat/             Debian's socat and exactly the shared objects it loads
+#   build/linux/initramfs.cpio.gz  busybox-static, /init, memprobe, vsockt (guests/linux/), the
+#                                  modules and socat
 # The .debs are cached in build/cache/: after the first build nothing uses the network.
 # `rm -rf build/cache` picks up Debian's newest kernel at the next build.
 
@@ -12,7 +15,13 @@ PYTHON ?= python3
 LINUX_DIR    := $(BUILD)/linux
 LINUX_CACHE  := $(BUILD)/cache
 LINUX_IMAGES := $(LINUX_DIR)/Image $(LINUX_DIR)/initramfs.cpio.gz
-LINUX_GUEST  := sh scripts/linux-guest.sh
+LINUX_GUEST  := READELF=$(CROSS)readelf sh scripts/linux-guest.sh
+# The kernel's modules the initramfs carries, as paths under its package's kernel/ (/init loads
+# them): virtio-mmio, and vsock over virtio (over loopback, with `pv.loopback`, for native tests).
+LINUX_MODULES := drivers/virtio/virtio_mmio net/vmw_vsock/vsock \
+                 net/vmw_vsock/vmw_vsock_virtio_transport_common \
+                 net/vmw_vsock/vmw_vsock_virtio_transport net/vmw_vsock/vsock_loopback
+LINUX_KOS    := $(patsubst %,$(LINUX_DIR)/modules/%.ko,$(notdir $(LINUX_MODULES)))
 # A Linux program, not a bare-metal guest: glibc, linked statically so the initramfs needs no
 # loader.
 LINUX_CFLAGS := -Wall -Wextra -Werror -Wshadow -Wconversion -Wvla -Wmissing-prototypes \
@@ -21,14 +30,19 @@ LINUX_CFLAGS := -Wall -Wextra -Werror -Wshadow -Wconversion -Wvla -Wmissing-prot
 .PHONY: linux
 linux: $(LINUX_IMAGES)
 
-# The kernel's config comes out of the same package, with the Image.
-$(LINUX_DIR)/Image $(LINUX_DIR)/config &: scripts/linux-guest.sh
-	$(LINUX_GUEST) kernel $(LINUX_CACHE) $(LINUX_DIR)
+# The kernel's config and modules come out of the same package, with the Image.
+$(LINUX_DIR)/Image $(LINUX_DIR)/config $(LINUX_KOS) &: scripts/linux-guest.sh \
+                                                       guests/linux/linux.mk
+	$(LINUX_GUEST) kernel $(LINUX_CACHE) $(LINUX_DIR) $(LINUX_MODULES)
 
 $(LINUX_DIR)/busybox: scripts/linux-guest.sh
 	$(LINUX_GUEST) busybox $(LINUX_CACHE) $(LINUX_DIR)
 
-$(LINUX_DIR)/memprobe: guests/linux/memprobe.c guests/linux/linux.mk
+# socat.list names every file of build/linux/socat/ for mkcpio.py.
+$(LINUX_DIR)/socat.list: scripts/linux-guest.sh
+	$(LINUX_GUEST) socat $(LINUX_CACHE) $(LINUX_DIR)
+
+$(LINUX_DIR)/memprobe $(LINUX_DIR)/vsockt: $(LINUX_DIR)/%: guests/linux/%.c guests/linux/linux.mk
 	@mkdir -p $(dir $@)
 	$(CROSS)gcc $(LINUX_CFLAGS) $< -o $@
 
@@ -38,5 +52,6 @@ $(LINUX_DIR)/ticks: guests/linux/ticks.c guests/linux/linux.mk
 	$(CROSS)gcc $(LINUX_CFLAGS) -nostdlib -ffreestanding -fno-stack-protector $< -o $@
 
 $(LINUX_DIR)/initramfs.cpio.gz: guests/linux/initramfs.list guests/linux/init scripts/mkcpio.py \
-                                $(LINUX_DIR)/busybox $(LINUX_DIR)/memprobe $(LINUX_DIR)/ticks
+                                $(LINUX_DIR)/busybox $(LINUX_DIR)/memprobe $(LINUX_DIR)/ticks \
+                                $(LINUX_DIR)/vsockt $(LINUX_KOS) $(LINUX_DIR)/socat.list
 	$(PYTHON) scripts/mkcpio.py $< $@

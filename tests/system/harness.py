@@ -51,8 +51,13 @@ LINUX_IMAGES = (LINUX_DIR / "Image", LINUX_DIR / "initramfs.cpio.gz")
 NATIVE = {
     "linux": ["-m", "256M", "-kernel", str(LINUX_IMAGES[0]), "-initrd", str(LINUX_IMAGES[1]),
               "-append", "console=ttyAMA0 quiet"],
+    # The same with vsock over loopback (/init loads vsock_loopback): vsock tests with no device.
+    "linux-loopback": ["-m", "256M", "-kernel", str(LINUX_IMAGES[0]),
+                       "-initrd", str(LINUX_IMAGES[1]),
+                       "-append", "console=ttyAMA0 quiet pv.loopback"],
 }
-NATIVE_NEEDS = {"linux": [(p, "the Linux guest images: run `make linux`") for p in LINUX_IMAGES]}
+NATIVE_NEEDS = {name: [(p, "the Linux guest images: run `make linux`") for p in LINUX_IMAGES]
+                for name in NATIVE}
 
 
 def linux_images_missing():
