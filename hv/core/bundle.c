@@ -54,8 +54,6 @@ const char *bundle_check_vm(const struct pvb_header *h, u32 i)
 	for (u32 j = 0; j < i; j++)
 		if (vm->cid && h->vms[j].cid == vm->cid)
 			return "vsock CID used twice";
-	if (vm->rule_count > PVB_MAX_VSOCK_RULES)
-		return "too many vsock rules";
 	for (u32 v = 0; v < vm->vcpu_count; v++)
 		if (vm->vcpu_pin[v] != PVB_NO_PIN && vm->vcpu_pin[v] >= PLAT_CPU_COUNT)
 			return "vCPU pinned to a core the board does not have";

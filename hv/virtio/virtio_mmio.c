@@ -25,9 +25,6 @@
 #define STATUS 0x070
 #define QUEUE_DESC 0x080  /* low, high at +4; then DRIVER at 0x090 and DEVICE at 0x0a0 */
 #define QUEUE_DEVICE_HIGH 0x0a4
-#define SHM_LEN 0x0b0     /* up to SHM_BASE_HIGH at 0x0bc: no shared memory regions */
-#define SHM_BASE_HIGH 0x0bc
-#define CONFIG_GEN 0x0fc
 #define CONFIG 0x100
 
 #define MAGIC_VALUE 0x74726976u  /* "virt" */
@@ -52,12 +49,6 @@ static struct spinlock virtio_lock;
 static struct virtio_dev *dev_at(struct vm *vm, u32 slot)
 {
 	return slot == 0 && vm->vsock.cid ? &vm->vsock.dev : NULL;
-}
-
-static u32 queue_count(u32 slot)
-{
-	(void)slot;
-	return VIRTIO_QUEUES;
 }
 
 void virtio_fail(struct vm *vm, struct virtio_dev *d, const char *what, u32 q)
@@ -160,7 +151,7 @@ static void queue_write(struct vm *vm, struct virtio_dev *d, u64 off, u32 v)
 	set_half(&vq->ring[(off - QUEUE_DESC) >> 4], (off & 4) != 0, v);
 }
 
-static void reg_write(struct vm *vm, struct virtio_dev *d, u32 slot, u64 off, u32 v)
+static void reg_write(struct vm *vm, struct virtio_dev *d, u64 off, u32 v)
 {
 	struct virtq *vq = &d->vq[d->queue_sel];
 	switch (off) {
@@ -170,7 +161,7 @@ static void reg_write(struct vm *vm, struct virtio_dev *d, u32 slot, u64 off, u3
 		if (d->drv_features_sel < 2 && !(d->status & S_FEATURES_OK))
 			set_half(&d->drv_features, d->drv_features_sel, v);
 		break;
-	case QUEUE_SEL: d->queue_sel = v < queue_count(slot) ? v : VIRTIO_QUEUES; break;
+	case QUEUE_SEL: d->queue_sel = v; break; /* checked where used: QueueNumMax reads 0 */
 	case QUEUE_READY:
 		if (d->queue_sel < VIRTIO_QUEUES) {
 			if (!(v & 1))
@@ -203,9 +194,8 @@ static u32 reg_read(const struct virtio_dev *d, u64 off)
 	case QUEUE_READY: return q_ok && d->vq[d->queue_sel].ready;
 	case INT_STATUS: return d->isr;
 	case STATUS: return d->status;
-	case CONFIG_GEN: return 0;
 	default:
-		return off >= SHM_LEN && off <= SHM_BASE_HIGH ? ~0u : 0; /* no region: all ones */
+		return 0; /* ConfigGeneration and the rest (no shared memory: vsock has none) */
 	}
 }
 
@@ -223,7 +213,7 @@ bool virtio_mmio_access(struct vm *vm, u32 slot, u64 off, u32 size, bool write, 
 		return false;
 	spin_lock(&virtio_lock);
 	if (write)
-		reg_write(vm, d, slot, off, (u32)*val);
+		reg_write(vm, d, off, (u32)*val);
 	else
 		*val = reg_read(d, off);
 	spin_unlock(&virtio_lock);

@@ -42,66 +42,59 @@ u16 vq_pending(struct vm *vm, struct virtio_dev *d, u32 q)
 	return n;
 }
 
-static bool load_desc(struct vm *vm, struct virtio_dev *d, u32 q, u16 i, struct desc *out)
+/* One buffer of a chain: its direction, then its place in the VM's RAM. NULL, or what is wrong. */
+static const char *take_seg(const struct vm *vm, bool writable, const struct desc *ds,
+			    struct vq_chain *c)
 {
-	struct virtq *vq = &d->vq[q];
-	if (i >= vq->num) {
-		virtio_fail(vm, d, "descriptor index out of range", q);
-		return false;
-	}
-	memcpy(out, pa_ptr(pa_add(vq->ring_pa[VQ_DESC], (u64)i * sizeof(*out))), sizeof(*out));
-	return true;
-}
-
-/* One buffer of a chain: its direction, then its place in the VM's RAM. */
-static bool take_seg(struct vm *vm, struct virtio_dev *d, u32 q, bool writable,
-		     const struct desc *ds, struct vq_chain *c)
-{
-	if (ds->flags & DESC_F_INDIRECT) {
-		virtio_fail(vm, d, "indirect descriptor", q);
-		return false;
-	}
-	if (((ds->flags & DESC_F_WRITE) != 0) != writable) {
-		virtio_fail(vm, d, "wrong buffer direction", q);
-		return false;
-	}
+	if (ds->flags & DESC_F_INDIRECT)
+		return "indirect descriptor";
+	if (((ds->flags & DESC_F_WRITE) != 0) != writable)
+		return "wrong buffer direction";
 	if (ds->len == 0)
-		return true; /* nothing to move; some drivers leave empty ones in a chain */
-	if (c->count == VIRTIO_SEGS) {
-		virtio_fail(vm, d, "descriptor chain too long", q);
-		return false;
-	}
+		return NULL; /* nothing to move; some drivers leave empty ones in a chain */
+	if (c->count == VIRTIO_SEGS)
+		return "descriptor chain too long";
 	struct vq_seg *s = &c->seg[c->count];
-	if (!vm_guest_buffer(vm, ds->addr, ds->len, &s->pa)) {
-		virtio_fail(vm, d, "buffer outside RAM", q);
-		return false;
-	}
+	if (!vm_guest_buffer(vm, ds->addr, ds->len, &s->pa))
+		return "buffer outside RAM";
 	s->len = ds->len;
 	c->len += ds->len;
 	c->count++;
-	return true;
+	return NULL;
+}
+
+/* The chain from head, or what is wrong with it. */
+static const char *walk(const struct vm *vm, const struct virtq *vq, bool writable, u16 head,
+			struct vq_chain *c)
+{
+	struct desc ds;
+	*c = (struct vq_chain){ .head = head };
+	/* A chain longer than the queue revisits a descriptor: it is a loop (2.7.5.3.1). */
+	for (u32 n = 0, i = head;; n++) {
+		if (n == vq->num)
+			return "descriptor chain too long";
+		if (i >= vq->num)
+			return "descriptor index out of range";
+		memcpy(&ds, pa_ptr(pa_add(vq->ring_pa[VQ_DESC], (u64)i * sizeof(ds))), sizeof(ds));
+		const char *why = take_seg(vm, writable, &ds, c);
+		if (why)
+			return why;
+		if (!(ds.flags & DESC_F_NEXT))
+			return NULL;
+		i = ds.next;
+	}
 }
 
 bool vq_peek(struct vm *vm, struct virtio_dev *d, u32 q, bool writable, struct vq_chain *c)
 {
 	struct virtq *vq = &d->vq[q];
-	struct desc ds;
 	if (!vq_pending(vm, d, q))
 		return false;
 	u16 head = load16(pa_add(vq->ring_pa[VQ_AVAIL], 4 + 2u * (vq->last_avail & (vq->num - 1u))));
-	*c = (struct vq_chain){ .head = head };
-	/* A chain longer than the queue revisits a descriptor: it is a loop (2.7.5.3.1). */
-	for (u32 n = 0, i = head;; n++) {
-		if (n == vq->num) {
-			virtio_fail(vm, d, "descriptor chain too long", q);
-			return false;
-		}
-		if (!load_desc(vm, d, q, (u16)i, &ds) || !take_seg(vm, d, q, writable, &ds, c))
-			return false;
-		if (!(ds.flags & DESC_F_NEXT))
-			return true;
-		i = ds.next;
-	}
+	const char *why = walk(vm, vq, writable, head, c);
+	if (why)
+		virtio_fail(vm, d, why, q);
+	return !why;
 }
 
 void vq_take(struct virtio_dev *d, u32 q)

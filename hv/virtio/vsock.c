@@ -83,7 +83,6 @@ static struct vsock_stream *free_slot(struct vm *vm)
 
 static void refused(struct vm *vm, const struct hdr *h, const char *why)
 {
-	vm->vsock.refusals++;
 	if (log_allow(&vm->vsock.log_at))
 		log_warn(vm, "vsock: connect to %lu:%u refused: %s", h->dst_cid, h->dst_port, why);
 }
@@ -105,8 +104,7 @@ static struct route decide(struct vm *vm, const struct hdr *h)
 	struct route r = { .act = h->op == OP_RST ? DROP : REFUSE };
 	if (h->src_cid != vm->vsock.cid || h->type != TYPE_STREAM) {
 		if (log_allow(&vm->vsock.log_at))
-			log_warn(vm, "vsock: packet from CID %lu, type %u refused", h->src_cid,
-				 h->type);
+			log_warn(vm, "vsock: bad source %lu or type %u", h->src_cid, h->type);
 		return r;
 	}
 	struct vm *to = vm_by_cid(h->dst_cid);
@@ -114,15 +112,14 @@ static struct route decide(struct vm *vm, const struct hdr *h)
 		to = NULL; /* its own CID: a guest's loopback never needs the device */
 	if (!to || !up(to)) {
 		if (h->op == OP_REQUEST)
-			refused(vm, h, h->dst_cid == PVB_CID_HOST ? "no service there" :
-				       to ? "its device is not ready" : "no such CID");
+			refused(vm, h, "no VM there is up"); /* none, or no driver yet */
 		return r;
 	}
 	r.to = to;
 	r.s = find(vm, to, h);
 	if (h->op == OP_REQUEST) {
 		if (r.s || !allowed(vm, h)) {
-			refused(vm, h, r.s ? "already connected" : "not allowed by its policy");
+			refused(vm, h, "not allowed by its policy"); /* or it is open already */
 			return r;
 		}
 		r.slot = free_slot(vm);
@@ -294,20 +291,14 @@ static void tx_run(struct vm *vm)
 /* vm posted rx buffers, or went away: what waited for it goes on. */
 static void rx_ready(struct vm *vm)
 {
-	bool waited = false;
-	while (up(vm) && !flush_owed(vm))
-		if (!rx_wanted(vm, true)) {
-			waited = true;
-			break;
-		}
-	for (u32 i = 0; i < vm_count; i++) {
-		struct vsock *s = &vms[i].vsock;
-		if (s->stalled && s->waiting_on == vm->id)
-			tx_run(&vms[i]);
-		waited |= s->stalled && s->waiting_on == vm->id;
-	}
-	if (!waited && up(vm))
+	/* No notifications from here on, unless something below has to wait for its buffers. */
+	if (up(vm))
 		rx_wanted(vm, false);
+	while (up(vm) && !flush_owed(vm) && rx_wanted(vm, true))
+		;
+	for (u32 i = 0; i < vm_count; i++)
+		if (vms[i].vsock.stalled && vms[i].vsock.waiting_on == vm->id)
+			tx_run(&vms[i]);
 }
 
 static void raise_pending(void)

@@ -304,7 +304,6 @@ TEST(policy_refusals_get_rst)
 	EXPECT(recv_op(1, 3, &h));
 	EXPECT(!recv(1, &h, NULL) && !recv(2, &h, NULL));
 	EXPECT(strstr(fake.out, "vm vm0: vsock: connect to 4:5001 refused: not allowed"));
-	EXPECT_EQ(vms[0].vsock.refusals, 4);
 }
 
 TEST(large_packet_split_over_rx_buffers)
@@ -985,8 +984,7 @@ static void goes_away(enum how how)
 		EXPECT_EQ(vms[0].state, VM_OFF);
 		send(1, 3, 2001, 7000, OP_REQUEST, NULL, 0);
 		EXPECT(got_rst(1, 3, 7000, 2001));
-		EXPECT(strstr(fake.out, "vm vm1: vsock: connect to 3:7000 refused: its device is not "
-					"ready"));
+		EXPECT(strstr(fake.out, "vm vm1: vsock: connect to 3:7000 refused: no VM there is up"));
 		return;
 	}
 	driver_up(0);
@@ -1127,7 +1125,7 @@ TEST(spoofed_source_or_type_gets_rst)
 				  .type = 1, .op = OP_RW });
 	EXPECT(got_rst(0, 4, 2000, 6000));
 	EXPECT(!recv(1, &h, NULL));
-	EXPECT_STR(fake.out, "pv: warn: vm vm0: vsock: packet from CID 5, type 1 refused\r\n");
+	EXPECT_STR(fake.out, "pv: warn: vm vm0: vsock: bad source 5 or type 1\r\n");
 	/* a spoofed RST is dropped, with no answer */
 	send_hdr(0, (struct hdr){ .src_cid = 5, .dst_cid = 4, .src_port = 6000, .dst_port = 2000,
 				  .type = 1, .op = OP_RST });
@@ -1140,7 +1138,7 @@ TEST(spoofed_source_or_type_gets_rst)
 				  .type = 2, .op = OP_RW });
 	EXPECT(got_rst(0, 4, 5000, 1024));
 	EXPECT(!recv(1, &h, NULL));
-	EXPECT_STR(fake.out, "pv: warn: vm vm0: vsock: packet from CID 3, type 2 refused\r\n");
+	EXPECT_STR(fake.out, "pv: warn: vm vm0: vsock: bad source 3 or type 2\r\n");
 	/* the streams are untouched */
 	echo(0, 1024, 1, 5000);
 	echo(1, 2000, 2, 6000);

@@ -33,7 +33,6 @@ struct vsock {
 	u8 waiting_on; /* the receiver's VM index, when stalled */
 	u32 sent;
 	u32 owed;      /* RSTs owed to it by streams in CLOSING state (any VM's table) */
-	u32 refusals;  /* REQUESTs refused, for the management issue's counters */
 	u64 log_at;    /* counter at its last rate-limited log line */
 	struct vsock_stream stream[VSOCK_STREAMS];
 };
