@@ -57,6 +57,22 @@ def test_phone_open_and_work_reach_the_vault_at_once_and_not_each_other(boot):
                for line in refusals(boot.text, "work")), hv_lines(boot.text)
     # and the vault, which may be reached, still answers.
     run(boot, "work", "vsockt rt 5 5000 100 64", r"vsockt: rt 100 64 ticks \d+")
+    # (d) open opens every stream it may and writes into each until it blocks, never reading
+    # the echoes: the vault takes 8 streams per peer and refuses the rest, and each stream stops
+    # at its credit, so neither the vault nor the hypervisor holds more.
+    focus(boot, "open")
+    mark = boot.mark()
+    boot.send("vsockt flood 5 5000 40 &\n")
+    m = boot.expect(r"^\[open\] vsockt: flood opened (\d+) of 40", after=mark)
+    assert int(m.group(1)) == 8, m.group(0)
+    boot.expect(r"^\[open\] vsockt: flood holding", after=mark)
+    wrote = [int(w) for w in re.findall(r"^\[open\] vsockt: flood \d+ wrote (\d+)",
+                                          boot.text[mark:], re.M)]
+    assert len(wrote) == 8 and all(0 < w <= 1 << 20 for w in wrote), wrote
+    # work is served at once while open's streams sit full.
+    focus(boot, "work")
+    run(boot, "work", "vsockt rt 5 5000 100 64", r"vsockt: rt 100 64 ticks \d+")
+    assert "PANIC" not in boot.text
     assert not complaints(boot.text), complaints(boot.text)
 
 
@@ -70,13 +86,13 @@ def test_16_mib_each_way_at_once_over_one_stream(boot):
     boot.send(focus_b)
     run(boot, "b", "dd if=/dev/urandom of=/tmp/out bs=1M count=16 2>/dev/null; "
         "sha256sum /tmp/out | cut -c1-64 > /tmp/out.sha; echo b-made", "b-made")
-    boot.send("socat -t 60 VSOCK-LISTEN:6000 'OPEN:/tmp/out!!CREATE:/tmp/in' && "
+    boot.send("socat -t 60 VSOCK-LISTEN:6000 'OPEN:/tmp/out,rdonly!!CREATE:/tmp/in' && "
               "echo b-got $(sha256sum /tmp/in | cut -c1-64) sent $(cat /tmp/out.sha) &\n")
     boot.send("\x1d1")
     run(boot, "a", "dd if=/dev/urandom of=/tmp/out bs=1M count=16 2>/dev/null; echo a-made",
         "a-made")
     mark = boot.mark()
-    m = run(boot, "a", "socat -t 60 VSOCK-CONNECT:4:6000 'OPEN:/tmp/out!!CREATE:/tmp/in' && "
+    m = run(boot, "a", "socat -t 60 VSOCK-CONNECT:4:6000 'OPEN:/tmp/out,rdonly!!CREATE:/tmp/in' && "
             "echo a-got $(sha256sum /tmp/in | cut -c1-64) sent $(sha256sum /tmp/out | cut -c1-64)",
             r"a-got ([0-9a-f]{64}) sent ([0-9a-f]{64})", after=mark)
     b = boot.expect(r"^\[b\] b-got ([0-9a-f]{64}) sent ([0-9a-f]{64})", after=mark)
