@@ -119,4 +119,4 @@ def test_vsockt_round_trips_refusal_and_flood(boot):
     assert re.search(r"vsockt: flood opened 4 of 4$", out, re.M), out
     wrote = [int(n) for n in re.findall(r"vsockt: flood \d+ wrote (\d+)$", out, re.M)]
     assert len(wrote) == 4 and all(n > 0 for n in wrote), out
-    assert re.search(r"vsockt: sink accepted 4$", out, re.M), out
+    boot.expect(r"vsockt: sink accepted 4$", after=mark)  # the sink's lines may come later
