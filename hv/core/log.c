@@ -33,7 +33,7 @@ bool log_allow(u64 *last)
 	u64 now = arch_timer_now();
 	if (*last && now - *last < arch_timer_freq())
 		return false;
-	*last = now ? now : 1;
+	*last = now | 1; /* never 0, which means "never logged" */
 	return true;
 }
 

@@ -107,6 +107,11 @@ static struct route decide(struct vm *vm, const struct hdr *h)
 			log_warn(vm, "vsock: bad source %lu or type %u", h->src_cid, h->type);
 		return r;
 	}
+	/* The policy first: a VM learns nothing of peers it may not reach. */
+	if (h->op == OP_REQUEST && !allowed(vm, h)) {
+		refused(vm, h, "not allowed by its policy");
+		return r;
+	}
 	struct vm *to = vm_by_cid(h->dst_cid);
 	if (to == vm)
 		to = NULL; /* its own CID: a guest's loopback never needs the device */
@@ -118,8 +123,8 @@ static struct route decide(struct vm *vm, const struct hdr *h)
 	r.to = to;
 	r.s = find(vm, to, h);
 	if (h->op == OP_REQUEST) {
-		if (r.s || !allowed(vm, h)) {
-			refused(vm, h, "not allowed by its policy"); /* or it is open already */
+		if (r.s) {
+			refused(vm, h, "not allowed by its policy"); /* it is open already */
 			return r;
 		}
 		r.slot = free_slot(vm);
