@@ -26,7 +26,7 @@ def refusals(text, vm):
 
 
 @pytest.mark.linux
-@pytest.mark.boot("phone", smp=2, timeout=300, interactive=True)
+@pytest.mark.boot("phone", smp=2, timeout=600, interactive=True)
 def test_phone_open_and_work_reach_the_vault_at_once_and_not_each_other(boot):
     phone_up(boot)
     # What Linux says when its vsock driver binds to the device the hypervisor offers.
@@ -77,7 +77,7 @@ def test_phone_open_and_work_reach_the_vault_at_once_and_not_each_other(boot):
 
 
 @pytest.mark.linux
-@pytest.mark.boot("vsock2", smp=2, timeout=400, interactive=True)
+@pytest.mark.boot("vsock2", smp=2, timeout=600, interactive=True)
 def test_16_mib_each_way_at_once_over_one_stream(boot):
     ready(boot, "a")
     ready(boot, "b")
@@ -103,7 +103,7 @@ def test_16_mib_each_way_at_once_over_one_stream(boot):
 
 
 @pytest.mark.linux
-@pytest.mark.boot("vsock2", smp=2, timeout=400, interactive=True)
+@pytest.mark.boot("vsock2", smp=2, timeout=600, interactive=True)
 def test_reboot_with_open_streams_resets_the_peers_and_the_device_works_again(boot):
     ready(boot, "a")
     ready(boot, "b")
