@@ -3,8 +3,7 @@ kernel modules and socat in the Linux VMs and the vault's echo service (guests/v
 
 The phone (configs/phone.dts): open (CID 3) and work (CID 4) may connect to vault:5000 (CID 5)
 and to nothing else. tests/configs/vsock2.dts: two Linux VMs, a (CID 3) and b (CID 4), that may
-talk to each other, for the bulk transfer. (A VM's reboot with open streams is covered by the
-unit tests, test_virtio.c; the Linux-peer version is issue 9's open item.)"""
+talk to each other, for the bulk transfer and a reboot in the middle of a stream."""
 
 import re
 
@@ -102,3 +101,27 @@ def test_16_mib_each_way_at_once_over_one_stream(boot):
     b = boot.expect(r"^\[b\] .*b-got ([0-9a-f]{16}) sent ([0-9a-f]{16})\s*$", after=mark)
     assert m.group(1) == b.group(2), "what b sent is not what a got"
     assert b.group(1) == m.group(2), "what a sent is not what b got"
+
+
+@pytest.mark.linux
+@pytest.mark.boot("vsock2", smp=2, timeout=600, interactive=True)
+def test_reboot_with_a_busy_stream_ends_it_for_the_peer_and_the_device_works_again(boot):
+    ready(boot, "a")
+    ready(boot, "b")
+    boot.send("\x1d1")
+    run(boot, "a", "vsockt echo 6000 & echo a-listening", "a-listening")
+    # b streams round trips through a's echo, far more than it can finish.
+    boot.send("\x1d2")
+    run(boot, "b", "(vsockt rt 3 6000 100000000 64; echo b-ended) & echo b-started", "b-started")
+    run(boot, "b", "sleep 2; echo b-still-going", "b-still-going")
+    boot.send("\x1d1")
+    mark = boot.mark()
+    boot.send("reboot -f\n")
+    # a's reset closes the stream at once: b's vsockt sees it end.
+    boot.expect(r"^\[b\] .*vsockt: read: end of stream", after=mark)
+    boot.expect(r"^pv: info: vm a: reset", after=mark)
+    ready(boot, "a", after=mark)
+    # After its reboot a's device works: it serves again and b reaches it.
+    run(boot, "a", "vsockt echo 6000 & echo a-again", "a-again")
+    boot.send("\x1d2")
+    run(boot, "b", "vsockt rt 3 6000 10 64", r"vsockt: rt 10 64 ticks \d+")
