@@ -697,6 +697,32 @@ static void slot_fold(struct vgic *g, u32 vcpu, u64 lr)
 	g->cpu[vcpu].slot = 0;
 }
 
+/* The virtual timer is a level (Arm ARM D11.2.4): its interrupt is pending while its output
+ * (ENABLE, ISTATUS, not IMASK) is high. A firing latched while the guest could not take it
+ * (the PPI disabled, or interrupts masked) must end when the guest turns the timer off, masks
+ * it or moves its deadline: with no LR holding it and not active, the latch goes and the
+ * physical PPI is deactivated, to fire again if the output rises again. Done at every exit,
+ * before anything the guest asked is handled, so pending-register reads, enables and priority
+ * or group changes, and the next entry, all see the line as it is. A latch the guest set itself
+ * with GICR_ISPENDR0 goes too: for this HW-linked PPI the latch stands for the line. */
+static void timer_level(struct vgic *g, struct vgic_cpu *c)
+{
+	struct vgic_irq *q = &c->irq[VGIC_SLOT_INTID];
+	if (q->hw != VGIC_SLOT_INTID ||
+	    (__atomic_load_n(&q->flags, __ATOMIC_RELAXED) & (F_LATCH | F_IN_LR | F_ACTIVE)) != F_LATCH ||
+	    arch_vtimer_line())
+		return;
+	spin_lock(&g->lock);
+	bool drop = (q->flags & (F_LATCH | F_IN_LR | F_ACTIVE)) == F_LATCH;
+	if (drop) {
+		q->flags &= ~F_LATCH;
+		file(g, VGIC_SLOT_INTID, q);
+	}
+	spin_unlock(&g->lock);
+	if (drop)
+		arch_vtimer_lower();
+}
+
 /* The slot stays armed across exits while LR0 shows no state: then nothing happened to it. */
 void vgic_sync(struct vgic *g, u32 vcpu)
 {
@@ -709,19 +735,21 @@ void vgic_sync(struct vgic *g, u32 vcpu)
 	}
 	u32 first = c->slot != 0;
 	u64 lr0 = first ? arch_vgic_read_lr(0) : 0;
-	if (c->lr_used == first && !(lr0 & (LR_PENDING | LR_ACTIVE)))
-		return; /* only this vCPU's core touches lr_used, slot and underflow */
-	spin_lock(&g->lock);
-	if (lr0 & (LR_PENDING | LR_ACTIVE))
-		slot_fold(g, vcpu, lr0);
-	for (u32 i = first; i < c->lr_used; i++) {
-		u64 lr = arch_vgic_read_lr(i);
-		/* Emptied: the core's next guest starts clean, and an EOI maintenance stops. */
-		arch_vgic_write_lr(i, 0);
-		fold(g, c->lr_intid[i], irq_get(g, vcpu, c->lr_intid[i]), lr);
+	/* Only this vCPU's core touches lr_used, slot and underflow. */
+	if (c->lr_used != first || (lr0 & (LR_PENDING | LR_ACTIVE))) {
+		spin_lock(&g->lock);
+		if (lr0 & (LR_PENDING | LR_ACTIVE))
+			slot_fold(g, vcpu, lr0);
+		for (u32 i = first; i < c->lr_used; i++) {
+			u64 lr = arch_vgic_read_lr(i);
+			/* Emptied: the core's next guest starts clean, and an EOI maintenance stops. */
+			arch_vgic_write_lr(i, 0);
+			fold(g, c->lr_intid[i], irq_get(g, vcpu, c->lr_intid[i]), lr);
+		}
+		c->lr_used = c->slot != 0;
+		spin_unlock(&g->lock);
 	}
-	c->lr_used = c->slot != 0;
-	spin_unlock(&g->lock);
+	timer_level(g, c);
 }
 
 void vgic_put(struct vgic *g, u32 vcpu)

@@ -881,6 +881,63 @@ TEST(timer_slot_armed_while_idle)
 	EXPECT(vgic_audit(&g));
 }
 
+/* The virtual timer is a level (issue 10): a firing latched while its PPI was disabled, or
+ * while the guest left it pending in an LR, ends at the next exit once the timer's output has
+ * dropped, with the physical PPI deactivated; it stays while the output is high. */
+TEST(timer_latch_follows_the_timer_output)
+{
+	setup(1);
+	dwrite(GICD_CTLR, 4, 2);
+	EXPECT(vgic_link_hw(&g, 0, 27, 27));
+	EXPECT_EQ(vgic_raise(&g, 0, 27), 0); /* disabled: latched, no kick */
+	vgic_sync(&g, 0);                    /* output high: it stays */
+	EXPECT_EQ(rread(SGI(0, ISPENDR), 4), 1u << 27);
+	EXPECT_EQ(fake.vtimer_lowers, 0);
+	fake.vtimer_line = false;            /* the guest turned the timer off */
+	vgic_sync(&g, 0);
+	EXPECT_EQ(rread(SGI(0, ISPENDR), 4), 0);
+	EXPECT_EQ(fake.vtimer_lowers, 1);
+	enable_private(0, 27);
+	EXPECT(!vgic_has_pending(&g, 0));
+	vgic_flush(&g, 0, 4);
+	EXPECT_EQ(fake.lr[0], SLOT_LR & ~(0x40ull << 48)); /* idle: only the slot, priority 0 */
+	vgic_sync(&g, 0);
+	EXPECT_EQ(fake.vtimer_lowers, 1);    /* nothing latched: nothing to lower */
+
+	/* Pending in an LR while the guest has interrupts masked: the exit folds it back, and
+	 * the dropped line takes it away before the next entry. */
+	fake.vtimer_line = true;
+	fake.lr[0] |= LR_P;                  /* fired through the slot */
+	vgic_sync(&g, 0);
+	vgic_flush(&g, 0, 4);
+	EXPECT_EQ(LR_STATE(fake.lr[0]), 1);
+	fake.vtimer_line = false;            /* IMASK set, or CVAL moved on, before it was taken */
+	vgic_sync(&g, 0);
+	EXPECT(!vgic_has_pending(&g, 0));
+	EXPECT_EQ(fake.vtimer_lowers, 2);
+	vgic_flush(&g, 0, 4);
+	EXPECT_EQ(LR_STATE(fake.lr[0]), 0);
+
+	/* Active (taken, not yet deactivated): the guest's deactivation ends it, not the line. */
+	fake.vtimer_line = true;
+	fake.lr[0] |= LR_P;
+	vgic_sync(&g, 0);
+	vgic_flush(&g, 0, 4);
+	guest_ack(0);
+	fake.vtimer_line = false;
+	vgic_sync(&g, 0);
+	EXPECT_EQ(rread(SGI(0, ISACTIVER), 4), 1u << 27);
+	EXPECT_EQ(fake.vtimer_lowers, 2);
+	EXPECT(vgic_audit(&g));
+
+	/* Not HW-linked (no timer behind it): the latch is the guest's and stays. */
+	setup(1);
+	fake.vtimer_line = false;
+	rwrite(SGI(0, ISPENDR), 4, 1u << 27);
+	vgic_sync(&g, 0);
+	EXPECT_EQ(rread(SGI(0, ISPENDR), 4), 1u << 27);
+}
+
 TEST(sgi_to_self_goes_straight_to_its_lr)
 {
 	setup(2);

@@ -1,11 +1,13 @@
 /* timer.c: the generic timer (Arm ARM D11): the EL2 physical timer drives the scheduler, and
  * each vCPU's virtual timer is switched with it. */
 #include <pv/arch.h>
+#include <pv/gic.h>
 #include <pv/vm.h>
 #include "sysreg.h"
 
 #define CNT_CTL_ENABLE BIT(0)
 #define CNT_CTL_IMASK BIT(1)
+#define CNT_CTL_ISTATUS BIT(2)
 
 u64 arch_timer_now(void)
 {
@@ -46,4 +48,15 @@ void arch_vtimer_snapshot(struct vcpu *vcpu)
 {
 	vcpu->arch.cntv_ctl = read_sysreg(cntv_ctl_el0);
 	vcpu->arch.cntv_cval = read_sysreg(cntv_cval_el0);
+}
+
+bool arch_vtimer_line(void)
+{
+	return (read_sysreg(cntv_ctl_el0) & (CNT_CTL_ENABLE | CNT_CTL_IMASK | CNT_CTL_ISTATUS)) ==
+	       (CNT_CTL_ENABLE | CNT_CTL_ISTATUS);
+}
+
+void arch_vtimer_lower(void)
+{
+	gic_ppi_take_active(arch_cpu_id(), PPI_VTIMER);
 }

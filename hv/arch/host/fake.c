@@ -17,6 +17,7 @@ void pl011_enable_rx_irq(void);
 void fake_reset(void)
 {
 	memset(&fake, 0, sizeof(fake));
+	fake.vtimer_line = true; /* a latched firing stays unless a test lowers the line */
 	memset(cpus, 0, sizeof(cpus));
 	for (u32 i = 0; i < 4; i++)
 		cpus[i].online = 1, cpus[i].id = i;
@@ -118,5 +119,7 @@ int pl011_getc(void)
 
 void pl011_enable_rx_irq(void) {}
 void arch_vtimer_snapshot(struct vcpu *vcpu) { (void)vcpu; }
+bool arch_vtimer_line(void) { return fake.vtimer_line; }
+void arch_vtimer_lower(void) { fake.vtimer_lowers++; }
 u64 arch_timer_now(void) { return fake.now; }
 u64 arch_timer_freq(void) { return FAKE_TIMER_FREQ; }

@@ -20,6 +20,8 @@ struct fake_state {
 	u64 spi_enabled;   /* gic_spi_set: bit n = INTID n is enabled at the board GIC */
 	u32 spi_route[96];
 	u32 spi_deactivations;
+	bool vtimer_line;  /* the virtual timer's output (arch_vtimer_line); reset high */
+	u32 vtimer_lowers; /* arch_vtimer_lower calls */
 };
 
 #define FAKE_TIMER_FREQ 62500000ull /* as QEMU's virt */

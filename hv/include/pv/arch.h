@@ -34,6 +34,10 @@ u64 arch_timer_freq(void);
 void arch_timer_arm(u64 deadline); /* ~0: none */
 u64 arch_vtimer_deadline(const struct vcpu *vcpu); /* from its saved copy; ~0: none */
 void arch_vtimer_snapshot(struct vcpu *vcpu);       /* refresh the copy of a loaded vCPU */
+/* The loaded vCPU's virtual timer output (CNTV_CTL_EL0: ENABLE, ISTATUS and not IMASK), and
+ * the end of its physical PPI's active state on this core, once the vGIC has let a firing go. */
+bool arch_vtimer_line(void);
+void arch_vtimer_lower(void);
 
 /* The virtual CPU interface around a guest entry: LRs, and the underflow interrupt. The
  * interface itself is on while a vCPU is loaded (arch_vcpu_load). */
