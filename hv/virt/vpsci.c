@@ -33,8 +33,10 @@ static struct vcpu *vcpu_by_mpidr(struct vm *vm, u64 mpidr)
 	return &vm->vcpus[mpidr];
 }
 
-/* Of several racing CPU_ONs, the one whose compare-and-swap moves OFF to BOOTING wins; the
- * others see BOOTING/ON_PENDING or ON and say so. */
+/* Of several racing CPU_ONs, the one whose compare-and-swap moves OFF to BOOTING wins; every
+ * other one, from then on, is told ALREADY_ON (as KVM answers): the target is on its way, and
+ * no caller waits on an ON_PENDING that another caller's request already settled. The state
+ * machine is in docs/abi.md. */
 static s64 cpu_on(struct vcpu *caller, u64 mpidr, u64 entry, u64 ctx)
 {
 	struct vcpu *t = vcpu_by_mpidr(caller->vm, mpidr);
@@ -46,7 +48,7 @@ static s64 cpu_on(struct vcpu *caller, u64 mpidr, u64 entry, u64 ctx)
 	u32 expected = VCPU_OFF;
 	if (!__atomic_compare_exchange_n(&t->power, &expected, (u32)VCPU_BOOTING, false,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-		return expected == VCPU_ON ? PSCI_ALREADY_ON : PSCI_ON_PENDING;
+		return PSCI_ALREADY_ON;
 	t->boot_entry = entry;
 	t->boot_ctx = ctx;
 	__atomic_store_n(&t->power, (u32)VCPU_ON_PENDING, __ATOMIC_RELEASE);

@@ -296,8 +296,13 @@ TEST(psci_cpu_on_and_affinity)
 	EXPECT_EQ(v1->boot_entry, 0x40000100);
 	EXPECT_EQ(v1->boot_ctx, 77);
 	EXPECT_EQ(call(v0, PSCI_AFFINITY_INFO, 1, 0, 0), 2);
-	EXPECT_EQ(call(v0, PSCI_CPU_ON | PSCI_64, 1, 0x40000200, 0), PSCI_ON_PENDING);
+	/* Accepted: every later CPU_ON for it is ALREADY_ON, never ON_PENDING (issue 10). */
+	EXPECT_EQ(call(v0, PSCI_CPU_ON | PSCI_64, 1, 0x40000200, 0), PSCI_ALREADY_ON);
 	EXPECT_EQ(v1->boot_entry, 0x40000100); /* the loser changed nothing */
+	v1->power = VCPU_BOOTING; /* a racer between its compare-and-swap and publishing the entry */
+	EXPECT_EQ(call(v0, PSCI_CPU_ON | PSCI_64, 1, 0x40000200, 0), PSCI_ALREADY_ON);
+	EXPECT_EQ(call(v0, PSCI_AFFINITY_INFO, 1, 0, 0), 2);
+	EXPECT_EQ(v1->boot_entry, 0x40000100);
 	v1->power = VCPU_ON;
 	EXPECT_EQ(call(v0, PSCI_CPU_ON | PSCI_64, 1, 0x40000200, 0), PSCI_ALREADY_ON);
 	EXPECT_EQ(call(v0, PSCI_AFFINITY_INFO | PSCI_64, 1, 0, 0), 0);
