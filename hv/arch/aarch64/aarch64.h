@@ -14,6 +14,11 @@ struct vcpu;
 /* A trapped system-register access with encoding enc (SYSREG_ENC) to or from Xrt that
  * sysreg_trap.c answers (ID, debug, set/way); false if it is none of those. */
 bool sysreg_emulate(struct vcpu *vcpu, u32 enc, bool read, u32 rt);
+/* Debug registers (sysreg_trap.c): how many breakpoints (watch = false) or watchpoints a
+ * guest has, and a debug user's copy and OS lock written to the core. */
+struct arch_vcpu;
+u32 dbg_count(bool watch);
+void dbg_load(const struct arch_vcpu *a);
 _Noreturn void hv_exception(u64 kind, u64 *frame);
 
 #endif

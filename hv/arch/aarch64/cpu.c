@@ -22,6 +22,9 @@ void arch_cpu_init(void)
 	 * scheduler, which decides which VM may count). */
 	write_sysreg(vpidr_el2, read_sysreg(midr_el1));
 	write_sysreg(mdcr_el2, FIELD(read_sysreg(pmcr_el0), 15, 11));
+	/* The core's own OS lock resets locked and would hold off every guest's debug events;
+	 * each vCPU has a virtual one instead (sysreg_trap.c). */
+	write_sysreg(oslar_el1, 0);
 	/* The virtual CPU interface's registers reset to UNKNOWN values (IHI 0069 12.4). */
 	write_sysreg(ich_hcr_el2, 0);
 	for (u32 i = 0; i < arch_vgic_lr_count(); i++)
