@@ -72,7 +72,8 @@ struct probe {
 uint64_t probe_ld32(uint64_t addr, struct probe *p);
 uint64_t probe_st32(uint64_t addr, uint32_t value, struct probe *p);
 
-/* ---- trap.c: every other exception; "expect" mode catches one and skips the instruction ---- */
+/* ---- trap.c: every other exception; "expect" mode catches one and skips the instruction (a
+ * software step: it returns to the next one, and stepping ends) ---- */
 struct exc_frame {
 	uint64_t x[31];
 	uint64_t elr, spsr, esr, far, pad;
@@ -94,6 +95,9 @@ bool trap_end(struct trap_info *out);   /* stop expecting; true (and *out) if on
 #define EC_UNKNOWN 0x00u
 #define EC_IABT_CUR 0x21u
 #define EC_DABT_CUR 0x25u
+#define EC_BREAKPOINT_CUR 0x31u           /* hardware breakpoint, from EL1 */
+#define EC_SOFTSTEP_LOW 0x32u             /* software step, from EL0 (0x33: from EL1) */
+#define EC_WATCHPOINT_CUR 0x35u           /* watchpoint, from EL1 */
 #define FSC_SEA 0x10u                   /* synchronous external abort, not on a table walk */
 
 /* ---- gic.c: GICv3 at the QEMU virt addresses; group 1 only, ICC system registers ---- */

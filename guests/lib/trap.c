@@ -39,6 +39,14 @@ void exception_handle(struct exc_frame *f, unsigned kind)
 		last.elr = f->elr;
 		taken = true;
 		expecting = false;
+		if ((ESR_EC(f->esr) & ~1u) == EC_SOFTSTEP_LOW) {
+			/* A software step: ELR is the next instruction, and stepping ends here
+			 * (MDSCR_EL1.SS = 0) or the return would step again at once. */
+			uint64_t mdscr;
+			__asm__ volatile("mrs %0, mdscr_el1" : "=r"(mdscr));
+			__asm__ volatile("msr mdscr_el1, %0\n\tisb" : : "r"(mdscr & ~1ul));
+			return;
+		}
 		f->elr += 4; /* skip the faulting instruction: every A64 instruction is 4 bytes */
 		return;
 	}

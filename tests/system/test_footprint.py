@@ -5,7 +5,11 @@ import subprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ELF = os.path.join(ROOT, "build", "pocketvisor.elf")
-BUDGET = 30 * 1024  # text + rodata + data (issue 9: at most 30 KiB with virtio and vsock)
+# text + rodata + data. Issue 9 left the image at 30,717 bytes of its 30 KiB (virtio and vsock);
+# issue 10's conformance work (level timers, per-vCPU debug registers, 852 bytes) is the first
+# of the features outside that chain and is given 1 KiB more. The next step (36 KiB after
+# storage and network) includes it.
+BUDGET = 31 * 1024
 
 
 def sections():
