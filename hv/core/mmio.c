@@ -20,6 +20,10 @@ static bool device_access(struct vcpu *vcpu, const struct mmio_access *a, u64 *v
 	struct vm *vm = vcpu->vm;
 	u32 kick = 0;
 	bool ok;
+	/* The vGIC's frames lie below the UART (board.h); for an unmapped address down there
+	 * the resample is harmless. */
+	if (a->ipa < PLAT_GUEST_UART_BASE)
+		vgic_timer_sample(&vm->vgic, vcpu->id);
 	if (range_contains(PLAT_GUEST_GICD_BASE, VGIC_GICD_SIZE, a->ipa, a->size))
 		ok = vgic_dist_access(&vm->vgic, a->ipa - PLAT_GUEST_GICD_BASE, a->size, a->write, val,
 				      &kick);

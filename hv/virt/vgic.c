@@ -658,6 +658,8 @@ bool vgic_flush(struct vgic *g, u32 vcpu, u32 lr_count)
 	struct vgic_cpu *c = &g->cpu[vcpu];
 	if (!any(c->ready) && !any(c->active) && slot_lr(g, vcpu) == c->slot)
 		return false;
+	if (c->ready[0] & BIT(VGIC_SLOT_INTID))
+		vgic_timer_sample(g, vcpu); /* about to be given it: is the line still high? */
 	spin_lock(&g->lock);
 	u64 slot = lr_count ? slot_lr(g, vcpu) : 0;
 	if (slot != c->slot)
@@ -699,18 +701,17 @@ static void slot_fold(struct vgic *g, u32 vcpu, u64 lr)
 
 /* The virtual timer is a level (Arm ARM D11.2.4): its interrupt is pending while its output
  * (ENABLE, ISTATUS, not IMASK) is high. A firing latched while the guest could not take it
- * (the PPI disabled, or interrupts masked) must end when the guest turns the timer off, masks
- * it or moves its deadline: with no LR holding it and not active, the latch goes and the
- * physical PPI is deactivated, to fire again if the output rises again. Done at every exit,
- * before anything the guest asked is handled, so pending-register reads, enables and priority
- * or group changes, and the next entry, all see the line as it is. A latch the guest set itself
- * with GICR_ISPENDR0 goes too: for this HW-linked PPI the latch stands for the line. */
-static void timer_level(struct vgic *g, struct vgic_cpu *c)
+ * (the PPI disabled) must end when the guest turns the timer off, masks it or moves its
+ * deadline, none of which traps: with no LR holding it and not active, the latch goes and the
+ * physical PPI is deactivated, to fire again if the output rises again. The guest can only see
+ * the latch through the vGIC (a pending-register read, or an enable, priority or group change
+ * that makes it deliverable) or by being given it on entry, so it is resampled there
+ * (vgic_timer_sample from mmio.c, and vgic_flush) and the exit path pays nothing. A latch the
+ * guest set itself with GICR_ISPENDR0 goes too: for this HW-linked PPI the latch stands for
+ * the line. */
+static __attribute__((noinline, cold)) void timer_drop(struct vgic *g, struct vgic_irq *q)
 {
-	struct vgic_irq *q = &c->irq[VGIC_SLOT_INTID];
-	if (q->hw != VGIC_SLOT_INTID ||
-	    (__atomic_load_n(&q->flags, __ATOMIC_RELAXED) & (F_LATCH | F_IN_LR | F_ACTIVE)) != F_LATCH ||
-	    arch_vtimer_line())
+	if (q->hw != VGIC_SLOT_INTID || arch_vtimer_line())
 		return;
 	spin_lock(&g->lock);
 	bool drop = (q->flags & (F_LATCH | F_IN_LR | F_ACTIVE)) == F_LATCH;
@@ -721,6 +722,13 @@ static void timer_level(struct vgic *g, struct vgic_cpu *c)
 	spin_unlock(&g->lock);
 	if (drop)
 		arch_vtimer_lower();
+}
+
+void vgic_timer_sample(struct vgic *g, u32 vcpu)
+{
+	struct vgic_irq *q = &g->cpu[vcpu].irq[VGIC_SLOT_INTID];
+	if (__atomic_load_n(&q->flags, __ATOMIC_RELAXED) & F_LATCH)
+		timer_drop(g, q);
 }
 
 /* The slot stays armed across exits while LR0 shows no state: then nothing happened to it. */
@@ -735,21 +743,19 @@ void vgic_sync(struct vgic *g, u32 vcpu)
 	}
 	u32 first = c->slot != 0;
 	u64 lr0 = first ? arch_vgic_read_lr(0) : 0;
-	/* Only this vCPU's core touches lr_used, slot and underflow. */
-	if (c->lr_used != first || (lr0 & (LR_PENDING | LR_ACTIVE))) {
-		spin_lock(&g->lock);
-		if (lr0 & (LR_PENDING | LR_ACTIVE))
-			slot_fold(g, vcpu, lr0);
-		for (u32 i = first; i < c->lr_used; i++) {
-			u64 lr = arch_vgic_read_lr(i);
-			/* Emptied: the core's next guest starts clean, and an EOI maintenance stops. */
-			arch_vgic_write_lr(i, 0);
-			fold(g, c->lr_intid[i], irq_get(g, vcpu, c->lr_intid[i]), lr);
-		}
-		c->lr_used = c->slot != 0;
-		spin_unlock(&g->lock);
+	if (c->lr_used == first && !(lr0 & (LR_PENDING | LR_ACTIVE)))
+		return; /* only this vCPU's core touches lr_used, slot and underflow */
+	spin_lock(&g->lock);
+	if (lr0 & (LR_PENDING | LR_ACTIVE))
+		slot_fold(g, vcpu, lr0);
+	for (u32 i = first; i < c->lr_used; i++) {
+		u64 lr = arch_vgic_read_lr(i);
+		/* Emptied: the core's next guest starts clean, and an EOI maintenance stops. */
+		arch_vgic_write_lr(i, 0);
+		fold(g, c->lr_intid[i], irq_get(g, vcpu, c->lr_intid[i]), lr);
 	}
-	timer_level(g, c);
+	c->lr_used = c->slot != 0;
+	spin_unlock(&g->lock);
 }
 
 void vgic_put(struct vgic *g, u32 vcpu)

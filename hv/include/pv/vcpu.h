@@ -49,7 +49,11 @@ void vcpu_inject_undef(struct vcpu *vcpu);
 void vcpu_inject_abort(struct vcpu *vcpu, bool instr, u64 far);
 /* Past an instruction the hypervisor emulated. PSTATE.SS (bit 21) cleared: a software step
  * of the guest's then completed it, and the step exception comes next, as on the bare core. */
-static inline void vcpu_skip(struct vcpu *vcpu) { vcpu->regs.pc += 4; vcpu->regs.pstate &= ~BIT(21); }
+static inline __attribute__((always_inline)) void vcpu_skip(struct vcpu *vcpu)
+{
+	vcpu->regs.pc += 4;
+	vcpu->regs.pstate &= ~BIT(21);
+}
 static inline u64 vcpu_reg(const struct vcpu *vcpu, u32 r) { return r == 31 ? 0 : vcpu->regs.x[r]; }
 static inline void vcpu_set_reg(struct vcpu *vcpu, u32 r, u64 v) { if (r != 31) vcpu->regs.x[r] = v; }
 

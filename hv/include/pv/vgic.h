@@ -111,6 +111,9 @@ bool vgic_link_hw(struct vgic *g, u32 vcpu, u32 intid, u32 pintid);
  * at once with the LRs emptied) and empties the LRs it reads. */
 bool vgic_flush(struct vgic *g, u32 vcpu, u32 lr_count);
 void vgic_sync(struct vgic *g, u32 vcpu);
+/* The loaded vCPU's timer PPI, latched while the guest could not take it, ends if the timer's
+ * output has gone low since (vgic.c): before the vCPU's own vGIC register accesses. */
+void vgic_timer_sample(struct vgic *g, u32 vcpu);
 /* The vCPU leaves its core (after vgic_sync): LR0 no longer holds its timer slot. */
 void vgic_put(struct vgic *g, u32 vcpu);
 
