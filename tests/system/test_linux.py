@@ -57,6 +57,13 @@ def test_linux_boots_smp_with_ticking_timers_and_a_clean_log(boot):
     assert not complaints(boot.text), complaints(boot.text)
     # Steal time reaches Linux through PV time (SMCCC PV_TIME_ST).
     run(boot, "linux", "dmesg | grep -o 'using stolen time PV'", "using stolen time PV")
+    # Hardware debug (issue 10): the kernel finds the vCPU's breakpoints and watchpoints, and
+    # perf's breakpoint events (what gdb's hbreak and watch use) stop on every hit, with the
+    # kernel stepping over each one, on both vCPUs.
+    run(boot, "linux", "dmesg | grep -o 'found 6 breakpoint and 4 watchpoint'",
+        "found 6 breakpoint and 4 watchpoint")
+    for cpu in (0, 1):
+        run(boot, "linux", f"taskset -c {cpu} hwbp 500", r"hwbp: exec 500/500 watch 500/500")
 
 
 # ---- natively: the images themselves ----
@@ -84,6 +91,9 @@ def test_linux_boots_natively_on_two_cpus(boot):
     bad = shell(boot, 'echo "bad=$(dmesg | grep -ciE \'warning|oops|bug|unhandled\')"',
                 r"^bad=(\d+)$")
     assert bad.group(1) == "0"
+    # The baseline for hwbp under pocketvisor (test_linux_boots_smp_...).
+    m = shell(boot, "hwbp 500", r"^hwbp: exec (-?\d+)/500 watch (-?\d+)/500")
+    assert m.groups() == ("500", "500"), m.group(0)
 
 
 @pytest.mark.linux
