@@ -61,6 +61,7 @@ include tools/pvpack/pvpack.mk
 include guests/guests.mk
 include guests/linux/linux.mk
 include tests/unit/unit.mk
+include tests/fuzz/fuzz.mk
 include bench/bench.mk
 
 # A config's bundle: pvpack validates configs/NAME.dts and packs it with its images.
