@@ -11,7 +11,7 @@ FUZZ_CC         ?= clang-14
 FUZZ_DIR        := $(BUILD)/fuzz
 FUZZ_RUNS       ?= 2000000
 FUZZ_SLICE_RUNS ?= 20000
-FUZZ_TARGETS    := bundle pvpack fdt vgic
+FUZZ_TARGETS    := bundle pvpack fdt vgic trap
 FUZZ_BINS       := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 # -fsanitize=fuzzer: coverage instrumentation and libFuzzer's main (libclang-rt-14-dev). The
 # sources of several modules are linked together with fake.c's arch hooks, which have no
@@ -37,6 +37,15 @@ $(FUZZ_DIR)/fuzz_pvpack: tests/fuzz/fuzz_pvpack.c tests/fuzz/fuzz.h tests/fuzz/f
                          $(PVPACK_LIB_SRCS) $(PVPACK_HDRS) hv/core/bundle.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Itools/pvpack $< $(PVPACK_LIB_SRCS) hv/core/bundle.c -lfdt -o $@
+
+# The trap decoders are AArch64 code (hv/arch/aarch64/traps.c, sysreg_trap.c): built here with
+# host_sysreg.h included first, which turns their system-register accesses into the fuzzer's.
+FUZZ_TRAP_SRCS := hv/arch/aarch64/traps.c hv/arch/aarch64/sysreg_trap.c
+$(FUZZ_DIR)/fuzz_trap: tests/fuzz/fuzz_trap.c tests/fuzz/host_sysreg.h $(FUZZ_TRAP_SRCS) \
+                       $(FUZZ_CORE_DEPS) $(wildcard hv/arch/aarch64/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CORE_FLAGS) -include tests/fuzz/host_sysreg.h $< $(FUZZ_TRAP_SRCS) \
+		$(CORE_SRCS) -lfdt -o $@
 
 # $(1): target, $(2): executions, $(3): corpus directory new inputs go to, $(4): more options.
 # -timeout=10: an input that keeps EL2 busy for seconds is a bug too.
