@@ -11,7 +11,7 @@ FUZZ_CC         ?= clang-14
 FUZZ_DIR        := $(BUILD)/fuzz
 FUZZ_RUNS       ?= 2000000
 FUZZ_SLICE_RUNS ?= 20000
-FUZZ_TARGETS    := bundle pvpack fdt vgic trap
+FUZZ_TARGETS    := bundle pvpack fdt vgic trap virtio
 FUZZ_BINS       := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 # -fsanitize=fuzzer: coverage instrumentation and libFuzzer's main (libclang-rt-14-dev). The
 # sources of several modules are linked together with fake.c's arch hooks, which have no
