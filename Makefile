@@ -75,7 +75,7 @@ run: deps all $(LINUX_IMAGES) $(BUILD)/$(CONFIG).pvb
 size: $(BUILD)/pocketvisor.elf
 	@sh scripts/size.sh $<
 
-check: deps all $(PVPACK) $(GUEST_BINS) $(LINUX_IMAGES) unit
+check: deps all $(PVPACK) $(GUEST_BINS) $(LINUX_IMAGES) unit fuzz-slice
 	$(PYTHON) -m pytest -q tests/system
 
 clean:
