@@ -61,6 +61,7 @@ include tools/pvpack/pvpack.mk
 include guests/guests.mk
 include guests/linux/linux.mk
 include tests/unit/unit.mk
+include tests/fuzz/fuzz.mk
 include bench/bench.mk
 
 # A config's bundle: pvpack validates configs/NAME.dts and packs it with its images.
@@ -74,7 +75,7 @@ run: deps all $(LINUX_IMAGES) $(BUILD)/$(CONFIG).pvb
 size: $(BUILD)/pocketvisor.elf
 	@sh scripts/size.sh $<
 
-check: deps all $(PVPACK) $(GUEST_BINS) $(LINUX_IMAGES) unit
+check: deps all $(PVPACK) $(GUEST_BINS) $(LINUX_IMAGES) unit fuzz-slice
 	$(PYTHON) -m pytest -q tests/system
 
 clean:

@@ -153,7 +153,7 @@ static void queue_write(struct vm *vm, struct virtio_dev *d, u64 off, u32 v)
 
 static void reg_write(struct vm *vm, struct virtio_dev *d, u64 off, u32 v)
 {
-	struct virtq *vq = &d->vq[d->queue_sel];
+	u32 q = d->queue_sel; /* the guest's: its queue is reached only once q is checked */
 	switch (off) {
 	case DEV_FEATURES_SEL: d->dev_features_sel = v; break;
 	case DRV_FEATURES_SEL: d->drv_features_sel = v; break;
@@ -163,18 +163,18 @@ static void reg_write(struct vm *vm, struct virtio_dev *d, u64 off, u32 v)
 		break;
 	case QUEUE_SEL: d->queue_sel = v; break; /* checked where used: QueueNumMax reads 0 */
 	case QUEUE_READY:
-		if (d->queue_sel < VIRTIO_QUEUES) {
+		if (q < VIRTIO_QUEUES) {
 			if (!(v & 1))
-				vq->ready = 0;
-			else if (!vq->ready)
-				queue_enable(vm, d, d->queue_sel);
+				d->vq[q].ready = 0;
+			else if (!d->vq[q].ready)
+				queue_enable(vm, d, q);
 		}
 		break;
 	case QUEUE_NOTIFY: notify(vm, d, v); break;
 	case INT_ACK: d->isr &= ~v; break;
 	case STATUS: set_status(vm, d, v); break;
 	default:
-		if (d->queue_sel < VIRTIO_QUEUES &&
+		if (q < VIRTIO_QUEUES &&
 		    (off == QUEUE_NUM || (off >= QUEUE_DESC && off <= QUEUE_DEVICE_HIGH &&
 					  (off & 0xf) < 8)))
 			queue_write(vm, d, off, v);

@@ -595,6 +595,26 @@ TEST(refuse_changes_while_ready)
 	EXPECT_STR(fake.out, "");
 }
 
+/* Found by fuzz_virtio: QueueReady with QueueSel past the last queue made a pointer to a
+ * queue that does not exist (UBSan: index out of bounds) before checking QueueSel. It must
+ * change nothing, whatever QueueSel holds. */
+TEST(queue_ready_with_bad_queue_sel)
+{
+	static const u32 sels[] = { 3, 0x85858585, 0xffffffff };
+	for (u32 i = 0; i < ARRAY_SIZE(sels); i++) {
+		three_up();
+		struct virtio_dev before = vms[0].vsock.dev;
+		wr(0, 0x030, sels[i]);
+		wr(0, 0x044, 1);
+		wr(0, 0x044, 0);
+		before.queue_sel = sels[i];
+		EXPECT(!memcmp(&vms[0].vsock.dev, &before, sizeof(before)));
+		EXPECT_EQ(rd(0, 0x044), 0);
+		EXPECT_EQ(rd(0, 0x070), STATUS_UP);
+	}
+	EXPECT_STR(fake.out, "");
+}
+
 TEST(refuse_notify_before_ready)
 {
 	three_up();

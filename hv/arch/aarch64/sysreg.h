@@ -10,6 +10,7 @@
 #define dsb(opt) __asm__ volatile("dsb " #opt ::: "memory")
 #define wfi() __asm__ volatile("wfi" ::: "memory")
 #define sev() __asm__ volatile("sev" ::: "memory")
+#define dc_cisw(setway) __asm__ volatile("dc cisw, %0" : : "r"((u64)(setway)) : "memory")
 
 /* HCR_EL2 (D13.2.48). */
 #define HCR_VM BIT(0)

@@ -158,7 +158,7 @@ static bool set_way(u32 enc, u64 val)
 	if ((enc & ~SYSREG_ENC(0, 0, 0, 15, 0)) != SYSREG_ENC(1, 0, 7, 0, 2) ||
 	    (crm != 6 && crm != 10 && crm != 14))
 		return false;
-	__asm__ volatile("dc cisw, %0" : : "r"(val) : "memory");
+	dc_cisw(val);
 	return true;
 }
 

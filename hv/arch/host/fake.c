@@ -56,7 +56,8 @@ void gic_spi_set(u32 intid, u32 cpu, bool on)
 {
 	if (intid >= ARRAY_SIZE(fake.spi_route))
 		abort();
-	fake.spi_enabled = on ? fake.spi_enabled | BIT(intid) : fake.spi_enabled & ~BIT(intid);
+	u64 *w = &fake.spi_enabled[intid / 64], bit = BIT(intid % 64); /* SPIs reach INTID 95 */
+	*w = on ? *w | bit : *w & ~bit;
 	fake.spi_route[intid] = cpu;
 	fake.spi_deactivations++;
 }

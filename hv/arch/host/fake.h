@@ -17,7 +17,7 @@ struct fake_state {
 	u64 now;           /* the physical counter (arch_timer_now), at FAKE_TIMER_FREQ */
 	struct fake_region { u64 pa, size; } dev_maps[4]; /* arch_s2_map_device calls */
 	u32 dev_map_count;
-	u64 spi_enabled;   /* gic_spi_set: bit n = INTID n is enabled at the board GIC */
+	u64 spi_enabled[2]; /* gic_spi_set: bit n % 64 of word n / 64 = INTID n is enabled */
 	u32 spi_route[96];
 	u32 spi_deactivations;
 	bool vtimer_line;  /* the virtual timer's output (arch_vtimer_line); reset high */
