@@ -28,6 +28,18 @@ static struct sysreg regs[] = {
 	{ "id_aa64pfr0_el1", ~0ull }, { "s3_0_c0_c4_1", ~0ull }, { "id_aa64dfr0_el1", ~0ull },
 	{ "id_aa64isar0_el1", ~0ull }, { "id_aa64isar1_el1", ~0ull }, { "s3_0_c0_c6_2", ~0ull },
 	{ "id_aa64mmfr0_el1", ~0ull }, { "id_aa64mmfr1_el1", ~0ull }, { "s3_0_c0_c7_2", ~0ull },
+	/* A debug user's breakpoints and watchpoints, as dbg_load writes them (6 and 4: what the
+	 * all-ones ID_AA64DFR0_EL1 is capped to). */
+	{ "dbgbvr0_el1", 0 }, { "dbgbcr0_el1", 0 },
+	{ "dbgbvr1_el1", 0 }, { "dbgbcr1_el1", 0 },
+	{ "dbgbvr2_el1", 0 }, { "dbgbcr2_el1", 0 },
+	{ "dbgbvr3_el1", 0 }, { "dbgbcr3_el1", 0 },
+	{ "dbgbvr4_el1", 0 }, { "dbgbcr4_el1", 0 },
+	{ "dbgbvr5_el1", 0 }, { "dbgbcr5_el1", 0 },
+	{ "dbgwvr0_el1", 0 }, { "dbgwcr0_el1", 0 },
+	{ "dbgwvr1_el1", 0 }, { "dbgwcr1_el1", 0 },
+	{ "dbgwvr2_el1", 0 }, { "dbgwcr2_el1", 0 },
+	{ "dbgwvr3_el1", 0 }, { "dbgwcr3_el1", 0 },
 };
 
 /* A register the trap code started to use without this table knowing it stops the run: the
@@ -42,7 +54,13 @@ static struct sysreg *sysreg(const char *name)
 }
 
 u64 fuzz_sysreg_read(const char *name) { return sysreg(name)->value; }
-void fuzz_sysreg_write(const char *name, u64 v) { sysreg(name)->value = v; }
+/* No breakpoint or watchpoint a guest sets may match at EL2 (HMC, bit 13 of DBGB/WCR). */
+void fuzz_sysreg_write(const char *name, u64 v)
+{
+	if (strncmp(name, "dbg", 3) == 0 && name[5] == 'r' && name[4] == 'c')
+		FUZZ_ASSERT(!(v & 1ull << 13));
+	sysreg(name)->value = v;
+}
 
 static void set(const char *name, u64 v) { sysreg(name)->value = v; }
 

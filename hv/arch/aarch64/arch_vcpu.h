@@ -2,12 +2,8 @@
 #ifndef ARCH_VCPU_H
 #define ARCH_VCPU_H
 
+#include <pv/debug.h>
 #include <pv/types.h>
-
-/* The breakpoints and watchpoints a guest may have at most (sysreg_trap.c): what every
- * Cortex-A core has. */
-#define DBG_BRPS 6u
-#define DBG_WRPS 4u
 
 /* EL1 (and EL0) registers switched per vCPU. One table, so switch, reset and snapshot walk the
  * same list (sysregs.c keeps the matching accessors). */
@@ -24,11 +20,7 @@ struct arch_vcpu {
 	u64 ich_vmcr, ich_ap0r0, ich_ap1r0; /* the virtual CPU interface's own state */
 	u64 cntv_ctl, cntv_cval;            /* the virtual timer, off the core while put */
 	bool vtimer_active;                 /* its physical PPI was active when put */
-	u8 dbg_live;                        /* a debug user: dbg goes to the core */
-	u8 oslk;                            /* OSLSR_EL1.OSLK: its OS lock */
-	u64 mdscr;                          /* MDSCR_EL1 as it wrote it; el1[EL1_MDSCR] is the
-					     * core's, without SS, KDE, MDE while locked */
-	u64 dbg[4][DBG_BRPS];               /* DBGBVR, DBGBCR, DBGWVR, DBGWCR <n>_EL1 */
+	struct vcpu_debug dbg;              /* its debug registers (pv/debug.h) */
 	__uint128_t fp_q[32];
 	u64 fpsr, fpcr;
 };

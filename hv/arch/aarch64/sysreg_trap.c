@@ -81,12 +81,12 @@ u32 dbg_count(bool watch)
 
 #define DBG_PAIR(n) \
 	case n + 1: \
-		write_sysreg(dbgbvr##n##_el1, a->dbg[0][n]); \
-		write_sysreg(dbgbcr##n##_el1, a->dbg[1][n]);
+		write_sysreg(dbgbvr##n##_el1, a->dbg.r[0][n]); \
+		write_sysreg(dbgbcr##n##_el1, a->dbg.r[1][n]);
 #define DBG_WPAIR(n) \
 	case n + 1: \
-		write_sysreg(dbgwvr##n##_el1, a->dbg[2][n]); \
-		write_sysreg(dbgwcr##n##_el1, a->dbg[3][n]);
+		write_sysreg(dbgwvr##n##_el1, a->dbg.r[2][n]); \
+		write_sysreg(dbgwcr##n##_el1, a->dbg.r[3][n]);
 
 /* Case labels fall through: n breakpoints load n..1. */
 void dbg_load(const struct arch_vcpu *a)
@@ -113,7 +113,7 @@ _Static_assert(DBG_BRPS == 6 && DBG_WRPS == 4, "one case per register dbg_load s
 
 static void dbg_live(struct arch_vcpu *a)
 {
-	a->dbg_live = 1;
+	a->dbg.live = 1;
 	dbg_load(a);
 }
 
@@ -125,27 +125,29 @@ static bool debug_reg(struct arch_vcpu *a, u32 enc, bool read, u64 *val)
 		u32 kind = op2 - 4; /* BVR, BCR, WVR, WCR */
 		if (crm >= dbg_count(kind >= 2))
 			return false;
-		u64 *r = &a->dbg[kind][crm];
+		u64 *r = &a->dbg.r[kind][crm];
 		if (read) {
 			*val = *r;
 			return true;
 		}
 		*r = kind & 1 ? (u32)*val & ~DBG_CTRL_HMC : *val;
-		if (a->dbg_live || (kind & 1 && (*r & DBG_CTRL_E)))
+		if (a->dbg.live || (kind & 1 && (*r & DBG_CTRL_E)))
 			dbg_live(a);
 		return true;
 	}
 	if (enc == OSLAR_EL1 && !read)
-		a->oslk = *val & 1;
+		a->dbg.oslk = *val & 1;
 	else if (enc == MDSCR_EL1 && !read)
-		a->mdscr = *val & MDSCR_GUEST;
+		a->dbg.mdscr = *val & MDSCR_GUEST;
 	else {
-		*val = enc == MDSCR_EL1 ? a->mdscr : enc == OSLSR_EL1 ? OSLSR_OSLM_IMPLEMENTED | (u64)a->oslk << 1 : 0;
+		*val = enc == MDSCR_EL1   ? a->dbg.mdscr
+		       : enc == OSLSR_EL1 ? OSLSR_OSLM_IMPLEMENTED | (u64)a->dbg.oslk << 1
+					  : 0;
 		return true;
 	}
-	u64 on = a->oslk ? a->mdscr & ~(MDSCR_SS | MDSCR_KDE | MDSCR_MDE) : a->mdscr;
+	u64 on = a->dbg.oslk ? a->dbg.mdscr & ~(MDSCR_SS | MDSCR_KDE | MDSCR_MDE) : a->dbg.mdscr;
 	write_sysreg(mdscr_el1, on);
-	if (!a->dbg_live && (on & (MDSCR_SS | MDSCR_KDE | MDSCR_MDE)))
+	if (!a->dbg.live && (on & (MDSCR_SS | MDSCR_KDE | MDSCR_MDE)))
 		dbg_live(a);
 	return true;
 }

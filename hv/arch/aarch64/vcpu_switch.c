@@ -120,7 +120,7 @@ void arch_vcpu_load(struct vcpu *vcpu)
 		gic_ppi_set_active(vcpu->cpu, PPI_VTIMER);
 	write_sysreg(cntv_cval_el0, a->cntv_cval);
 	write_sysreg(cntv_ctl_el0, a->cntv_ctl);
-	if (a->dbg_live)
+	if (a->dbg.live)
 		dbg_load(a); /* ends with an ISB */
 	isb();
 }
@@ -132,6 +132,6 @@ void arch_vcpu_reset(struct vcpu *vcpu)
 	a->el1[EL1_SCTLR] = SCTLR_EL1_RESET; /* the rest, ICH_VMCR included, resets to 0 */
 	/* MPIDR: bit 31 RES1, U=0 (multiprocessor), Aff0 = vCPU index. */
 	a->vmpidr = BIT(31) | vcpu->id;
-	a->oslk = 1; /* the OS lock is locked on a cold core (D2.5.3) */
+	a->dbg.oslk = 1; /* the OS lock is locked on a cold core (D2.5.3) */
 	vcpu->regs.pstate = PSR_DAIF | PSR_MODE_EL1H;
 }

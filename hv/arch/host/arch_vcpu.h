@@ -2,11 +2,13 @@
 #ifndef ARCH_VCPU_H
 #define ARCH_VCPU_H
 
+#include <pv/debug.h>
 #include <pv/types.h>
 
 struct arch_vcpu {
 	u64 vmpidr;
 	u32 loads, puts;
+	struct vcpu_debug dbg; /* the trap code's, built on the host by tests/fuzz */
 };
 
 #endif
