@@ -62,6 +62,7 @@ include guests/guests.mk
 include guests/linux/linux.mk
 include tests/unit/unit.mk
 include bench/bench.mk
+include tests/fuzz-guest.mk
 
 # A config's bundle: pvpack validates configs/NAME.dts and packs it with its images.
 $(BUILD)/%.pvb: configs/%.dts $(PVPACK) $(GUEST_BINS)
