@@ -63,6 +63,7 @@ include guests/linux/linux.mk
 include tests/unit/unit.mk
 include tests/fuzz/fuzz.mk
 include bench/bench.mk
+include tests/fuzz-guest.mk
 
 # A config's bundle: pvpack validates configs/NAME.dts and packs it with its images.
 $(BUILD)/%.pvb: configs/%.dts $(PVPACK) $(GUEST_BINS)

@@ -7,7 +7,7 @@ CROSS ?= aarch64-linux-gnu-
 
 GUESTS := hello ticker smp attacker victim resetter crasher demo \
           timer sgi rt spinner hog idle pmu bench pingpong flood rtc vault vsbench vsecho \
-          vqattack longvictim conform
+          vqattack longvictim conform chaos
 
 # Guest-physical RAM base each guest is linked at (guest.ld); 16 MiB of RAM each. The --defsym
 # must come before -T on the link line, or the script's DEFINED() does not see it.
@@ -16,6 +16,8 @@ attacker_RAM_BASE := 0xC0000000
 # vqattack.dts puts the (long)victim at the default base, so vqattack aims its "outside RAM"
 # rings and buffers at another VM's memory.
 vqattack_RAM_BASE := 0x48000000
+# chaos.dts likewise: its stores to "unmapped" space aim at the victim's RAM base too.
+chaos_RAM_BASE := 0x48000000
 # RAM size each guest is linked for (its stacks sit at the top), when not 16 MiB: the bench VMs
 # are 2 MiB, so boot measures no more zeroing than a small VM needs.
 bench_RAM_SIZE := 0x200000

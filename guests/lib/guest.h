@@ -100,6 +100,11 @@ bool trap_end(struct trap_info *out);   /* stop expecting; true (and *out) if on
 #define EC_WATCHPOINT_CUR 0x35u           /* watchpoint, from EL1 */
 #define FSC_SEA 0x10u                   /* synchronous external abort, not on a table walk */
 
+/* ---- bootargs.c: /chosen/bootargs of the DTB pvpack gives vCPU 0 in x0 (main's boot_arg) ---- */
+const char *bootargs(uint64_t dtb);     /* NULL if there is no DTB or no bootargs */
+/* The value of the first word `key=<number>` (decimal or 0x hex); false if none or malformed. */
+bool bootarg_u64(const char *args, const char *key, uint64_t *out);
+
 /* ---- gic.c: GICv3 at the QEMU virt addresses; group 1 only, ICC system registers ---- */
 #define GICD_BASE 0x08000000ul
 #define GICR_BASE 0x080a0000ul

@@ -4,7 +4,10 @@
 #include "guest.h"
 
 /* How long it watches: by default VICTIM_TICKS checks DELAY_TICK apart (isolation.dts); a build
- * that defines VICTIM_TICK_US paces them on the virtual counter instead (guests/longvictim). */
+ * that defines VICTIM_TICK_US paces them on the virtual counter instead (guests/longvictim).
+ * The config's bootargs may say otherwise: `victim.ticks=N` checks (0: forever) and
+ * `victim.stamp=1` the virtual time of each tick, so a test can measure its heartbeat rate
+ * (tests/configs/chaos.dts). */
 #ifndef VICTIM_TICKS
 #define VICTIM_TICKS 20
 #endif
@@ -53,15 +56,20 @@ static void wait_tick(uint64_t *next)
 
 int main(uint64_t boot_arg)
 {
-	uint64_t next = timer_now();
+	uint64_t next = timer_now(), ticks = VICTIM_TICKS, stamp = 0;
+	const char *args = bootargs(boot_arg);
 
-	(void)boot_arg;
+	bootarg_u64(args, "victim.ticks", &ticks);
+	bootarg_u64(args, "victim.stamp", &stamp);
 	fill();
 	printf("victim: filled %lu KiB\n",
 	       (uint64_t)((uintptr_t)__stacks_start - (uintptr_t)__free_start) / 1024);
-	for (int i = 1; i <= VICTIM_TICKS; i++) {
+	for (uint64_t i = 1; !ticks || i <= ticks; i++) {
 		wait_tick(&next);
-		printf("victim: tick %d\n", i);
+		if (stamp)
+			printf("victim: tick %lu at %lu us\n", i, timer_now() * 1000000u / timer_freq());
+		else
+			printf("victim: tick %lu\n", i);
 		uint64_t bad = verify();
 		if (bad)
 			printf("victim: pattern BROKEN, %lu words\n", bad);
