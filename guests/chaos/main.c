@@ -4,7 +4,9 @@
  * second vCPU and SYSTEM_RESET. Its vectors count and skip every exception, so it goes on; the
  * hypervisor must stay up, blame only this VM, keep its log short and leave the victim alone.
  * bootargs: chaos.seed=S chaos.ops=N [chaos.progress=P] [chaos.reset=R: SYSTEM_RESET every R ops]
- * [chaos.cmo=1: exclusives and cache maintenance by VA on devices too]. */
+ * [chaos.cmo=1: exclusives and cache maintenance by VA on devices too] [chaos.only=MASK: only
+ * these op families, op_one] [chaos.trace=1: print each op before it runs]
+ * [chaos.timers=1|2|3: timer ops on the physical, the virtual or both timers]. */
 #include "guest.h"
 
 #define MAGIC 0x63686130735f7631ul /* "cha0s_v1": the campaign state survives SYSTEM_RESET */
@@ -24,6 +26,9 @@ struct campaign {
 	uint64_t irqs;
 	uint64_t secondary_ops;
 	uint64_t cmo;             /* exclusives and DC/IC by VA too (chaos.cmo=1) */
+	uint64_t only;            /* op families run, bit n = family n of op_one (chaos.only) */
+	uint64_t trace;           /* print each op before it runs (chaos.trace=1) */
+	uint64_t timers;          /* which timers the timer ops use: 1 physical, 2 virtual, 3 both */
 };
 static struct campaign camp __attribute__((section(".noinit")));
 
@@ -324,6 +329,10 @@ static const uint32_t write_deny[] = {
 	ENC(0, 12, 12, 5), /* ICC_SRE_EL1 */
 	ENC(0, 5, 2, 0),   /* ESR_EL1, FAR_EL1: the vectors read them */
 	ENC(0, 6, 0, 0),
+	/* The virtual timer: its writes do not trap (the hypervisor never sees them) and random
+	 * ones freeze QEMU 7.2's timer model, the whole machine with it (op_timer); the timer ops
+	 * give it sane values only when chaos.timers asks for it. */
+	ENC(3, 14, 3, 0), ENC(3, 14, 3, 1), ENC(3, 14, 3, 2),
 };
 
 static bool write_denied(uint32_t enc)
@@ -471,6 +480,8 @@ static void op_timer(uint64_t *s)
 	uint64_t now = timer_now(), v, ctl = below(s, 4);
 	unsigned which = (unsigned)below(s, 3);
 	bool phys = below(s, 2);
+	if (!(camp.timers >> !phys & 1))
+		phys = !phys;
 
 	if (which == 0)
 		v = below(s, 3) ? cvals[below(s, 5)] : now + below(s, 3) - 1;
@@ -478,9 +489,24 @@ static void op_timer(uint64_t *s)
 		v = below(s, 3) ? tvals[below(s, 6)] : next(s);
 	else
 		v = next(s);
+	if (!phys && which != 1) {
+		/* Only with chaos.timers=2 or 3. QEMU 7.2 (Debian 12's) freezes, the whole machine
+		 * and every VM with it, under a stream of virtual-timer writes (CVAL + CNTVOFF at or
+		 * above 2^63 at once; within minutes even with CVALs near the count): its main thread
+		 * spins re-running timers with the big lock held (gdb: every vCPU thread waits for
+		 * that lock). The guest's virtual-timer writes do not trap, so no hypervisor sees
+		 * them; on a real core they are harmless. The same stream on the physical timer,
+		 * which the hypervisor emulates (every extreme value), runs clean. */
+		uint64_t vct;
+		__asm__ volatile("isb\n\tmrs %0, cntvct_el0" : "=r"(vct));
+		v = vct + (uint64_t)(int64_t)(int32_t)v;
+	}
 	uint64_t regs[8] = { 0, v };
 	/* CNTx_CVAL_EL0 = (3, 3, 14, 2|3, 2), TVAL op2 0, CTL op2 1: then CTL = enable/imask. */
 	uint32_t crm = phys ? 2 : 3, op2 = which == 0 ? 2 : which == 1 ? 0 : (uint32_t)below(s, 3);
+	if (camp.trace)
+		printf("chaos: timer %s which %u op2 %u value 0x%lx ctl %lu\n",
+		       phys ? "phys" : "virt", which, op2, v, ctl);
 	run(0xd5180000u | ENC(3, 14, crm, op2) << 5 | RT, regs);
 	regs[RT] = ctl;
 	run(0xd5180000u | ENC(3, 14, crm, 1) << 5 | RT, regs);
@@ -539,41 +565,47 @@ void secondary_main(uint64_t context)
 }
 
 /* ---- the campaign ---- */
+/* The families, by the bit chaos.only gives each: call, sysreg, mem, sgi, wait, timer, ppi, cpu,
+ * garbage. The draw is made whether or not the family runs, so one seed's ops stay the same. */
 static void op_one(uint64_t *s)
 {
+	static const uint8_t upto[] = { 22, 46, 78, 84, 87, 93, 97, 99, 100 };
 	uint64_t r = below(s, 100);
-
-	if (r < 22)
-		op_call(s);
-	else if (r < 46)
-		op_sysreg(s);
-	else if (r < 78)
-		op_mem(s);
-	else if (r < 84)
-		op_sgi(s);
-	else if (r < 87)
-		op_wait(s);
-	else if (r < 93)
-		op_timer(s);
-	else if (r < 97)
-		op_ppi(s);
-	else if (r < 99)
-		op_cpu(s);
-	else
+	unsigned f = 0;
+	while (r >= upto[f])
+		f++;
+	if (camp.trace)
+		printf("chaos: op %lu family %u\n", camp.done, f);
+	if (!(camp.only >> f & 1))
+		return;
+	switch (f) {
+	case 0: op_call(s); break;
+	case 1: op_sysreg(s); break;
+	case 2: op_mem(s); break;
+	case 3: op_sgi(s); break;
+	case 4: op_wait(s); break;
+	case 5: op_timer(s); break;
+	case 6: op_ppi(s); break;
+	case 7: op_cpu(s); break;
+	default:
 		for (unsigned i = 0; i < sizeof(scratch); i += 8) /* new garbage for the rings */
 			*(volatile uint64_t *)(uintptr_t)(scratch + i) = next(s);
+	}
 }
 
 static void start(uint64_t boot_arg)
 {
 	const char *args = bootargs(boot_arg);
-	uint64_t seed = 1, ops = DEFAULT_OPS, progress = 0, reset = 0, cmo = 0;
+	uint64_t seed = 1, ops = DEFAULT_OPS, progress = 0, reset = 0, cmo = 0, only = 0x1ff, trace = 0, timers = 3;
 
 	bootarg_u64(args, "chaos.seed", &seed);
 	bootarg_u64(args, "chaos.ops", &ops);
 	bootarg_u64(args, "chaos.progress", &progress);
 	bootarg_u64(args, "chaos.reset", &reset);
 	bootarg_u64(args, "chaos.cmo", &cmo);
+	bootarg_u64(args, "chaos.only", &only);
+	bootarg_u64(args, "chaos.trace", &trace);
+	bootarg_u64(args, "chaos.timers", &timers);
 	if (camp.magic == MAGIC && camp.seed == seed && camp.ops == ops) {
 		camp.resets++;
 		printf("chaos: resumed after reset %lu at op %lu\n", camp.resets, camp.done);
@@ -581,7 +613,8 @@ static void start(uint64_t boot_arg)
 	}
 	camp = (struct campaign){ .magic = MAGIC, .seed = seed, .ops = ops, .reset_every = reset,
 				  .progress = progress ? progress : (ops / 10 ? ops / 10 : 1),
-				  .rng = splitmix(seed) | 1, .cmo = cmo };
+				  .rng = splitmix(seed) | 1, .cmo = cmo, .only = only,
+				  .trace = trace, .timers = timers };
 	printf("chaos: seed=0x%lx ops=%lu\n", seed, ops);
 }
 

@@ -18,7 +18,7 @@ def test_chaos_victim_baseline(boot):
     assert BASELINE["us"] is not None
 
 
-@pytest.mark.boot("chaos", smp=2, timeout=150)
+@pytest.mark.boot("chaos", smp=2, timeout=120)
 def test_chaos_campaign_leaves_the_victim_alone(boot):
     boot.expect(r"^\[chaos\] chaos: done ops=\d+")
     # One more heartbeat after chaos finished, so the victim's whole window is measured.
