@@ -26,7 +26,7 @@ from chaos_check import DONE, check, heartbeat_us  # noqa: E402
 def config_for(seed, ops, reset, only, timers):
     src = (ROOT / "tests" / "configs" / "chaos.dts").read_text()
     args = (f"chaos.seed={seed:#x} chaos.ops={ops} chaos.progress={max(ops // 20, 1)} "
-            f"chaos.only={only:#x} chaos.timers={timers}")
+            f"chaos.only={only:#x} chaos.timers={timers} chaos.cmo=1")
     if reset:
         args += f" chaos.reset={reset}"
     out = re.sub(r'bootargs = "chaos\.[^"]*";', f'bootargs = "{args}";', src)

@@ -26,8 +26,10 @@ def test_chaos_campaign_leaves_the_victim_alone(boot):
     out = boot.text
     boot.kill()
     # Heartbeats per virtual time: the victim has core 1 to itself, so chaos on core 0 must not
-    # slow it. 50% covers a shared 2-core host (the same run alone varies by ~20%); a stall or
-    # a lock held across cores shows as several times the period.
-    problems = check(out, OPS, baseline_us=BASELINE.get("us"), tolerance=0.5,
+    # slow it. Without -icount, QEMU's virtual time is host time, and `make check` runs boots two
+    # at a time on two host cores: contention alone moved the median by up to 66% (48 ms against
+    # 29 ms), so the slice allows 2x; a stall or a lock held across cores shows as many times
+    # the period. `make fuzz-guest` runs alone and allows 50%.
+    problems = check(out, OPS, baseline_us=BASELINE.get("us"), tolerance=1.0,
                      seconds=boot.timeout)
     assert not problems, "\n".join(problems)
