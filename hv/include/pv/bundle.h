@@ -8,7 +8,7 @@
  * each at an offset that is a multiple of PVB_ALIGN from the start of the bundle. The header is
  * the whole "compact config": EL2 never parses DTS. */
 #define PVB_MAGIC 0x31425650u /* "PVB1" */
-#define PVB_VERSION 2u /* 2: vsock CID and connect rules */
+#define PVB_VERSION 3u /* 2: vsock CID and connect rules; 3: disks and net */
 #define PVB_ALIGN 4096u
 #define PVB_MAX_VMS 8u
 #define PVB_MAX_VCPUS 8u
@@ -50,6 +50,29 @@ struct pvb_vsock_rule {
 	uint32_t cid;  /* the peer it may connect to */
 	uint32_t port; /* the peer's port, or PVB_PORT_ANY */
 };
+/* Disks (docs/config.md, "Disks"): a VM's disk d is the GPT partition named part on the board's
+ * disk, seen as a virtio-blk device at virtio slot PVB_SLOT_DISK + d. EL2 finds the partition by
+ * name at boot; a VM whose partition is missing starts without that disk (logged). pvpack
+ * checks names against the config's /disk layout, refuses duplicates and a partition two VMs
+ * share unless every user has it read-only. */
+#define PVB_MAX_DISKS 2u
+#define PVB_PART_NAME_SIZE 16u /* ASCII [a-z0-9-], NUL-terminated; GPT names are UTF-16 */
+#define PVB_DISK_RO 0x1u
+struct pvb_disk {
+	char part[PVB_PART_NAME_SIZE]; /* empty: no disk */
+	uint32_t flags;                /* PVB_DISK_* */
+	uint32_t reserved;
+};
+/* Net (docs/config.md, "Net"): a VM with PVB_NET_PORT has a virtio-net device at virtio slot
+ * PVB_SLOT_NET with MAC mac (derived from its name unless the config gives one). The
+ * hypervisor's switch forwards its frames to the board's NIC only with PVB_NET_UPLINK, and to
+ * VM n only when bit n of peers is set (pvpack makes peers mutual). */
+#define PVB_NET_PORT 0x1u
+#define PVB_NET_UPLINK 0x2u
+/* virtio slots (PLAT_GUEST_VIRTIO_BASE + slot * stride, INTID PLAT_GUEST_VIRTIO_INTID + slot) */
+#define PVB_SLOT_VSOCK 0u
+#define PVB_SLOT_DISK 1u /* and 2 */
+#define PVB_SLOT_NET 3u
 struct pvb_vm {
 	char name[PVB_NAME_SIZE];
 	uint64_t ram_base; /* guest-physical, 2 MiB aligned */
@@ -68,6 +91,11 @@ struct pvb_vm {
 	uint32_t cid;        /* its vsock CID; 0 = no vsock device */
 	uint32_t rule_count; /* entries used in connect[] */
 	struct pvb_vsock_rule connect[PVB_MAX_VSOCK_RULES];
+	struct pvb_disk disks[PVB_MAX_DISKS];
+	uint8_t mac[6];
+	uint8_t net_flags; /* PVB_NET_* */
+	uint8_t reserved8;
+	uint32_t net_peers; /* bit n: VM n may exchange frames with this one */
 };
 
 #define PVB_NO_PIN 0xffu
@@ -83,7 +111,7 @@ struct pvb_header {
 	struct pvb_vm vms[PVB_MAX_VMS];
 };
 
-_Static_assert(sizeof(struct pvb_vm) == 232, "pvb_vm layout is part of the bundle ABI");
-_Static_assert(sizeof(struct pvb_header) == 32 + 8 * 232, "pvb_header layout is part of the ABI");
+_Static_assert(sizeof(struct pvb_vm) == 296, "pvb_vm layout is part of the bundle ABI");
+_Static_assert(sizeof(struct pvb_header) == 32 + 8 * 296, "pvb_header layout is part of the ABI");
 
 #endif
