@@ -1,5 +1,6 @@
 /* boot.c: bringing the machine up: board facts, cores, VMs, then every core schedules. */
 #include <pv/arch.h>
+#include <pv/blk.h>
 #include <pv/bundle.h>
 #include <pv/console.h>
 #include <pv/exit.h>
@@ -7,6 +8,7 @@
 #include <pv/fdt.h>
 #include <pv/gic.h>
 #include <pv/log.h>
+#include <pv/provider.h>
 #include <pv/sched.h>
 #include <pv/vm.h>
 #include <board.h>
@@ -45,6 +47,7 @@ void boot_primary(u64 dtb, u64 start)
 		panic("no boot bundle: the loader must pass it as the initrd (QEMU -initrd)");
 
 	gic_init_dist();
+	provider_probe(&board);
 	cpu_online(0);
 	cpus[0].online = 1;
 	/* Cores that do not exist answer INVALID_PARAMETERS; they simply get no vCPUs. */
@@ -59,6 +62,7 @@ void boot_primary(u64 dtb, u64 start)
 			   board.initrd_end - board.initrd_start, PLAT_RAM_BASE + PLAT_HV_RESERVED,
 			   board.ram_base + board.ram_size))
 		panic("no VM could be started");
+	blk_attach();
 	arch_ram_cached();
 	console_banner();
 	for (u32 id = 1; id < PLAT_CPU_COUNT; id++)

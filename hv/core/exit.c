@@ -5,6 +5,7 @@
 #include <pv/exit.h>
 #include <pv/gic.h>
 #include <pv/passthru.h>
+#include <pv/provider.h>
 #include <pv/sched.h>
 #include <pv/vgic.h>
 #include <pv/vm.h>
@@ -71,6 +72,7 @@ void irq_handle(struct vcpu *cur, u32 intid)
 		default: /* PPI_MAINTENANCE: the LRs drained; the next entry refills them */
 			if (passthru_irq(intid))
 				continue; /* a VM's device: the guest deactivates it (HW bit) */
+			provider_irq(intid); /* the board's disk or NIC */
 			break;
 		}
 		gic_deactivate(intid);

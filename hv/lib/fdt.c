@@ -1,5 +1,5 @@
 /* fdt.c: a bounded walk over a flattened device tree (DTSpec 0.4, chapter 5) that picks out
- * RAM and the initrd; every offset is checked against the blob's size before it is read. */
+ * RAM, the initrd and virtio-mmio transports; every offset is checked against the blob's size before it is read. */
 #include <pv/fdt.h>
 #include <pv/string.h>
 
@@ -48,12 +48,15 @@ static bool name_is(const char *name, const char *want)
 }
 
 /* The nodes whose properties we read; every other node's properties are skipped unread. */
-enum node_kind { NODE_OTHER, NODE_ROOT, NODE_MEMORY, NODE_CHOSEN };
+enum node_kind { NODE_OTHER, NODE_ROOT, NODE_MEMORY, NODE_CHOSEN, NODE_DEVICE };
 
 struct walk {
 	const u8 *blob;
 	u32 pos, end, strings, strings_size;
 	u32 addr_cells, size_cells;
+	u64 dev_base; /* the top-level device node being read: its reg, SPI, compatible */
+	u32 dev_intid;
+	bool dev_virtio;
 };
 
 static enum node_kind classify(const char *name, u32 depth)
@@ -62,7 +65,7 @@ static enum node_kind classify(const char *name, u32 depth)
 		return NODE_ROOT;
 	if (depth != 2)
 		return NODE_OTHER;
-	return name_is(name, "memory") ? NODE_MEMORY : name_is(name, "chosen") ? NODE_CHOSEN : NODE_OTHER;
+	return name_is(name, "memory") ? NODE_MEMORY : name_is(name, "chosen") ? NODE_CHOSEN : NODE_DEVICE;
 }
 
 static void take_prop(struct walk *w, enum node_kind node, const char *prop, const u8 *val,
@@ -78,6 +81,13 @@ static void take_prop(struct walk *w, enum node_kind node, const char *prop, con
 		   len >= 4 * (w->addr_cells + w->size_cells) && !info->ram_size) {
 		info->ram_base = cells_value(val, w->addr_cells);
 		info->ram_size = cells_value(val + 4 * w->addr_cells, w->size_cells);
+	} else if (node == NODE_DEVICE) {
+		if (str_eq(prop, "compatible"))
+			w->dev_virtio = len == 12 && !memcmp(val, "virtio,mmio", 12);
+		else if (str_eq(prop, "reg") && w->addr_cells <= 2 && len >= 4 * w->addr_cells)
+			w->dev_base = cells_value(val, w->addr_cells);
+		else if (str_eq(prop, "interrupts") && len >= 8 && be32(val) == 0)
+			w->dev_intid = 32 + be32(val + 4);
 	} else if (node == NODE_CHOSEN && (len == 4 || len == 8)) {
 		if (str_eq(prop, "linux,initrd-start"))
 			info->initrd_start = cells_value(val, len / 4);
@@ -117,7 +127,8 @@ int fdt_read_board(const void *dtb, u64 max, struct board_info *info)
 	if (total > max || off_struct > total || size_struct > total - off_struct ||
 	    off_strings > total || size_strings > total - off_strings)
 		return -1;
-	struct walk w = { b, off_struct, off_struct + size_struct, off_strings, size_strings, 2, 1 };
+	struct walk w = { b, off_struct, off_struct + size_struct, off_strings, size_strings, 2, 1,
+			  0, 0, false };
 
 	while (need(&w, 4)) {
 		u32 token = be32(b + w.pos);
@@ -127,7 +138,13 @@ int fdt_read_board(const void *dtb, u64 max, struct board_info *info)
 			if (!skip_name(&w))
 				return -1;
 			node = classify(name, ++depth);
+			w.dev_virtio = false;
 		} else if (token == FDT_END_NODE) {
+			if (depth == 2 && w.dev_virtio && info->virtio_count < FDT_VIRTIO_MAX) {
+				info->virtio_base[info->virtio_count] = w.dev_base;
+				info->virtio_intid[info->virtio_count++] = w.dev_intid;
+			}
+			w.dev_virtio = false;
 			if (depth-- == 0)
 				return -1;
 			node = NODE_OTHER; /* properties after a child belong to no node we read */

@@ -1,9 +1,12 @@
 /* virtio_mmio.c: the virtio-mmio register file (virtio 1.2 section 4.2.2, version 2 only) that
  * every device slot of a VM shares, its status machine and its queue set-up checks. */
 #include <pv/arch.h>
+#include <pv/blk.h>
 #include <pv/log.h>
+#include <pv/net.h>
 #include <pv/sched.h>
 #include <pv/spinlock.h>
+#include <pv/string.h>
 #include <pv/virtio.h>
 #include <pv/vm.h>
 #include <pv/vsock.h>
@@ -38,29 +41,42 @@
 #define S_NEEDS_RESET 0x40u
 #define S_FAILED 0x80u
 
-#define F_VERSION_1 BIT(32)
 #define INT_USED 1u
 
-/* One lock for every virtio device: a packet moves between two VMs' devices, and the work
- * under it is short. Taken by trapped accesses and VM reset; never held across a VM stop. */
-static struct spinlock virtio_lock;
+/* Taken by trapped accesses, VM reset and the board devices' interrupts; never held across a
+ * VM stop. */
+struct spinlock virtio_lock;
 
-/* The device in a slot, or NULL. Slot 0 is vsock (docs/virtio.md). */
+/* The device in a slot, or NULL (docs/virtio.md, bundle.h PVB_SLOT_*). */
 static struct virtio_dev *dev_at(struct vm *vm, u32 slot)
 {
-	return slot == 0 && vm->vsock.cid ? &vm->vsock.dev : NULL;
+	if (slot == PVB_SLOT_VSOCK)
+		return vm->vsock.cid ? &vm->vsock.dev : NULL;
+	if (slot == PVB_SLOT_NET)
+		return vm->cfg->net_flags & PVB_NET_PORT ? &vm->net.dev : NULL;
+	if (slot - PVB_SLOT_DISK < PVB_MAX_DISKS)
+		return vm->blk[slot - PVB_SLOT_DISK].sectors ? &vm->blk[slot - PVB_SLOT_DISK].dev : NULL;
+	return NULL;
+}
+
+static struct vblk *blk_of(struct virtio_dev *d)
+{
+	return (struct vblk *)(void *)d; /* dev is its first member */
 }
 
 void virtio_fail(struct vm *vm, struct virtio_dev *d, const char *what, u32 q)
 {
+	static const char *const kind[] = { [VIRTIO_ID_NET] = "net", [VIRTIO_ID_BLK] = "blk",
+					    [VIRTIO_ID_VSOCK] = "vsock" };
 	bool first = !(d->status & S_NEEDS_RESET);
 	d->status |= S_NEEDS_RESET;
 	d->live = 0;
 	if (!first)
 		return;
 	if (log_allow(&vm->vsock.log_at))
-		log_warn(vm, "virtio-vsock: queue %u: %s; device needs reset", q, what);
-	vsock_reset(vm); /* its peers are told at once, not when it gets round to a reset */
+		log_warn(vm, "virtio-%s: queue %u: %s; device needs reset", kind[d->type], q, what);
+	if (d->type == VIRTIO_ID_VSOCK)
+		vsock_reset(vm); /* its peers are told at once, not when it gets round to a reset */
 }
 
 void virtio_interrupt(struct vm *vm, struct virtio_dev *d, u32 slot)
@@ -69,10 +85,34 @@ void virtio_interrupt(struct vm *vm, struct virtio_dev *d, u32 slot)
 	sched_wake_mask(vm, vgic_raise(&vm->vgic, 0, PLAT_GUEST_VIRTIO_INTID + slot));
 }
 
+static u64 dev_features(const struct virtio_dev *d)
+{
+	if (d->type == VIRTIO_ID_BLK)
+		return blk_features(blk_of((struct virtio_dev *)d));
+	return d->type == VIRTIO_ID_NET ? NET_FEATURES : VIRTIO_F_VERSION_1;
+}
+
+static void dev_notify(struct vm *vm, struct virtio_dev *d, u32 q)
+{
+	if (d->type == VIRTIO_ID_VSOCK)
+		vsock_notify(vm, q);
+	else if (d->type == VIRTIO_ID_NET)
+		net_notify(vm, q);
+	else
+		blk_notify(vm, blk_of(d));
+}
+
+/* Back to the reset state; the device's type stays. Nothing runs on it from here on. */
 static void dev_reset(struct vm *vm, struct virtio_dev *d)
 {
-	*d = (struct virtio_dev){ 0 };
-	vsock_reset(vm);
+	u8 type = d->type;
+	*d = (struct virtio_dev){ .type = type };
+	if (type == VIRTIO_ID_VSOCK)
+		vsock_reset(vm);
+	else if (type == VIRTIO_ID_NET)
+		net_reset(vm);
+	else
+		blk_reset(vm, blk_of(d));
 }
 
 /* The queue's rings where the driver says, checked once here: sizes, alignment (2.7), inside
@@ -106,7 +146,7 @@ static void notify(struct vm *vm, struct virtio_dev *d, u32 q)
 		return;
 	}
 	if (d->live) /* else DRIVER_OK looks at every queue */
-		vsock_notify(vm, q);
+		dev_notify(vm, d, q);
 }
 
 static void set_status(struct vm *vm, struct virtio_dev *d, u32 v)
@@ -116,7 +156,8 @@ static void set_status(struct vm *vm, struct virtio_dev *d, u32 v)
 		return;
 	}
 	/* FEATURES_OK only for what was offered, VERSION_1 included (3.1.1, 6.1). */
-	if ((v & S_FEATURES_OK) && !(d->status & S_FEATURES_OK) && d->drv_features != F_VERSION_1)
+	if ((v & S_FEATURES_OK) && !(d->status & S_FEATURES_OK) &&
+	    ((d->drv_features & ~dev_features(d)) || !(d->drv_features & VIRTIO_F_VERSION_1)))
 		v &= ~S_FEATURES_OK;
 	d->status = (v & 0xff) | (d->status & S_NEEDS_RESET);
 	bool live = (d->status & (S_FEATURES_OK | S_DRIVER_OK | S_NEEDS_RESET | S_FAILED)) ==
@@ -124,8 +165,8 @@ static void set_status(struct vm *vm, struct virtio_dev *d, u32 v)
 	bool woke = live && !d->live;
 	d->live = live;
 	if (woke) { /* what the driver notified before DRIVER_OK, and what waited for it */
-		vsock_notify(vm, VSOCK_RX);
-		vsock_notify(vm, VSOCK_TX);
+		dev_notify(vm, d, 0);
+		dev_notify(vm, d, 1);
 	}
 }
 
@@ -184,12 +225,14 @@ static void reg_write(struct vm *vm, struct virtio_dev *d, u64 off, u32 v)
 
 static u32 reg_read(const struct virtio_dev *d, u64 off)
 {
-	static const u32 ident[4] = { MAGIC_VALUE, 2, VSOCK_DEVICE_ID, VENDOR_VALUE };
+	u32 ident[4] = { MAGIC_VALUE, 2, d->type, VENDOR_VALUE };
 	bool q_ok = d->queue_sel < VIRTIO_QUEUES;
 	if (off <= VENDOR_ID)
 		return ident[off / 4];
 	switch (off) {
-	case DEV_FEATURES: return d->dev_features_sel == 1 ? (u32)(F_VERSION_1 >> 32) : 0;
+	case DEV_FEATURES:
+		return d->dev_features_sel < 2 ? (u32)(dev_features(d) >> 32 * d->dev_features_sel)
+					       : 0;
 	case QUEUE_NUM_MAX: return q_ok ? VIRTIO_QUEUE_MAX : 0;
 	case QUEUE_READY: return q_ok && d->vq[d->queue_sel].ready;
 	case INT_STATUS: return d->isr;
@@ -199,6 +242,23 @@ static u32 reg_read(const struct virtio_dev *d, u64 off)
 	}
 }
 
+/* Configuration space (read-only here): guest_cid, capacity and seg_max, or mac. */
+static bool config_read(struct vm *vm, struct virtio_dev *d, u64 off, u32 size, u64 *val)
+{
+	u8 cfg[16] = { 0 };
+	if (off + size > sizeof(cfg))
+		return false;
+	if (d->type == VIRTIO_ID_VSOCK)
+		memcpy(cfg, &vm->vsock.cid, 4);
+	else if (d->type == VIRTIO_ID_NET)
+		net_config(vm, cfg);
+	else
+		blk_config(blk_of(d), cfg);
+	*val = 0;
+	memcpy(val, cfg + off, size);
+	return true;
+}
+
 bool virtio_mmio_access(struct vm *vm, u32 slot, u64 off, u32 size, bool write, u64 *val)
 {
 	struct virtio_dev *d = dev_at(vm, slot);
@@ -206,8 +266,8 @@ bool virtio_mmio_access(struct vm *vm, u32 slot, u64 off, u32 size, bool write, 
 		return false;
 	if (off >= CONFIG) {
 		if (write)
-			return true; /* the vsock configuration is read-only */
-		return vsock_config(vm, off - CONFIG, size, val);
+			return true; /* every configuration here is read-only */
+		return config_read(vm, d, off - CONFIG, size, val);
 	}
 	if (size != 4)
 		return false;
@@ -224,6 +284,13 @@ void virtio_vm_reset(struct vm *vm)
 {
 	spin_lock(&virtio_lock);
 	vm->vsock.cid = vm->cfg->cid;
+	vm->vsock.dev.type = VIRTIO_ID_VSOCK;
+	vm->net.dev.type = VIRTIO_ID_NET;
 	dev_reset(vm, &vm->vsock.dev);
+	dev_reset(vm, &vm->net.dev);
+	for (u32 i = 0; i < PVB_MAX_DISKS; i++) {
+		vm->blk[i].dev.type = VIRTIO_ID_BLK;
+		dev_reset(vm, &vm->blk[i].dev);
+	}
 	spin_unlock(&virtio_lock);
 }

@@ -43,12 +43,14 @@ u16 vq_pending(struct vm *vm, struct virtio_dev *d, u32 q)
 }
 
 /* One buffer of a chain: its direction, then its place in the VM's RAM. NULL, or what is wrong. */
-static const char *take_seg(const struct vm *vm, bool writable, const struct desc *ds,
+static const char *take_seg(const struct vm *vm, u32 dir, const struct desc *ds,
 			    struct vq_chain *c)
 {
+	bool w = (ds->flags & DESC_F_WRITE) != 0;
 	if (ds->flags & DESC_F_INDIRECT)
 		return "indirect descriptor";
-	if (((ds->flags & DESC_F_WRITE) != 0) != writable)
+	/* Readable buffers come first (2.7.4): one after a writable one is out of order. */
+	if (dir == VQ_MIXED ? !w && c->len != c->out_len : w != (dir == VQ_IN))
 		return "wrong buffer direction";
 	if (ds->len == 0)
 		return NULL; /* nothing to move; some drivers leave empty ones in a chain */
@@ -59,12 +61,14 @@ static const char *take_seg(const struct vm *vm, bool writable, const struct des
 		return "buffer outside RAM";
 	s->len = ds->len;
 	c->len += ds->len;
+	if (!w)
+		c->out_len += ds->len;
 	c->count++;
 	return NULL;
 }
 
 /* The chain from head, or what is wrong with it. */
-static const char *walk(const struct vm *vm, const struct virtq *vq, bool writable, u16 head,
+static const char *walk(const struct vm *vm, const struct virtq *vq, u32 dir, u16 head,
 			struct vq_chain *c)
 {
 	struct desc ds;
@@ -76,7 +80,7 @@ static const char *walk(const struct vm *vm, const struct virtq *vq, bool writab
 		if (i >= vq->num)
 			return "descriptor index out of range";
 		memcpy(&ds, pa_ptr(pa_add(vq->ring_pa[VQ_DESC], (u64)i * sizeof(ds))), sizeof(ds));
-		const char *why = take_seg(vm, writable, &ds, c);
+		const char *why = take_seg(vm, dir, &ds, c);
 		if (why)
 			return why;
 		if (!(ds.flags & DESC_F_NEXT))
@@ -85,13 +89,13 @@ static const char *walk(const struct vm *vm, const struct virtq *vq, bool writab
 	}
 }
 
-bool vq_peek(struct vm *vm, struct virtio_dev *d, u32 q, bool writable, struct vq_chain *c)
+bool vq_peek(struct vm *vm, struct virtio_dev *d, u32 q, u32 dir, struct vq_chain *c)
 {
 	struct virtq *vq = &d->vq[q];
 	if (!vq_pending(vm, d, q))
 		return false;
 	u16 head = load16(pa_add(vq->ring_pa[VQ_AVAIL], 4 + 2u * (vq->last_avail & (vq->num - 1u))));
-	const char *why = walk(vm, vq, writable, head, c);
+	const char *why = walk(vm, vq, dir, head, c);
 	if (why)
 		virtio_fail(vm, d, why, q);
 	return !why;
@@ -116,8 +120,7 @@ bool vq_push(struct virtio_dev *d, u32 q, u16 head, u32 written)
 	return !(load16(vq->ring_pa[VQ_AVAIL]) & AVAIL_F_NO_INTERRUPT);
 }
 
-/* The segment holding byte off of the chain, and off within it. */
-static const struct vq_seg *seg_at(const struct vq_chain *c, u32 *off)
+const struct vq_seg *vq_seg_at(const struct vq_chain *c, u32 *off)
 {
 	const struct vq_seg *s = c->seg;
 	while (*off >= s->len) {
@@ -153,27 +156,26 @@ void vq_copy(const struct vq_chain *dst, u32 doff, const struct vq_chain *src, u
 {
 	while (n) {
 		u32 di = doff, si = soff; /* seg_at makes them offsets within the segment */
-		const struct vq_seg *ds = seg_at(dst, &di), *ss = seg_at(src, &si);
+		const struct vq_seg *ds = vq_seg_at(dst, &di), *ss = vq_seg_at(src, &si);
 		u32 k = min32(n, min32(ds->len - di, ss->len - si));
 		move(pa_ptr(pa_add(ds->pa, di)), pa_ptr(pa_add(ss->pa, si)), k);
 		doff += k, soff += k, n -= k;
 	}
 }
 
-/* A hypervisor buffer as a one-segment chain: EL2 maps host RAM 1:1, so its address is its PA. */
-static struct vq_chain hv_chain(const void *p, u32 n)
+struct vq_chain vq_hv_chain(const void *p, u32 n)
 {
 	return (struct vq_chain){ .count = 1, .len = n, .seg = { { pa_init((u64)(uintptr_t)p), n } } };
 }
 
 void vq_write(const struct vq_chain *dst, u32 doff, const void *src, u32 n)
 {
-	struct vq_chain s = hv_chain(src, n);
+	struct vq_chain s = vq_hv_chain(src, n);
 	vq_copy(dst, doff, &s, 0, n);
 }
 
 void vq_read(void *dst, const struct vq_chain *src, u32 soff, u32 n)
 {
-	struct vq_chain d = hv_chain(dst, n);
+	struct vq_chain d = vq_hv_chain(dst, n);
 	vq_copy(&d, 0, src, soff, n);
 }

@@ -324,14 +324,6 @@ void vsock_notify(struct vm *vm, u32 q)
 	raise_pending(); /* the event queue is never used: the CID does not change */
 }
 
-bool vsock_config(struct vm *vm, u64 off, u32 size, u64 *val)
-{
-	if (off + size > 8)
-		return false;
-	*val = ((u64)vm->vsock.cid >> (8 * off)) & (size == 8 ? ~0ull : (BIT(8 * size) - 1));
-	return true;
-}
-
 /* Stream s of owner's table as vm goes away: an RST is owed to its other end, and one owed to
  * vm itself is dropped (its driver starts afresh). */
 static void close_end(struct vm *owner, struct vsock_stream *s, const struct vm *vm)

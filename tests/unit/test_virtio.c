@@ -17,7 +17,7 @@
 #define RING_OFF 0x100000u /* queue q: desc at + q * 0x4000, avail + 0x1000, used + 0x2000 */
 #define BUF_OFF 0x140000u  /* rx buffer i of queue 0, tx buffer i: 0x1000 bytes each */
 #define TXBUF_OFF 0x180000u
-#define QNUM 16u
+#define QNUM 32u
 
 /* ---- VMs from a bundle ---- */
 
@@ -153,7 +153,7 @@ static void driver_up(u32 vm)
 	memset(gpa(vm, RAM_BASE + RING_OFF), 0, 0x10000);
 	EXPECT_EQ(rd(vm, 0x000), 0x74726976u);
 	EXPECT_EQ(rd(vm, 0x004), 2);
-	EXPECT_EQ(rd(vm, 0x008), VSOCK_DEVICE_ID);
+	EXPECT_EQ(rd(vm, 0x008), VIRTIO_ID_VSOCK);
 	wr(vm, 0x070, 0);
 	wr(vm, 0x070, 1 | 2);
 	wr(vm, 0x014, 1);
@@ -526,9 +526,9 @@ TEST(refuse_ring_outside_ram)
 		{ RAM_BASE - 0x1000, a, u },     /* below RAM */
 		{ d, RAM_BASE + RAM_SIZE, u },   /* above */
 		{ d, a, top },                   /* in the reserved 64 KiB */
-		{ top - 16 * 16 + 16, a, u },    /* desc table runs into it */
-		{ d, a, top - 6 - 8 * 16 + 4 },  /* used ring runs into it */
-		{ d, top - 6 - 2 * 16 + 2, u },  /* avail ring runs into it */
+		{ top - QNUM * 16 + 16, a, u },    /* desc table runs into it */
+		{ d, a, top - 6 - 8 * QNUM + 4 },  /* used ring runs into it */
+		{ d, top - 6 - 2 * QNUM + 2, u },  /* avail ring runs into it */
 		{ d + 8, a, u },                 /* misaligned: desc 16, avail 2, used 4 */
 		{ d, a + 1, u },
 		{ d, a, u + 2 },
@@ -543,7 +543,7 @@ TEST(refuse_ring_outside_ram)
 	}
 	/* the last ring that fits below the reserved 64 KiB is fine */
 	three_up();
-	requeue(QNUM, top - 16 * 16, top - 0x1000, top - 6 - 8 * 16 - 2);
+	requeue(QNUM, top - QNUM * 16, top - 0x1000, top - 6 - 8 * QNUM - 2);
 	EXPECT_EQ(rd(0, 0x070), STATUS_UP);
 }
 

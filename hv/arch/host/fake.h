@@ -22,11 +22,22 @@ struct fake_state {
 	u32 spi_deactivations;
 	bool vtimer_line;  /* the virtual timer's output (arch_vtimer_line); reset high */
 	u32 vtimer_lowers; /* arch_vtimer_lower calls */
+	/* The block and net provider (provider.h): a disk in host memory, requests held until
+	 * fake_disk_finish, frames sent to the uplink kept in order. */
+	u8 *disk;          /* disk_sectors * 512 bytes, or NULL */
+	u64 disk_sectors;
+	struct pblk_req_copy { u32 type, count; u64 sector; u64 pa[16], len[16]; u64 status; bool held; } req[8];
+	u32 submits, flushes;
+	u8 sent[8][1536];  /* the uplink's frames (header first), the last 8 */
+	u32 sent_len[8], sends;
+	bool nic, nic_full; /* an uplink exists; it has no room */
 };
 
 #define FAKE_TIMER_FREQ 62500000ull /* as QEMU's virt */
 
 extern struct fake_state fake;
 void fake_reset(void);
+/* Carries out every request the fake disk holds and completes them (blk_done). */
+void fake_disk_finish(void);
 
 #endif

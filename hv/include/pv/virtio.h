@@ -10,7 +10,7 @@ struct vcpu;
 
 #define VIRTIO_QUEUES 3u      /* the most any device has (vsock: rx, tx, event) */
 #define VIRTIO_QUEUE_MAX 128u /* QueueNumMax */
-#define VIRTIO_SEGS 8u        /* buffers in one chain the devices take; more is refused */
+#define VIRTIO_SEGS 16u       /* buffers in one chain the devices take; more is refused */
 
 /* One split virtqueue (virtio 1.2 section 2.7): where the driver put its rings, and how far the
  * device got. The rings live in guest RAM and are read afresh, never trusted. */
@@ -35,12 +35,14 @@ struct vq_seg {
 struct vq_chain {
 	u16 head;
 	u16 count;
-	u64 len; /* bytes in all segs */
+	u32 out_len; /* bytes in the device-readable segs, which come first */
+	u64 len;     /* bytes in all segs */
 	struct vq_seg seg[VIRTIO_SEGS];
 };
 
 /* One device slot of a VM: the transport's registers. */
 struct virtio_dev {
+	u8 type;      /* its virtio device ID (VIRTIO_ID_*), kept across resets */
 	u32 status;
 	u32 dev_features_sel, drv_features_sel, queue_sel;
 	u64 drv_features;
@@ -48,6 +50,15 @@ struct virtio_dev {
 	u8 live;      /* FEATURES_OK and DRIVER_OK, not NEEDS_RESET */
 	struct virtq vq[VIRTIO_QUEUES];
 };
+
+#define VIRTIO_ID_NET 1u
+#define VIRTIO_ID_BLK 2u
+#define VIRTIO_ID_VSOCK 19u
+#define VIRTIO_F_VERSION_1 BIT(32)
+
+/* One lock for every virtio device and the board devices behind them: data moves between VMs'
+ * devices, and the work under it is short. */
+extern struct spinlock virtio_lock;
 
 /* The transport's view of a device error: DEVICE_NEEDS_RESET and one rate-limited log line. */
 void virtio_fail(struct vm *vm, struct virtio_dev *d, const char *what, u32 q);
@@ -57,19 +68,24 @@ void virtio_interrupt(struct vm *vm, struct virtio_dev *d, u32 slot);
 /* Virtqueue walker (virtq.c). Each checks everything it reads and, on a rule broken, marks the
  * device (virtio_fail) and returns false; nothing is consumed then.
  *   vq_pending: entries waiting in the avail ring (0 when the ring is broken).
- *   vq_peek:    the chain at the front of the avail ring, writable (rx) or readable (tx),
- *               without taking it.
+ *   vq_peek:    the chain at the front of the avail ring, writable (VQ_IN), readable (VQ_OUT)
+ *               or readable then writable (VQ_MIXED), without taking it.
  *   vq_take:    takes the front entry (after vq_peek).
  *   vq_push:    hands a chain back on the used ring with `written` bytes; true when the driver
  *               wants an interrupt for it. */
 u16 vq_pending(struct vm *vm, struct virtio_dev *d, u32 q);
-bool vq_peek(struct vm *vm, struct virtio_dev *d, u32 q, bool writable, struct vq_chain *c);
+enum vq_dir { VQ_OUT, VQ_IN, VQ_MIXED };
+bool vq_peek(struct vm *vm, struct virtio_dev *d, u32 q, u32 dir, struct vq_chain *c);
 void vq_take(struct virtio_dev *d, u32 q);
 bool vq_push(struct virtio_dev *d, u32 q, u16 head, u32 written);
 /* Copies n bytes between checked chains: from src at offset soff to dst at doff. */
 void vq_copy(const struct vq_chain *dst, u32 doff, const struct vq_chain *src, u32 soff, u32 n);
 void vq_write(const struct vq_chain *dst, u32 doff, const void *src, u32 n);
 void vq_read(void *dst, const struct vq_chain *src, u32 soff, u32 n);
+/* A hypervisor buffer as a one-segment chain (EL2 maps its RAM 1:1). */
+struct vq_chain vq_hv_chain(const void *p, u32 n);
+/* The segment holding byte off of the chain; *off becomes the offset within it. */
+const struct vq_seg *vq_seg_at(const struct vq_chain *c, u32 *off);
 
 /* The transport (virtio_mmio.c): a trapped access at offset off of slot `slot`. False, with no
  * side effect, for an access the device does not have (the caller injects an abort). */

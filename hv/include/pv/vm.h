@@ -2,7 +2,9 @@
 #ifndef PV_VM_H
 #define PV_VM_H
 
+#include <pv/blk.h>
 #include <pv/bundle.h>
+#include <pv/net.h>
 #include <pv/spinlock.h>
 #include <pv/types.h>
 #include <pv/vcpu.h>
@@ -28,6 +30,8 @@ struct vm {
 	struct vpl011 uart;
 	struct vgic vgic;
 	struct vsock vsock;
+	struct vblk blk[PVB_MAX_DISKS];
+	struct vnet net;
 };
 
 extern struct vm vms[PVB_MAX_VMS];

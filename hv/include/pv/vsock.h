@@ -8,7 +8,6 @@
 #include <pv/types.h>
 #include <pv/virtio.h>
 
-#define VSOCK_DEVICE_ID 19u
 #define VSOCK_STREAMS 32u  /* streams one VM may have opened at once */
 #define VSOCK_MAX_PAYLOAD 0x10000u /* a packet's payload at most (Linux sends up to 64 KiB):
 				    * bounds the work one packet makes */
@@ -39,8 +38,6 @@ struct vsock {
 
 /* The device's queue q was notified (the transport holds the virtio lock). */
 void vsock_notify(struct vm *vm, u32 q);
-/* Configuration space: guest_cid (le64 at 0). */
-bool vsock_config(struct vm *vm, u64 off, u32 size, u64 *val);
 /* The device is reset (status 0, NEEDS_RESET, VM reset or stop): every stream the VM had is
  * closed and its peers get RST. */
 void vsock_reset(struct vm *vm);

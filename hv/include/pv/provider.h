@@ -1,0 +1,43 @@
+/* provider.h: the board's disk and NIC as the hypervisor's devices see them. On QEMU virt both
+ * are virtio-mmio devices the hypervisor drives itself (hv/drivers/virtio.c); a phone's UFS or
+ * eMMC, its Wi-Fi, or a driver VM would provide the same few calls (docs/storage-net.md). Every
+ * call is made with the virtio lock held; completions come back the same way. */
+#ifndef PV_PROVIDER_H
+#define PV_PROVIDER_H
+
+#include <pv/types.h>
+#include <pv/virtio.h>
+
+struct board_info;
+
+/* Finds and starts the board's disk and NIC (at boot, before any VM runs). */
+void provider_probe(const struct board_info *board);
+/* A physical interrupt: true when it was the disk's or the NIC's (handled). */
+bool provider_irq(u32 intid);
+
+/* Block. A request names sectors of the whole disk, already checked by the caller, and the data
+ * buffers by host-physical address (a VM's own RAM: no copy); the provider writes the virtio
+ * status byte (VIRTIO_BLK_S_*) at status when done and calls blk_done(tag). */
+#define PBLK_SLOTS 8u      /* requests in flight at once; tag < PBLK_SLOTS */
+#define PBLK_DATA_SEGS 14u /* data buffers in one request */
+struct pblk_req {
+	u32 type; /* VIRTIO_BLK_T_IN, _OUT or _FLUSH */
+	u64 sector;
+	u32 count;
+	struct vq_seg seg[PBLK_DATA_SEGS];
+	paddr_t status;
+};
+u64 pblk_sectors(void); /* 0: there is no disk */
+void pblk_submit(const struct pblk_req *r, u32 tag);
+/* Takes the disk's finished requests now (blk_done for each), without waiting for its IRQ. */
+void pblk_poll(void);
+/* Boot only: one 512-byte sector into buf, waiting for it. */
+bool pblk_read(u64 sector, void *buf);
+void blk_done(u32 tag);
+
+/* Net. pnet_send copies the frame (len bytes of f from off) and sends it with a clean header;
+ * false when the NIC has no room now (net_uplink_ready follows). */
+bool pnet_present(void);
+bool pnet_send(const struct vq_chain *f, u32 off, u32 len);
+
+#endif
