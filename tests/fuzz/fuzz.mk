@@ -5,7 +5,7 @@
 #                    other on one core, growing $(BUILD)/fuzz/corpus/<name>
 #   make fuzz-slice  each for FUZZ_SLICE_RUNS (20,000) from the checked-in seeds alone, with a
 #                    fixed seed: the short run `make check` does
-# Seeds: tests/fuzz/corpus/<name>/ (tests/fuzz/mkcorpus.sh writes them). A crash, leak or UBSan
+# Seeds: tests/fuzz/corpus/<name>/ (tests/fuzz/mkcorpus.py writes them). A crash, leak or UBSan
 # report stops the run; the input is saved as $(BUILD)/fuzz/<name>-crash-<sha1>.
 FUZZ_CC         ?= clang-14
 FUZZ_DIR        := $(BUILD)/fuzz

@@ -31,13 +31,15 @@ def dtc(source_text=None, path=None):
 
 # ---- bundle: struct pvb_header and struct pvb_vm, little-endian (bundle.h) ----
 
-PVB_MAGIC, PVB_VERSION, NO_PIN = 0x31425650, 2, 0xFF
-HEADER_SIZE = 32 + 8 * 232
+PVB_MAGIC, PVB_VERSION, NO_PIN = 0x31425650, 3, 0xFF
+VM_SIZE = 296
+HEADER_SIZE = 32 + 8 * VM_SIZE
+DISK_RO, NET_PORT, NET_UPLINK = 1, 1, 2
 
 
 def pvb_vm(name, ram_base=0x40000000, ram_size=0x200000, vcpus=1, image=(4096, 16),
            dtb=(0, 0), initrd=(0, 0), pins=(), cpu_mask=1, flags=0, cid=0, rules=(),
-           dev_spis=0, regions=()):
+           dev_spis=0, regions=(), disks=(), mac=bytes(6), net_flags=0, net_peers=0):
     def blob(b, load):
         return struct.pack("<QQQ", b[0], b[1], load if b[1] else 0)
     pin = bytes(list(pins) + [NO_PIN] * (8 - len(pins)))
@@ -49,14 +51,17 @@ def pvb_vm(name, ram_base=0x40000000, ram_size=0x200000, vcpus=1, image=(4096, 1
     rec += struct.pack("<IIII", vcpus, cpu_mask, flags, 0) + pin + struct.pack("<Q", dev_spis)
     rec += b"".join(struct.pack("<II", *r) for r in regs)
     rec += struct.pack("<II", cid, len(rules)) + b"".join(struct.pack("<II", *r) for r in conn)
-    assert len(rec) == 232
+    disk = list(disks) + [("", 0)] * (2 - len(disks))
+    rec += b"".join(struct.pack("<16sII", part.encode(), flags, 0) for part, flags in disk)
+    rec += struct.pack("<6sBBI4x", mac, net_flags, 0, net_peers)  # 4x: tail padding
+    assert len(rec) == VM_SIZE
     return rec
 
 
 def bundle(vms, payload=16):
     total = 4096 + payload
     head = struct.pack("<IIIIQII", PVB_MAGIC, PVB_VERSION, HEADER_SIZE, len(vms), total, 0, 0)
-    head += b"".join(vms) + bytes(232 * (8 - len(vms)))
+    head += b"".join(vms) + bytes(VM_SIZE * (8 - len(vms)))
     return head + bytes(4096 - len(head)) + bytes(range(payload))
 
 
@@ -71,16 +76,24 @@ def bundles():
     write("bundle", "device", bundle([
         pvb_vm("rtc", dev_spis=1 << 2, regions=[(0x09010000, 0x1000)])]))
     write("bundle", "too-big-for-ram", bundle([pvb_vm("a"), pvb_vm("b"), pvb_vm("c")]))
+    write("bundle", "disks-and-net", bundle([
+        pvb_vm("open", disks=[("open-data", 0), ("media", DISK_RO)],
+               mac=bytes([2, 0xB4, 0x63, 0x36, 0x70, 0xE9]), net_flags=NET_PORT | NET_UPLINK,
+               net_peers=1 << 1),
+        pvb_vm("work", disks=[("media", DISK_RO)], mac=bytes([2, 0, 0, 0, 0, 1]),
+               net_flags=NET_PORT, net_peers=1 << 0)]))
 
 
 # ---- pvpack: our configs, good and bad, as dtc hands them to pvpack ----
 
 PVPACK_CONFIGS = [
     "configs/phone.dts", "tests/configs/good/minimal.dts", "tests/configs/good/two-vms.dts",
-    "tests/configs/good/vsock.dts", "tests/configs/good/linux.dts", "tests/configs/rtc.dts",
+    "tests/configs/good/vsock.dts", "tests/configs/good/linux.dts",
+    "tests/configs/good/storage-net.dts", "tests/configs/rtc.dts",
     "tests/configs/shared.dts", "tests/configs/bad/name-duplicate.dts",
     "tests/configs/bad/device-spi-two-vms.dts", "tests/configs/bad/vsock-connect-duplicate.dts",
-    "tests/configs/bad/elf-load.dts",
+    "tests/configs/bad/elf-load.dts", "tests/configs/bad/disks-shared-writable.dts",
+    "tests/configs/bad/net-peers-not-mutual.dts", "tests/configs/bad/net-mac-default-duplicate.dts",
 ]
 
 

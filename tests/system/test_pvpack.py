@@ -25,13 +25,19 @@ MIB = 1 << 20
 IMAGES = {"small.bin": 4096, "big.bin": 20 * MIB, "empty.bin": 0, "initrd.cpio": 10000}
 
 # hv/include/pv/bundle.h
-PVB_MAGIC, PVB_VERSION, PVB_ALIGN, PVB_MAX_VMS, PVB_NO_PIN = 0x31425650, 2, 4096, 8, 0xFF
+PVB_MAGIC, PVB_VERSION, PVB_ALIGN, PVB_MAX_VMS, PVB_NO_PIN = 0x31425650, 3, 4096, 8, 0xFF
 PVB_MAX_VSOCK_RULES, PVB_PORT_ANY = 8, 0xFFFFFFFF
+PVB_DISK_RO, PVB_NET_PORT, PVB_NET_UPLINK = 1, 1, 2
+PVB_SLOT_VSOCK, PVB_SLOT_DISK, PVB_SLOT_NET = 0, 1, 3
 HEADER = struct.Struct("<IIIIQ8x")  # magic version header_size vm_count total_size reserved
 BLOB = "QQQ"  # offset size load
-# ... vcpu_count cpu_mask flags priority vcpu_pin, 24x: devices, then cid rule_count connect[8]
-VM = struct.Struct("<16sQQQ" + BLOB * 3 + "IIII8s24x" + "II" + "II" * PVB_MAX_VSOCK_RULES)
-assert HEADER.size == 32 and VM.size == 232
+# ... vcpu_count cpu_mask flags priority vcpu_pin, 24x: devices, then cid rule_count connect[8],
+# disks[2] (part flags reserved), mac net_flags reserved8 net_peers, 4x: the tail padding to
+# the struct's 8-byte alignment
+DISK = "16sII"
+VM = struct.Struct("<16sQQQ" + BLOB * 3 + "IIII8s24x" + "II" + "II" * PVB_MAX_VSOCK_RULES +
+                   DISK * 2 + "6sBBI4x")
+assert HEADER.size == 32 and VM.size == 296
 
 ALL_CORES = 0xF
 UNPINNED = bytes([PVB_NO_PIN] * 8)
@@ -64,6 +70,10 @@ GOOD = {
         (name, 0x40000000, 2 * MIB, 1, ALL_CORES, UNPINNED, 0, "small.bin", 0x40000000,
          0x40000000, None, 0, "console=ttyAMA0") for name in ["open", "work", "bare", "vault"]
     ],
+    "storage-net": [
+        (name, 0x40000000, 2 * MIB, 1, ALL_CORES, UNPINNED, 0, "small.bin", 0x40000000,
+         0x40000000, None, 0, "console=ttyAMA0") for name in ["open", "work", "vault", "bare"]
+    ],
 }
 
 # Per good config with vsock nodes, per VM: (cid, [(peer cid, port), ...]); any other VM has
@@ -72,6 +82,32 @@ VSOCK = {
     "vsock": [(3, [(6, 5000), (6, 5001)]), (7, [(6, PVB_PORT_ANY), (3, 4294967294)]), (0, []),
               (6, [])],
 }
+
+
+def fnv1a_mac(name):
+    """docs/config.md, "Net": 02, then the five low bytes of FNV-1a 64 of the name."""
+    h = 0xCBF29CE484222325
+    for b in name.encode():
+        h = ((h ^ b) * 0x100000001B3) & (1 << 64) - 1
+    return bytes([2]) + h.to_bytes(8, "big")[3:]
+
+
+# Per good config with disks or net, per VM: ([(partition, flags), ...], mac, net_flags,
+# net_peers); any other VM has none of them (a MAC of zeros).
+STORAGE = {
+    "storage-net": [
+        ([("open-data", 0), ("media", PVB_DISK_RO)], fnv1a_mac("open"),
+         PVB_NET_PORT | PVB_NET_UPLINK, 1 << 1),
+        ([("media", PVB_DISK_RO)], bytes([2, 0, 0, 0, 0, 1]), PVB_NET_PORT, 1 << 0),
+        ([("vault-data", 0)], bytes(6), 0, 0),
+    ],
+}
+NO_STORAGE = ([], bytes(6), 0, 0)
+
+
+def storage_of(name, i):
+    per_vm = STORAGE.get(name, [])
+    return per_vm[i] if i < len(per_vm) else NO_STORAGE
 
 
 def vsock_of(name, i):
@@ -205,7 +241,10 @@ def test_good_config_packs(pvpack, name, tmp_path):
          initrd_load, _) = want
         (gname, g_ram_base, g_ram_size, g_entry, img_off, img_size, img_load, dtb_off, dtb_size,
          dtb_load, rd_off, rd_size, rd_load, g_vcpus, g_cpu_mask, flags, g_priority, g_pins, cid,
-         rule_count, *rules) = got
+         rule_count) = got[:20]
+        rules = got[20:20 + 2 * PVB_MAX_VSOCK_RULES]
+        (d0_part, d0_flags, d0_res, d1_part, d1_flags, d1_res, mac, net_flags, res8,
+         net_peers) = got[20 + 2 * PVB_MAX_VSOCK_RULES:]
         assert gname == wname.encode().ljust(16, b"\0")
         assert (g_ram_base, g_ram_size, g_vcpus, g_cpu_mask, g_pins, g_priority, flags) == \
             (ram_base, ram_size, vcpus, cpu_mask, pins, priority, 0)
@@ -214,6 +253,12 @@ def test_good_config_packs(pvpack, name, tmp_path):
         pairs = list(zip(rules[0::2], rules[1::2]))
         assert (cid, rule_count, pairs[:rule_count]) == (want_cid, len(want_rules), want_rules)
         assert pairs[rule_count:] == [(0, 0)] * (PVB_MAX_VSOCK_RULES - rule_count)
+        want_disks, want_mac, want_net_flags, want_peers = storage_of(name, i)
+        disks = [(part.rstrip(b"\0").decode(), f)
+                 for part, f in [(d0_part, d0_flags), (d1_part, d1_flags)]]
+        assert disks == want_disks + [("", 0)] * (2 - len(want_disks))
+        assert (mac, net_flags, net_peers, d0_res, d1_res, res8) == \
+            (want_mac, want_net_flags, want_peers, 0, 0, 0)
         assert dtb_load == ram_base + ram_size - PVTIME_SIZE - DTB_WINDOW
         assert 0 < dtb_size <= DTB_WINDOW and data[dtb_off:dtb_off + 4] == b"\xd0\x0d\xfe\xed"
         want_rd = image_data(initrd) if initrd else b""
@@ -271,14 +316,20 @@ def test_guest_dtb_describes_the_vm(pvpack, name, tmp_path):
         ]:
             assert line in dts, (name, i, line)
         assert sum(line.startswith("cpu@") for line in dts) == vcpus
-        # docs/virtio.md: slot 0, SPI 16 edge-rising; the root's interrupt-parent applies
-        has_vsock = vsock_of(name, i)[0] != 0
-        assert sum(line.startswith("virtio_mmio@") for line in dts) == has_vsock
-        if has_vsock:
-            at = dts.index("virtio_mmio@a000000 {")
+        # docs/virtio.md: slot n at 0xa000000 + n * 0x200, SPI 16 + n edge-rising, in slot
+        # order; the root's interrupt-parent applies
+        disks, _, net_flags, _ = storage_of(name, i)
+        slots = ([PVB_SLOT_VSOCK] if vsock_of(name, i)[0] != 0 else []) + \
+            [PVB_SLOT_DISK + d for d in range(len(disks))] + \
+            ([PVB_SLOT_NET] if net_flags & PVB_NET_PORT else [])
+        nodes = [line for line in dts if line.startswith("virtio_mmio@")]
+        assert nodes == [f"virtio_mmio@{0xA000000 + 0x200 * n:x} {{" for n in slots]
+        for n in slots:
+            base = 0xA000000 + 0x200 * n
+            at = dts.index(f"virtio_mmio@{base:x} {{")
             assert dts[at:at + 6] == [
-                "virtio_mmio@a000000 {", 'compatible = "virtio,mmio";', reg(0xA000000, 0x200),
-                "interrupts = " + cells(0, 16, 1), "dma-coherent;", "};"]
+                f"virtio_mmio@{base:x} {{", 'compatible = "virtio,mmio";', reg(base, 0x200),
+                "interrupts = " + cells(0, 16 + n, 1), "dma-coherent;", "};"]
         assert "its" not in " ".join(dts) and "msi-controller;" not in dts
         initrd_lines = [line for line in dts if line.startswith("linux,initrd-")]
         if initrd:
@@ -293,6 +344,25 @@ def test_check_only_validates(pvpack):
     r = pvpack("--check", rel(GOOD_DIR / "minimal.dts"))
     assert (r.returncode, r.stderr, r.stdout) == (0, "", "")
     assert not (ROOT / "minimal.pvb").exists()
+
+
+def test_partitions_prints_the_layout(pvpack):
+    r = pvpack("--partitions", rel(GOOD_DIR / "storage-net.dts"))
+    assert (r.returncode, r.stderr) == (0, "")
+    assert r.stdout == "open-data 16 ext4\nmedia 32 -\nvault-data 4 -\n"
+    assert not (ROOT / "storage-net.pvb").exists()
+
+
+def test_partitions_without_a_disk_prints_nothing(pvpack):
+    r = pvpack("--partitions", rel(GOOD_DIR / "minimal.dts"))
+    assert (r.returncode, r.stderr, r.stdout) == (0, "", "")
+
+
+def test_partitions_of_a_bad_config_fails(pvpack):
+    config = ROOT / "tests" / "configs" / "bad" / "disk-fs-wrong.dts"
+    r = pvpack("--partitions", rel(config))
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr.splitlines() == [f"pvpack: {rel(config)}: {expected_message(config)}"]
 
 
 def write_config(path, image, vm_extra=""):
@@ -354,15 +424,17 @@ def test_dtc_errors_pass_through(pvpack, tmp_path):
 
 
 @pytest.mark.parametrize("args", [[], ["-x", "a.dts"], ["a.dts", "b.dts"], ["a.dts", "-o"],
-                                  ["--check", "-o", "x.pvb", "a.dts"]],
+                                  ["--check", "-o", "x.pvb", "a.dts"],
+                                  ["--partitions", "-o", "x.pvb", "a.dts"],
+                                  ["--partitions", "--check", "a.dts"]],
                          ids=["none", "unknown-option", "two-configs", "o-without-file",
-                              "check-with-o"])
+                              "check-with-o", "partitions-with-o", "partitions-with-check"])
 def test_usage_errors_exit_2(pvpack, args):
     r = pvpack(*args)
     assert r.returncode == 2
-    assert r.stderr.splitlines()[-1] == "usage: pvpack [-o OUT.pvb] [--check] CONFIG.dts"
+    assert r.stderr.splitlines()[-1] == "usage: pvpack [-o OUT.pvb] [--check | --partitions] CONFIG.dts"
 
 
 def test_help(pvpack):
     r = pvpack("--help")
-    assert (r.returncode, r.stdout) == (0, "usage: pvpack [-o OUT.pvb] [--check] CONFIG.dts\n")
+    assert (r.returncode, r.stdout) == (0, "usage: pvpack [-o OUT.pvb] [--check | --partitions] CONFIG.dts\n")

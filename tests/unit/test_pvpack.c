@@ -251,6 +251,8 @@ struct edit {
 #define STR(s) .op = OP_STR, .str = (s)
 /* A string list written as one literal with embedded NULs: "a\0b". */
 #define STRS(lit) .op = OP_STRS, .str = (lit), .len = (int)sizeof(lit)
+/* Raw bytes, such as a MAC: the literal without its NUL. */
+#define BYTES(lit) .op = OP_STRS, .str = (lit), .len = (int)sizeof(lit) - 1
 
 static void apply(const struct edit *e)
 {
@@ -508,6 +510,74 @@ static const struct bad_case {
 	  VS0 ": connect: must be one or more strings" },
 	{ { VSOCK0, VSOCK1, { VS0, "connect", .op = OP_CELLS } },
 	  VS0 ": connect: must be one or more strings" },
+	/* the disk layout: /disk and its partitions */
+#define DISK { "/disk", NULL, .op = OP_NODE }
+#define PART(name) { "/disk/" name, NULL, .op = OP_NODE }
+#define SIZE(name, mib) { "/disk/" name, "size-mib", CELLS(mib) }
+	{ { DISK }, "/disk: no partitions (add one child node per partition)" },
+	{ { DISK, { "/disk", "fs", STR("ext4") }, PART("data"), SIZE("data", 1) },
+	  "/disk: unknown property \"fs\"" },
+	{ { { "/disk@0", NULL, .op = OP_NODE } }, "/disk@0: unknown node" },
+	{ { DISK, PART("data") }, "/disk/data: missing required property \"size-mib\"" },
+	{ { DISK, PART("data"), SIZE("data", 0) }, "/disk/data: size-mib: 0 is not in 1..65536" },
+	{ { DISK, PART("data"), SIZE("data", 65537) },
+	  "/disk/data: size-mib: 65537 is not in 1..65536" },
+	{ { DISK, PART("data"), SIZE("data", 1), { "/disk/data", "fs", STR("btrfs") } },
+	  "/disk/data: fs: must be \"ext4\", not \"btrfs\"" },
+	{ { DISK, PART("data"), SIZE("data", 1), { "/disk/data", "fs", CELLS(1) } },
+	  "/disk/data: fs: must be a string" },
+	{ { DISK, PART("data"), SIZE("data", 1), { "/disk/data/p1", NULL, .op = OP_NODE } },
+	  "/disk/data/p1: unknown node" },
+	{ { DISK, PART("open_data"), SIZE("open_data", 1) },
+	  "/disk/open_data: partition name: character '_' is not allowed (use a-z 0-9 -)" },
+	{ { DISK, PART("data@1"), SIZE("data@1", 1) },
+	  "/disk/data@1: partition name: character '@' is not allowed (use a-z 0-9 -)" },
+	{ { DISK, PART("abcdefghijklmnop"), SIZE("abcdefghijklmnop", 1) },
+	  "/disk/abcdefghijklmnop: partition name: is 16 characters, at most 15 are allowed" },
+	{ { DISK, PART("a"), SIZE("a", 65535), PART("b") },
+	  "/disk/b: missing required property \"size-mib\"" }, /* and no total: b's size is unknown */
+	/* a VM's disks */
+	{ { { VM0, "disks", STR("data") } }, VM0 ": disks: \"data\" names no partition in /disk" },
+	{ { DISK, PART("data"), SIZE("data", 1), { VM0, "disks", STR("") } },
+	  VM0 ": disks: \"\" names no partition in /disk" },
+	{ { DISK, PART("data"), SIZE("data", 1), { VM0, "disks", STR("dat") } },
+	  VM0 ": disks: \"dat\" names no partition in /disk" },
+	{ { DISK, PART("data"), SIZE("data", 1), { VM0, "disks", STR("data:") } },
+	  VM0 ": disks: \"data:\" has an unknown flag (the only one is \":ro\")" },
+	{ { DISK, PART("data"), SIZE("data", 1), { VM0, "disks", STR("data:ro:ro") } },
+	  VM0 ": disks: \"data:ro:ro\" has an unknown flag (the only one is \":ro\")" },
+	{ { DISK, PART("data"), SIZE("data", 1), { VM0, "disks", STRS("data:ro\0data:ro") } },
+	  VM0 ": disks: partition \"data\" is listed twice" },
+	{ { DISK, PART("data"), SIZE("data", 1), { VM0, "disks", .op = OP_CELLS } },
+	  VM0 ": disks: must be one or more strings" },
+	/* net */
+#define NET0 { VM0 "/net", NULL, .op = OP_NODE }
+#define NET1 { VM1 "/net", NULL, .op = OP_NODE }
+	{ { NET0, { VM0 "/net", "uplink", STR("yes") } },
+	  VM0 "/net: uplink: is a flag and takes no value (write \"uplink;\")" },
+	{ { NET0, { VM0 "/net", "mac", CELLS(1) } },
+	  VM0 "/net: mac: must be 6 bytes [xx xx xx xx xx xx], not 4 bytes" },
+	{ { NET0, { VM0 "/net", "mac", STRS("\x02\x00\x00\x00\x00\x00") } },
+	  VM0 "/net: mac: must be 6 bytes [xx xx xx xx xx xx], not 7 bytes" },
+	{ { NET0, { VM0 "/net", "mac", BYTES("\xff\xff\xff\xff\xff\xff") } },
+	  VM0 "/net: mac: ff:ff:ff:ff:ff:ff is a multicast address (bit 0 of the first byte must be "
+	      "clear)" },
+	{ { NET0, { VM0 "/net", "mac", BYTES("\0\0\0\0\0\0") } },
+	  VM0 "/net: mac: 00:00:00:00:00:00 is not a valid address" },
+	{ { NET0, { VM0 "/net", "peers", STR("beta") } },
+	  VM0 "/net: peers: \"beta\" names /vms/vm@1, which has no net node" },
+	{ { NET0, NET1, { VM0 "/net", "peers", STR("beta") } },
+	  VM0 "/net: peers: \"beta\" does not list \"alpha\" in its own peers (peers must be "
+	      "mutual)" },
+	{ { NET0, { VM0 "/net", "peers", STR("alpha") } },
+	  VM0 "/net: peers: \"alpha\" names this VM itself" },
+	{ { NET0, { VM0 "/net", "peers", STR("") } }, VM0 "/net: peers: \"\" names no VM" },
+	{ { NET0, { VM0 "/net", "peers", CELLS(1) } },
+	  VM0 "/net: peers: must be one or more strings" },
+	{ { NET0, NET1, { VM1 "/net", "mac", BYTES("\x02\xbb\x85\xed\x20\x2b") } },
+	  VM1 "/net: mac: 02:bb:85:ed:20:2b is already used by /vms/vm@0" }, /* alpha's default */
+	{ { NET0, { VM0 "/net", "vlan", CELLS(1) } }, VM0 "/net: unknown property \"vlan\"" },
+	{ { { VM0 "/net@0", NULL, .op = OP_NODE } }, VM0 "/net@0: unknown node" },
 	/* the bundle: 4 KiB header page + 127 MiB + 4 KiB of images + 2 * 4 KiB of DTBs */
 	{ { { VM0, "memory", CELLS(0, 0x40000000, 0, 0x8000000) }, { VM0, "image", STR("huge.bin") } },
 	  "/: bundle would be 133185536 bytes, more than the 132120576 allowed" },
@@ -1132,5 +1202,305 @@ TEST(vsock_problems_are_each_reported_in_order)
 			   "in 0..4294967294, or *)");
 		EXPECT_STR(d.lines[6], VS0 ": connect: \"vm2:7\" is listed twice");
 	}
+	diag_free(&d);
+}
+
+/* ---- disks and net */
+
+/* /disk with the partitions in order: fdt_add_subnode puts each new node first, so the last is
+ * added first. size-mib 1 + i, fs "ext4" on the even ones. */
+static void add_layout(const char *const *names, int count)
+{
+	int disk = must(fdt_add_subnode(fdt_buf, 0, "disk"));
+	for (int i = count; i-- > 0;) {
+		int part = must(fdt_add_subnode(fdt_buf, disk, names[i]));
+		must(fdt_setprop_u32(fdt_buf, part, "size-mib", 1 + (uint32_t)i));
+		if (i % 2 == 0)
+			must(fdt_setprop(fdt_buf, part, "fs", "ext4", sizeof("ext4")));
+	}
+}
+
+static void set_strs(const char *path, const char *prop, const char *list, size_t len)
+{
+	must(fdt_setprop(fdt_buf, node_at(path), prop, list, (int)len));
+}
+
+/* A net node with uplink if asked and peers if given (a literal list: "a\0b"). */
+static void add_net(const char *vm, int uplink, const char *peers, size_t peers_len)
+{
+	char path[64];
+	int node = must(fdt_add_subnode(fdt_buf, node_at(vm), "net"));
+	if (uplink)
+		must(fdt_setprop(fdt_buf, node, "uplink", NULL, 0));
+	snprintf(path, sizeof(path), "%s/net", vm);
+	if (peers)
+		set_strs(path, "peers", peers, peers_len);
+}
+
+TEST(default_mac_is_02_then_the_low_five_bytes_of_fnv1a_64)
+{
+	/* FNV-1a 64 test vectors (draft-eastlake-fnv): "" 0xcbf29ce484222325, "a"
+	 * 0xaf63dc4c8601ec8c, "foobar" 0x85944171f73967e8. */
+	static const struct {
+		const char *name;
+		uint8_t mac[6];
+	} cases[] = {
+		{ "", { 0x02, 0xe4, 0x84, 0x22, 0x23, 0x25 } },
+		{ "a", { 0x02, 0x4c, 0x86, 0x01, 0xec, 0x8c } },
+		{ "foobar", { 0x02, 0x71, 0xf7, 0x39, 0x67, 0xe8 } },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t mac[6];
+		net_default_mac(cases[i].name, mac);
+		if (!EXPECT(memcmp(mac, cases[i].mac, 6) == 0))
+			fprintf(stderr, "  (name \"%s\")\n", cases[i].name);
+	}
+}
+
+TEST(disk_layout_reaches_the_config_and_prints_in_order)
+{
+	static const char *const names[] = { "open-data", "media", "vault-data" };
+	struct diag d = { 0, NULL };
+	struct pvpack_config cfg;
+	char out[256] = { 0 };
+	base_fdt();
+	add_layout(names, 3);
+	if (check(&d, &cfg, 0) != 0)
+		return;
+	EXPECT_EQ(cfg.layout.count, 3);
+	EXPECT_STR(cfg.layout.parts[1].name, "media");
+	EXPECT_EQ(cfg.layout.parts[1].size_mib, 2);
+	EXPECT(cfg.layout.parts[1].fs == NULL);
+	FILE *f = fmemopen(out, sizeof(out) - 1, "w");
+	if (!EXPECT(f != NULL))
+		return;
+	disk_print_layout(&cfg.layout, f);
+	fclose(f);
+	EXPECT_STR(out, "open-data 1 ext4\nmedia 2 -\nvault-data 3 ext4\n");
+	diag_free(&d);
+}
+
+TEST(disk_partition_names_are_unique_even_in_a_hand_made_fdt)
+{
+	static const char *const names[] = { "a", "b" };
+	struct diag d = { 0, NULL };
+	struct pvpack_config cfg;
+	base_fdt();
+	add_layout(names, 2);
+	must(fdt_set_name(fdt_buf, node_at("/disk/b"), "a")); /* dtc would have merged them */
+	if (check(&d, &cfg, 1) == 1)
+		EXPECT_STR(d.lines[0], "/disk/a: partition name: \"a\" is already used by an earlier "
+			   "partition");
+	diag_free(&d);
+}
+
+TEST(disk_partitions_past_the_limit_and_the_total_are_reported)
+{
+	struct diag d = { 0, NULL };
+	struct pvpack_config cfg;
+	base_fdt();
+	int disk = must(fdt_add_subnode(fdt_buf, 0, "disk"));
+	for (int i = 0; i < 17; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "p%d", i);
+		must(fdt_setprop_u32(fdt_buf, must(fdt_add_subnode(fdt_buf, disk, name)), "size-mib",
+				     4096));
+	}
+	if (check(&d, &cfg, 2) == 2) {
+		EXPECT_STR(d.lines[0], "/disk: 17 partitions, at most 16 are allowed");
+		EXPECT_STR(d.lines[1], "/disk: the partitions add up to 69632 MiB, at most 65536 are "
+			   "allowed");
+	}
+	EXPECT_EQ(cfg.layout.count, 16);
+	diag_free(&d);
+}
+
+TEST(disks_reach_the_header_in_order_with_their_flags)
+{
+	static const char *const names[] = { "open-data", "media" };
+	static const char alpha_disks[] = "media:ro\0open-data";
+	struct diag d = { 0, NULL };
+	struct pvpack_config cfg;
+	build_fdt(3);
+	add_layout(names, 2);
+	set_strs(VM0, "disks", alpha_disks, sizeof(alpha_disks));
+	set_str(VM1, "disks", "media:ro");
+	if (check(&d, &cfg, 0) != 0)
+		return;
+	const struct pvb_vm *vm = cfg.header.vms;
+	EXPECT_STR(vm[0].disks[0].part, "media");
+	EXPECT_EQ(vm[0].disks[0].flags, PVB_DISK_RO);
+	EXPECT_STR(vm[0].disks[1].part, "open-data");
+	EXPECT_EQ(vm[0].disks[1].flags, 0);
+	EXPECT_STR(vm[1].disks[0].part, "media");
+	EXPECT_EQ(vm[1].disks[0].flags, PVB_DISK_RO);
+	EXPECT_EQ(vm[1].disks[1].part[0], '\0');
+	EXPECT_EQ(vm[2].disks[0].part[0], '\0');
+	diag_free(&d);
+}
+
+/* A partition is shared only if every VM that has it has it read-only: the later VM of a pair
+ * is reported, naming the first earlier VM it clashes with. */
+TEST(disk_sharing_needs_ro_in_every_vm)
+{
+	static const char *const names[] = { "media" };
+	static const struct {
+		const char *disks[3];
+		size_t count;
+		const char *expect[2];
+	} cases[] = {
+		{ { "media:ro", "media:ro", "media:ro" }, 0, { NULL } },
+		{ { "media", "media:ro", NULL }, 1, { VM1 ": disks: partition \"media\" is also given to "
+						     "/vms/vm@0 (VMs may share a partition only if "
+						     "each has it \":ro\")" } },
+		{ { "media:ro", "media", NULL }, 1, { VM1 ": disks: partition \"media\" is also given "
+						     "to /vms/vm@0 (VMs may share a partition only "
+						     "if each has it \":ro\")" } },
+		{ { "media:ro", "media:ro", "media" }, 1,
+		  { VM2 ": disks: partition \"media\" is also given to /vms/vm@0 (VMs may share a "
+			"partition only if each has it \":ro\")" } },
+		{ { "media", NULL, "media" }, 1,
+		  { VM2 ": disks: partition \"media\" is also given to /vms/vm@0 (VMs may share a "
+			"partition only if each has it \":ro\")" } },
+	};
+	const char *vms[] = { VM0, VM1, VM2 };
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct diag d = { 0, NULL };
+		struct pvpack_config cfg;
+		build_fdt(3);
+		add_layout(names, 1);
+		for (int v = 0; v < 3; v++)
+			if (cases[i].disks[v])
+				set_str(vms[v], "disks", cases[i].disks[v]);
+		if (check(&d, &cfg, cases[i].count) == cases[i].count && cases[i].count &&
+		    !EXPECT_STR(d.lines[0], cases[i].expect[0]))
+			fprintf(stderr, "  (case %zu)\n", i);
+		diag_free(&d);
+	}
+}
+
+TEST(net_ports_peers_and_macs_reach_the_header)
+{
+	struct diag d = { 0, NULL };
+	struct pvpack_config cfg;
+	static const uint8_t given[6] = { 0x02, 0, 0, 0, 0, 0x01 };
+	build_fdt(4);
+	/* alpha names vm2 before vm2's node is read; beta has a port but no peers */
+	add_net(VM0, 1, "vm2", sizeof("vm2"));
+	add_net(VM1, 0, NULL, 0);
+	add_net(VM2, 0, "alpha", sizeof("alpha"));
+	must(fdt_setprop(fdt_buf, node_at(VM2 "/net"), "mac", given, 6));
+	if (check(&d, &cfg, 0) != 0)
+		return;
+	const struct pvb_vm *vm = cfg.header.vms;
+	uint8_t mac[6];
+	EXPECT_EQ(vm[0].net_flags, PVB_NET_PORT | PVB_NET_UPLINK);
+	EXPECT_EQ(vm[0].net_peers, 1u << 2);
+	net_default_mac("alpha", mac);
+	EXPECT(memcmp(vm[0].mac, mac, 6) == 0);
+	EXPECT_EQ(vm[1].net_flags, PVB_NET_PORT);
+	EXPECT_EQ(vm[1].net_peers, 0);
+	net_default_mac("beta", mac);
+	EXPECT(memcmp(vm[1].mac, mac, 6) == 0);
+	EXPECT_EQ(vm[2].net_flags, PVB_NET_PORT);
+	EXPECT_EQ(vm[2].net_peers, 1u << 0);
+	EXPECT(memcmp(vm[2].mac, given, 6) == 0);
+	static const uint8_t zero[6];
+	EXPECT_EQ(vm[3].net_flags, 0); /* no net node: no port, no MAC */
+	EXPECT(memcmp(vm[3].mac, zero, 6) == 0);
+	diag_free(&d);
+}
+
+/* Each one-sided entry is reported on the VM whose entry it is; mutual pairs pass. */
+TEST(net_peers_must_be_mutual)
+{
+	struct diag d = { 0, NULL };
+	struct pvpack_config cfg;
+	build_fdt(3);
+	add_net(VM0, 0, "beta\0vm2", sizeof("beta\0vm2"));
+	add_net(VM1, 0, "alpha", sizeof("alpha"));
+	add_net(VM2, 0, "beta", sizeof("beta"));
+	if (check(&d, &cfg, 2) == 2) {
+		EXPECT_STR(d.lines[0], VM0 "/net: peers: \"vm2\" does not list \"alpha\" in its own "
+			   "peers (peers must be mutual)");
+		EXPECT_STR(d.lines[1], VM2 "/net: peers: \"beta\" does not list \"vm2\" in its own "
+			   "peers (peers must be mutual)");
+	}
+	EXPECT_EQ(cfg.header.vms[0].net_peers, 1u << 1); /* what is good still goes in */
+	EXPECT_EQ(cfg.header.vms[1].net_peers, 1u << 0);
+	diag_free(&d);
+}
+
+TEST(net_problems_are_each_reported_in_order)
+{
+	struct diag d = { 0, NULL };
+	struct pvpack_config cfg;
+	static const uint8_t multicast[6] = { 0x01, 0, 0x5e, 0, 0, 0x01 };
+	build_fdt(3);
+	add_net(VM0, 0, "nosuch\0alpha\0beta\0vm2\0vm2", sizeof("nosuch\0alpha\0beta\0vm2\0vm2"));
+	must(fdt_setprop(fdt_buf, node_at(VM0 "/net"), "mac", multicast, 6));
+	add_net(VM2, 0, "alpha", sizeof("alpha"));
+	if (check(&d, &cfg, 5) == 5) {
+		EXPECT_STR(d.lines[0], VM0 "/net: peers: \"nosuch\" names no VM");
+		EXPECT_STR(d.lines[1], VM0 "/net: peers: \"alpha\" names this VM itself");
+		EXPECT_STR(d.lines[2], VM0 "/net: peers: \"beta\" names /vms/vm@1, which has no net "
+			   "node");
+		EXPECT_STR(d.lines[3], VM0 "/net: peers: \"vm2\" is listed twice");
+		EXPECT_STR(d.lines[4], VM0 "/net: mac: 01:00:5e:00:00:01 is a multicast address (bit 0 "
+			   "of the first byte must be clear)");
+	}
+	diag_free(&d);
+}
+
+/* A virtio-mmio node as add_virtio writes it, at slot n. */
+static void expect_virtio_slot(const void *dtb, uint32_t slot)
+{
+	char node[32];
+	int len;
+	snprintf(node, sizeof(node), "/virtio_mmio@%llx",
+		 (unsigned long long)(PLAT_GUEST_VIRTIO_BASE + slot * PLAT_GUEST_VIRTIO_STRIDE));
+	if (!EXPECT(fdt_path_offset(dtb, node) >= 0)) {
+		fprintf(stderr, "  (no %s)\n", node);
+		return;
+	}
+	EXPECT_STR(dtb_prop(dtb, node, "compatible", &len), "virtio,mmio");
+	EXPECT_EQ(dtb_cell(dtb, node, "reg", 1), PLAT_GUEST_VIRTIO_BASE + slot * 0x200);
+	EXPECT_EQ(dtb_cell(dtb, node, "reg", 3), PLAT_GUEST_VIRTIO_STRIDE);
+	EXPECT_EQ(dtb_cell(dtb, node, "interrupts", 0), 0);         /* SPI */
+	EXPECT_EQ(dtb_cell(dtb, node, "interrupts", 1), 16 + slot); /* INTID 48 + slot */
+	EXPECT_EQ(dtb_cell(dtb, node, "interrupts", 2), 1);         /* edge rising */
+	EXPECT(dtb_prop(dtb, node, "dma-coherent", &len) && len == 0);
+}
+
+static int virtio_node_count(const void *dtb)
+{
+	int node, count = 0;
+	fdt_for_each_subnode(node, dtb, 0)
+		count += strncmp(fdt_get_name(dtb, node, NULL), "virtio_mmio@", 12) == 0;
+	return count;
+}
+
+TEST(disks_and_net_get_virtio_mmio_nodes_in_their_slots)
+{
+	static const char *const names[] = { "a", "b" };
+	struct diag d = { 0, NULL };
+	struct pvpack_config cfg;
+	build_fdt(3);
+	add_layout(names, 2);
+	set_strs(VM0, "disks", "a\0b:ro", sizeof("a\0b:ro"));
+	add_net(VM0, 1, NULL, 0);
+	set_str(VM1, "disks", "b:ro"); /* one disk, no net, no vsock */
+	if (check(&d, &cfg, 0) != 0)
+		return;
+	const void *dtb = cfg.src[0].dtb;
+	if (!EXPECT_EQ(fdt_check_full(dtb, cfg.header.vms[0].dtb.size), 0))
+		return;
+	EXPECT_EQ(virtio_node_count(dtb), 3);
+	expect_virtio_slot(dtb, PVB_SLOT_DISK);
+	expect_virtio_slot(dtb, PVB_SLOT_DISK + 1);
+	expect_virtio_slot(dtb, PVB_SLOT_NET);
+	EXPECT_EQ(virtio_node_count(cfg.src[1].dtb), 1);
+	expect_virtio_slot(cfg.src[1].dtb, PVB_SLOT_DISK);
+	EXPECT_EQ(virtio_node_count(cfg.src[2].dtb), 0);
 	diag_free(&d);
 }

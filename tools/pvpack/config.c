@@ -7,13 +7,13 @@
 #define CONFIG_COMPATIBLE "pocketvisor,config-v1"
 
 static const char *const root_props[] = { "compatible" };
-static const char *const root_children[] = { "vms" };
+static const char *const root_children[] = { "disk", "vms" };
 
 static void check_root(const struct node_ctx *c)
 {
 	const char *compat;
 	node_check_props(c, root_props, sizeof(root_props) / sizeof(root_props[0]));
-	node_check_children(c, root_children, 1);
+	node_check_children(c, root_children, sizeof(root_children) / sizeof(root_children[0]));
 	if (node_string(c, "compatible", 1, &compat) == PROP_OK &&
 	    strcmp(compat, CONFIG_COMPATIBLE) != 0)
 		diag_report(c->diag, c->path, "compatible: must be \"%s\", not \"%s\"",
@@ -102,6 +102,7 @@ size_t config_check(const void *fdt, struct diag *d, struct pvpack_config *cfg)
 	struct node_ctx root = { fdt, 0, "/", d };
 	memset(cfg, 0, sizeof(*cfg));
 	check_root(&root);
+	disk_check_layout(fdt, d, &cfg->layout);
 
 	int vms = fdt_subnode_offset(fdt, 0, "vms");
 	if (vms < 0) {

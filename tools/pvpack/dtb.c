@@ -236,8 +236,6 @@ static void add_devices(struct writer *w, const struct vm_source *src)
  * PLAT_GUEST_VIRTIO_BASE + n * stride, edge-rising SPI 16 + n. dma-coherent: the "device" is
  * the hypervisor, which reads and writes guest RAM through cacheable mappings; without it Linux
  * would map its rings non-cacheable and the two views of them would disagree. */
-#define VIRTIO_SLOT_VSOCK 0u
-
 static void add_virtio(struct writer *w, uint32_t slot)
 {
 	uint64_t base = PLAT_GUEST_VIRTIO_BASE + slot * PLAT_GUEST_VIRTIO_STRIDE;
@@ -282,7 +280,12 @@ int dtb_build(const struct pvb_vm *vm, const struct vm_source *src, void *buf, s
 	add_uart(&w);
 	add_devices(&w, src);
 	if (vm->cid)
-		add_virtio(&w, VIRTIO_SLOT_VSOCK);
+		add_virtio(&w, PVB_SLOT_VSOCK);
+	for (uint32_t d = 0; d < PVB_MAX_DISKS; d++)
+		if (vm->disks[d].part[0])
+			add_virtio(&w, PVB_SLOT_DISK + d);
+	if (vm->net_flags & PVB_NET_PORT)
+		add_virtio(&w, PVB_SLOT_NET);
 	end(&w);
 	if (!w.err)
 		keep(&w, fdt_finish(buf));

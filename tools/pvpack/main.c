@@ -1,15 +1,17 @@
-/* main.c: the pvpack command line: compile the DTS, validate it, write the bundle. */
+/* main.c: the pvpack command line: compile the DTS, validate it, write the bundle (or print the
+ * disk layout). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "pvpack.h"
 
-#define USAGE "usage: pvpack [-o OUT.pvb] [--check] CONFIG.dts\n"
+#define USAGE "usage: pvpack [-o OUT.pvb] [--check | --partitions] CONFIG.dts\n"
 
 struct options {
 	const char *out;
 	const char *config;
 	int check_only;
+	int partitions; /* print the /disk layout instead of writing a bundle */
 };
 
 static int usage_error(const char *why, const char *arg)
@@ -28,6 +30,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 			return -1;
 		} else if (strcmp(a, "--check") == 0) {
 			o->check_only = 1;
+		} else if (strcmp(a, "--partitions") == 0) {
+			o->partitions = 1;
 		} else if (strcmp(a, "-o") == 0) {
 			if (++i == argc)
 				return usage_error("-o needs a file name", "");
@@ -44,6 +48,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 		return usage_error("no config given", "");
 	if (o->check_only && o->out)
 		return usage_error("--check writes nothing, so -o makes no sense", "");
+	if (o->partitions && o->out)
+		return usage_error("--partitions writes nothing, so -o makes no sense", "");
+	if (o->partitions && o->check_only)
+		return usage_error("--partitions checks the config already, --check is one or the "
+				   "other", "");
 	return 0;
 }
 
@@ -71,6 +80,10 @@ static int run(const struct options *o)
 	if (config_check(fdt, &d, &cfg) > 0) {
 		diag_print(&d, stderr, o->config);
 		status = 1;
+	} else if (o->partitions) {
+		/* The whole config is checked first: a layout is only provisioned for a config
+		 * that can also be packed. */
+		disk_print_layout(&cfg.layout, stdout);
 	} else if (!o->check_only) {
 		char *out = o->out ? NULL : default_out(o->config);
 		if (!o->out && !out) {
@@ -88,7 +101,7 @@ static int run(const struct options *o)
 
 int main(int argc, char **argv)
 {
-	struct options o = { NULL, NULL, 0 };
+	struct options o = { NULL, NULL, 0, 0 };
 	int status = parse_args(argc, argv, &o);
 	if (status)
 		return status < 0 ? 0 : status;

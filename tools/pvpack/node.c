@@ -117,6 +117,29 @@ void node_check_props(const struct node_ctx *c, const char *const *known, size_t
 	}
 }
 
+/* fdt_subnode_offset would also take "vsock@0" for "vsock", which node_check_children reports
+ * as unknown, so it must not give the VM a device too: names match exactly here. */
+int node_subnode(const void *fdt, int parent, const char *name)
+{
+	int child;
+	fdt_for_each_subnode(child, fdt, parent)
+		if (strcmp(fdt_get_name(fdt, child, NULL), name) == 0)
+			return child;
+	return -1;
+}
+
+/* One or more strings, each NUL-terminated (an empty one is allowed: it is reported as an
+ * entry). Returns the list and its size in *len, or NULL if absent or reported. */
+const char *node_strings(const struct node_ctx *c, const char *name, int *len)
+{
+	const char *list = fdt_getprop(c->fdt, c->offset, name, len);
+	if (list && (*len == 0 || list[*len - 1] != '\0')) {
+		diag_report(c->diag, c->path, "%s: must be one or more strings", name);
+		return NULL;
+	}
+	return list;
+}
+
 void node_child_path(char *buf, size_t size, const char *parent, const char *name)
 {
 	snprintf(buf, size, "%s%s%s", parent, strcmp(parent, "/") == 0 ? "" : "/", name);

@@ -63,10 +63,24 @@ struct vm_source {
 	uint8_t dtb[PVPACK_DTB_SIZE];
 };
 
+/* The board disk's GPT layout (disk.c), which pvpack prints for provisioning. */
+#define PVPACK_MAX_PARTS 16u
+#define PVPACK_DISK_MAX_MIB (64u * 1024) /* 64 GiB: the whole disk, and so any partition */
+struct disk_part {
+	char name[PVB_PART_NAME_SIZE]; /* empty if it is bad */
+	uint32_t size_mib;              /* 0 if it is bad */
+	const char *fs;                 /* "ext4", or NULL; points into the config FDT */
+};
+struct disk_layout {
+	struct disk_part parts[PVPACK_MAX_PARTS];
+	uint32_t count;
+};
+
 /* A config after validation: the bundle header exactly as it will be written, plus where each
  * VM's payloads come from. */
 struct pvpack_config {
 	struct pvb_header header;
+	struct disk_layout layout; /* the board disk's partitions: not in the bundle */
 	struct vm_source src[PVB_MAX_VMS];
 };
 
@@ -98,6 +112,11 @@ void node_check_props(const struct node_ctx *c, const char *const *known, size_t
 void node_check_children(const struct node_ctx *c, const char *const *allowed,
 			 size_t allowed_count);
 void node_child_path(char *buf, size_t size, const char *parent, const char *name);
+/* The child named exactly `name` (no unit address), or -1. */
+int node_subnode(const void *fdt, int parent, const char *name);
+/* A string-list property, or NULL if absent or not one (reported as "<name>: must be one or
+ * more strings"); *len is its size in bytes, with every NUL. */
+const char *node_strings(const struct node_ctx *c, const char *name, int *len);
 
 /* file.c: a payload file named by property `prop` can be packed: open it read-only, check it is
  * a non-empty regular file. Returns the fd (size in *size) or -1 once the problem is reported. */
@@ -155,13 +174,36 @@ void device_conflicts(const struct node_ctx *c, const struct pvb_vm *vm,
  * config FDT itself, so an entry may name a later VM. Without the node, vm->cid stays 0. */
 void vsock_check(const struct node_ctx *c, struct pvb_vm *vm);
 
+/* disk.c: the board disk's GPT layout, the `/disk` node (docs/config.md, "Disks"): one child
+ * per partition in disk order, each with a size in MiB and an optional file system. A VM's
+ * `disks` entries name those partitions; each goes into vm->disks in order. A partition two
+ * VMs share must be ":ro" in both, checked against the earlier VMs in the FDT. */
+void disk_check_layout(const void *fdt, struct diag *d, struct disk_layout *layout);
+void disk_check_vm(const struct node_ctx *c, struct pvb_vm *vm);
+/* `pvpack --partitions`: one line per partition, "<name> <size-mib> <fs or ->". */
+void disk_print_layout(const struct disk_layout *layout, FILE *out);
+
+/* net.c: the VM's `net` node, if any (docs/config.md, "Net"), into vm->net_flags, net_peers and
+ * mac. Peers are VM names resolved to bundle indices and must list each other; MACs are unique
+ * among the VMs, each given or derived from the VM's name. */
+void net_check(const struct node_ctx *c, struct pvb_vm *vm);
+/* 02 followed by the five low bytes of the 64-bit FNV-1a hash of name, most significant first. */
+void net_default_mac(const char *name, uint8_t mac[6]);
+
 /* dtb.c: the device tree a VM boots with, written into buf; returns its size or a negative
  * libfdt error. Everything it describes comes from *vm, *src (bootargs, devices) and the board
- * constants; a VM with a vsock CID gets its virtio-mmio device (docs/virtio.md). */
+ * constants; a VM with a vsock CID, disks or a net port gets a virtio-mmio device for each, in
+ * its slot (bundle.h, PVB_SLOT_*; docs/virtio.md). */
 int dtb_build(const struct pvb_vm *vm, const struct vm_source *src, void *buf, size_t size);
 
 /* vm.c: validate one /vms child into *vm and *src, including its generated DTB. */
 void vm_check(const struct node_ctx *c, struct pvb_vm *vm, struct vm_source *src);
+/* A VM node's position among the /vms children (every child counts): its index in the bundle,
+ * which default CIDs and net peers are counted from. */
+uint32_t vm_index(const void *fdt, int vms, int vm);
+/* The /vms child whose `name` is the len bytes at name, or -1. Reads the FDT, so a VM may name a
+ * later one. */
+int vm_named(const void *fdt, int vms, const char *name, size_t len);
 
 /* config.c: validate a whole config FDT into *cfg; returns the number of problems reported. */
 size_t config_check(const void *fdt, struct diag *d, struct pvpack_config *cfg);

@@ -9,12 +9,36 @@
 
 static const char *const vm_props[] = {
 	"name", "memory", "vcpus", "cpus", "pin", "priority", "pmu", "image", "load", "entry",
-	"initrd", "bootargs",
+	"initrd", "bootargs", "disks",
 };
 
-static const char *const vm_children[] = { "devices", "vsock" };
+static const char *const vm_children[] = { "devices", "vsock", "net" };
 
 #define DEFAULT_BOOTARGS "console=ttyAMA0"
+
+uint32_t vm_index(const void *fdt, int vms, int vm)
+{
+	uint32_t i = 0;
+	int node;
+	fdt_for_each_subnode(node, fdt, vms) {
+		if (node == vm)
+			break;
+		i++;
+	}
+	return i;
+}
+
+int vm_named(const void *fdt, int vms, const char *name, size_t len)
+{
+	int vm;
+	fdt_for_each_subnode(vm, fdt, vms) {
+		int n;
+		const char *s = fdt_getprop(fdt, vm, "name", &n);
+		if (s && (size_t)n == len + 1 && memcmp(s, name, len) == 0 && s[len] == '\0')
+			return vm;
+	}
+	return -1;
+}
 
 /* Names tag console and log lines, so they stay short and plain. */
 static void check_name(const struct node_ctx *c, struct pvb_vm *vm)
@@ -198,6 +222,8 @@ void vm_check(const struct node_ctx *c, struct pvb_vm *vm, struct vm_source *src
 	check_bootargs(c, src);
 	device_check(c, vm, src, ram_ok);
 	vsock_check(c, vm);
+	disk_check_vm(c, vm);
+	net_check(c, vm);
 	if (c->diag->count == problems)
 		build_dtb(c, vm, src);
 	else

@@ -10,28 +10,9 @@ static const char *const vsock_props[] = { "cid", "connect" };
 #define CID_ANY 0xffffffffu
 #define PORT_MAX (PVB_PORT_ANY - 1)
 
-/* The VM's exact child "vsock", or -1: fdt_subnode_offset would also take "vsock@0", which
- * node_check_children reports as unknown, so it must not give the VM a device too. */
 static int vsock_node(const void *fdt, int vm)
 {
-	int child;
-	fdt_for_each_subnode(child, fdt, vm)
-		if (strcmp(fdt_get_name(fdt, child, NULL), "vsock") == 0)
-			return child;
-	return -1;
-}
-
-/* Its position among the /vms children, which every default CID is counted from. */
-static uint32_t vm_index(const void *fdt, int vms, int vm)
-{
-	uint32_t i = 0;
-	int node;
-	fdt_for_each_subnode(node, fdt, vms) {
-		if (node == vm)
-			break;
-		i++;
-	}
-	return i;
+	return node_subnode(fdt, vm, "vsock");
 }
 
 /* A VM's CID as its config gives it: 0 without a vsock node, or when its cid is not one cell
@@ -121,18 +102,6 @@ static int port_decode(const char *s, uint32_t *port)
 	return 1;
 }
 
-static int vm_named(const void *fdt, int vms, const char *name, size_t len)
-{
-	int vm;
-	fdt_for_each_subnode(vm, fdt, vms) {
-		int n;
-		const char *s = fdt_getprop(fdt, vm, "name", &n);
-		if (s && (size_t)n == len + 1 && memcmp(s, name, len) == 0 && s[len] == '\0')
-			return vm;
-	}
-	return -1;
-}
-
 static enum entry_result entry_decode(const void *fdt, int vms, int self, const char *text,
 				      struct entry *e)
 {
@@ -202,13 +171,9 @@ static void check_connect(const struct node_ctx *c, int vms, int vm_node, struct
 {
 	int len;
 	uint32_t count = 0;
-	const char *list = fdt_getprop(c->fdt, c->offset, "connect", &len);
+	const char *list = node_strings(c, "connect", &len);
 	if (!list)
 		return; /* default deny: the VM can only accept streams */
-	if (len == 0 || list[len - 1] != '\0') {
-		diag_report(c->diag, c->path, "connect: must be one or more strings");
-		return;
-	}
 	for (const char *text = list; text < list + len; text += strlen(text) + 1, count++) {
 		struct entry e;
 		enum entry_result r = entry_decode(c->fdt, vms, vm_node, text, &e);
