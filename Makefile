@@ -1,6 +1,7 @@
 # pocketvisor: `make` builds the EL2 image, `make run` boots a config on QEMU, `make check` tests.
 CROSS     ?= aarch64-linux-gnu-
 CONFIG    ?= phone
+DEVICE    ?= phone
 SMP       ?= 2
 BUILD     := build
 PYTHON    ?= /usr/bin/python3
@@ -32,9 +33,17 @@ HV_OBJS   := $(patsubst %,$(BUILD)/%.o,$(HV_SRCS))
 # The QEMU board every command boots: the reference board of plat/qemu-virt.
 QEMU_BOARD := -M virt,virtualization=on,gic-version=3 -cpu cortex-a57 -m 1G -smp $(SMP) \
               -display none -serial stdio -monitor none -nic none -no-reboot
-QEMU_HV    = $(QEMU_BOARD) -kernel $(BUILD)/pocketvisor.bin -initrd $(BUILD)/$(CONFIG).pvb
+# The board's own disk and NIC, which the hypervisor drives (docs/storage-net.md): modern
+# (version 2) virtio-mmio; the first -device takes the highest slot (0x0a003e00), so the disk
+# is there and the NIC just below. The network never leaves QEMU: restrict=on, no forwarding.
+# The disk image is the device's storage and persists across runs (`make provision`).
+DISK       := $(BUILD)/devices/$(DEVICE)/disk.img
+QEMU_IO     = -global virtio-mmio.force-legacy=false \
+              -drive if=none,id=disk,format=raw,file=$(DISK) -device virtio-blk-device,drive=disk \
+              -netdev user,id=net,restrict=on -device virtio-net-device,netdev=net
+QEMU_HV    = $(QEMU_BOARD) $(QEMU_IO) -kernel $(BUILD)/pocketvisor.bin -initrd $(BUILD)/$(CONFIG).pvb
 
-.PHONY: all deps run check size bench clean unit system
+.PHONY: all deps run provision check size bench clean unit system
 all: $(BUILD)/pocketvisor.bin
 
 deps:
@@ -69,7 +78,11 @@ include tests/fuzz-guest.mk
 $(BUILD)/%.pvb: configs/%.dts $(PVPACK) $(GUEST_BINS)
 	$(PVPACK) -o $@ $<
 
-run: deps all $(LINUX_IMAGES) $(BUILD)/$(CONFIG).pvb
+# The device's disk from the config's /disk layout; an existing one is kept (scripts/mkdisk.sh).
+provision: deps $(PVPACK)
+	@sh scripts/mkdisk.sh configs/$(CONFIG).dts $(DISK) $(PVPACK)
+
+run: deps all $(LINUX_IMAGES) $(BUILD)/$(CONFIG).pvb provision
 	@echo "pocketvisor: $(QEMU) $(QEMU_HV)"
 	@$(QEMU) $(QEMU_HV)
 
