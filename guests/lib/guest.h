@@ -198,6 +198,7 @@ void mmio_write32(uint64_t addr, uint32_t v);
 #define VIRTIO_MMIO_BASE 0x0a000000ul   /* slot n at VIRTIO_MMIO_BASE + n * VIRTIO_MMIO_STRIDE */
 #define VIRTIO_MMIO_STRIDE 0x200ul
 #define VIRTIO_INTID_BASE 48u           /* slot n raises edge SPI INTID 48 + n */
+#define VIRTIO_ID_NET 1u
 #define VIRTIO_ID_VSOCK 19u
 #define VIRTQ_SIZE 64u                  /* entries per queue at most (QueueNum = min(max, this)) */
 #define VIRTIO_MAX_QUEUES 3u
@@ -238,6 +239,7 @@ struct virtio_dev {
 	uint64_t base;
 	unsigned intid;
 	unsigned queue_count;
+	uint32_t features_lo;           /* feature bits 0-31 negotiated (virtio_probe_features) */
 	struct virtq q[VIRTIO_MAX_QUEUES];
 };
 
@@ -245,6 +247,9 @@ struct virtio_dev {
  * (device left reset) if the slot holds no such device. An absent slot may fault: it is read
  * with probe_ld32 first. Then virtq_init each queue and virtio_start. */
 bool virtio_probe(struct virtio_dev *d, unsigned slot, uint32_t device_id);
+/* The same, also taking those of feature bits 0-31 in want_lo that the device offers. */
+bool virtio_probe_features(struct virtio_dev *d, unsigned slot, uint32_t device_id,
+			   uint32_t want_lo);
 bool virtio_queue_init(struct virtio_dev *d, unsigned index, struct virtq_mem *mem);
 void virtio_start(struct virtio_dev *d);       /* DRIVER_OK, and its interrupt through the GIC
                                                 * (after gic_init and gic_cpu_init) */
@@ -253,8 +258,8 @@ bool virtio_needs_reset(struct virtio_dev *d); /* DEVICE_NEEDS_RESET: it refused
 int virtq_alloc(struct virtq *q);              /* a free descriptor, or -1 */
 void virtq_post(struct virtq *q, unsigned id, void *buf, uint32_t size, bool device_writes);
 void virtq_free(struct virtq *q, unsigned id);
-void virtq_notify(struct virtq *q);
-void virtq_want_interrupts(struct virtq *q, bool want); /* used-buffer interrupts on or off */            /* publish what was posted, tell the device */
+void virtq_notify(struct virtq *q);             /* publish what was posted, tell the device */
+void virtq_want_interrupts(struct virtq *q, bool want); /* used-buffer interrupts on or off */
 /* The next used descriptor, or -1; *len is what the device wrote, never above the posted size. */
 int virtq_next_used(struct virtq *q, uint32_t *len);
 bool virtq_has_used(const struct virtq *q);

@@ -54,14 +54,17 @@ static void wr64(const struct virtio_dev *d, uint32_t low, uint64_t v)
 	wr(d, low + 4, (uint32_t)(v >> 32));
 }
 
-/* The device offers VERSION_1 and may offer more; we take VERSION_1 alone (docs/virtio.md). */
-static bool negotiate(const struct virtio_dev *d)
+/* The device offers VERSION_1 and may offer more; we take VERSION_1 and, of the low word, what
+ * the caller wants and the device offers (docs/virtio.md). */
+static bool negotiate(struct virtio_dev *d, uint32_t want_lo)
 {
 	wr(d, MMIO_DEVICE_FEATURES_SEL, 1);
 	if (!(rd(d, MMIO_DEVICE_FEATURES) & F_VERSION_1_HI))
 		return false;
+	wr(d, MMIO_DEVICE_FEATURES_SEL, 0);
+	d->features_lo = want_lo ? rd(d, MMIO_DEVICE_FEATURES) & want_lo : 0;
 	wr(d, MMIO_DRIVER_FEATURES_SEL, 0);
-	wr(d, MMIO_DRIVER_FEATURES, 0);
+	wr(d, MMIO_DRIVER_FEATURES, d->features_lo);
 	wr(d, MMIO_DRIVER_FEATURES_SEL, 1);
 	wr(d, MMIO_DRIVER_FEATURES, F_VERSION_1_HI);
 	uint32_t status = STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK;
@@ -71,7 +74,8 @@ static bool negotiate(const struct virtio_dev *d)
 
 /* 3.1.1 steps 1-6. The magic is read with a probe: an empty slot is a data abort under
  * pocketvisor, a device-less transport natively. */
-bool virtio_probe(struct virtio_dev *d, unsigned slot, uint32_t device_id)
+bool virtio_probe_features(struct virtio_dev *d, unsigned slot, uint32_t device_id,
+			   uint32_t want_lo)
 {
 	struct probe p;
 
@@ -85,10 +89,15 @@ bool virtio_probe(struct virtio_dev *d, unsigned slot, uint32_t device_id)
 	wr(d, MMIO_STATUS, 0);
 	wr(d, MMIO_STATUS, STATUS_ACKNOWLEDGE);
 	wr(d, MMIO_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER);
-	if (negotiate(d))
+	if (negotiate(d, want_lo))
 		return true;
 	wr(d, MMIO_STATUS, 0);
 	return false;
+}
+
+bool virtio_probe(struct virtio_dev *d, unsigned slot, uint32_t device_id)
+{
+	return virtio_probe_features(d, slot, device_id, 0);
 }
 
 /* 4.2.3.2. The rings are zeroed here, before the device may look at them. */

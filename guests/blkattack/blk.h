@@ -1,0 +1,97 @@
+/* blk.h: blkattack's raw virtio-blk driver: one split virtqueue in static memory, requests as
+ * descriptor chains the caller lays out segment by segment, so a case can break any of them. */
+#ifndef BLK_H
+#define BLK_H
+
+#include "guest.h"
+
+/* virtio 1.2 section 4.2.2: virtio-mmio registers (version 2). */
+#define VIRTIO_MMIO_MAGIC_VALUE 0x000u
+#define VIRTIO_MMIO_VERSION 0x004u
+#define VIRTIO_MMIO_DEVICE_ID 0x008u
+#define VIRTIO_MMIO_DEVICE_FEATURES 0x010u
+#define VIRTIO_MMIO_DEVICE_FEATURES_SEL 0x014u
+#define VIRTIO_MMIO_DRIVER_FEATURES 0x020u
+#define VIRTIO_MMIO_DRIVER_FEATURES_SEL 0x024u
+#define VIRTIO_MMIO_QUEUE_SEL 0x030u
+#define VIRTIO_MMIO_QUEUE_NUM_MAX 0x034u
+#define VIRTIO_MMIO_QUEUE_NUM 0x038u
+#define VIRTIO_MMIO_QUEUE_READY 0x044u
+#define VIRTIO_MMIO_QUEUE_NOTIFY 0x050u
+#define VIRTIO_MMIO_INTERRUPT_STATUS 0x060u
+#define VIRTIO_MMIO_INTERRUPT_ACK 0x064u
+#define VIRTIO_MMIO_STATUS 0x070u
+#define VIRTIO_MMIO_QUEUE_DESC_LOW 0x080u
+#define VIRTIO_MMIO_QUEUE_DESC_HIGH 0x084u
+#define VIRTIO_MMIO_QUEUE_DRIVER_LOW 0x090u
+#define VIRTIO_MMIO_QUEUE_DRIVER_HIGH 0x094u
+#define VIRTIO_MMIO_QUEUE_DEVICE_LOW 0x0a0u
+#define VIRTIO_MMIO_QUEUE_DEVICE_HIGH 0x0a4u
+#define VIRTIO_MMIO_CONFIG 0x100u
+#define VIRTIO_MMIO_MAGIC 0x74726976u /* "virt" */
+#define VIRTIO_MMIO_SLOTS 32u         /* QEMU virt's transports: 0x0a000000..0x0a003e00 */
+
+/* Section 2.1: device status bits. */
+#define VIRTIO_STATUS_ACKNOWLEDGE 0x01u
+#define VIRTIO_STATUS_DRIVER 0x02u
+#define VIRTIO_STATUS_DRIVER_OK 0x04u
+#define VIRTIO_STATUS_FEATURES_OK 0x08u
+#define VIRTIO_STATUS_NEEDS_RESET 0x40u
+
+/* Section 2.7.5: descriptor flags. */
+#define VIRTQ_DESC_F_NEXT 1u
+#define VIRTQ_DESC_F_WRITE 2u
+
+/* Section 5.2: the block device: its ID, the features we may take, config, requests. */
+#define VIRTIO_ID_BLOCK 2u
+#define VIRTIO_F_VERSION_1_HI (1u << (32 - 32))
+#define VIRTIO_BLK_F_RO (1u << 5)
+#define VIRTIO_BLK_F_BLK_SIZE (1u << 6)
+#define VIRTIO_BLK_F_FLUSH (1u << 9)
+#define VIRTIO_BLK_CFG_CAPACITY 0x00u /* le64, in 512-byte sectors whatever blk_size says */
+#define VIRTIO_BLK_T_IN 0u
+#define VIRTIO_BLK_T_OUT 1u
+#define VIRTIO_BLK_T_FLUSH 4u
+#define VIRTIO_BLK_T_GET_ID 8u
+#define VIRTIO_BLK_S_OK 0u
+#define VIRTIO_BLK_S_IOERR 1u
+#define VIRTIO_BLK_S_UNSUPP 2u
+#define VIRTIO_BLK_ID_BYTES 20u
+#define SECTOR_SIZE 512u
+
+struct blk_req_hdr {
+	uint32_t type;
+	uint32_t reserved;
+	uint64_t sector;
+};
+_Static_assert(sizeof(struct blk_req_hdr) == 16, "virtio 1.2 5.2.6");
+
+#define BLK_QUEUE_SIZE 16u /* the QueueNum we use (QueueNumMax permitting) */
+
+/* One buffer of a request chain, in the order the device sees it. */
+struct seg {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags; /* VIRTQ_DESC_F_WRITE or 0; NEXT is added between segments */
+};
+
+enum blk_wait { BLK_USED, BLK_NEEDS_RESET, BLK_TIMEOUT };
+
+uint32_t blk_read(uint32_t off);
+void blk_write(uint32_t off, uint32_t value);
+uint32_t blk_status(void);
+/* Finds a block device: at `slot`, or (if there is none there) the first slot that holds one.
+ * Returns the slot, or -1. */
+int blk_find(unsigned slot);
+uint64_t blk_base(void);
+/* Reset, then the whole bring-up of section 3.1.1 with VERSION_1 and what of RO, BLK_SIZE and
+ * FLUSH is offered; false if the device refused any step. */
+bool blk_setup(void);
+uint32_t blk_features(void);           /* the device's offer, low word */
+uint64_t blk_capacity(void);
+/* Lays the segments out as one chain (descriptors 0..count-1), publishes it, notifies, and
+ * waits `us` microseconds at most for the device to use it or ask for a reset. */
+enum blk_wait blk_submit(const struct seg *segs, unsigned count, uint64_t us);
+uint64_t blk_addr(const volatile void *p);
+
+#endif
