@@ -14,14 +14,21 @@ marked `interactive=True` boots when it runs, and types with `boot.send()` / `bo
 `boot.pid` and `boot.started_at` are for tests that watch the QEMU process itself (CPU use).
 `native=True` boots a guest on the bare board with no hypervisor (the baseline a guest must reach
 before it runs under pocketvisor): the config is then a name in NATIVE, e.g. "linux".
+The board's disk and NIC (docs/storage-net.md) are there only when a test asks: `disk=PATH` (a raw
+image, scripts/mkdisk.sh makes one; `readonly=True` offers it read-only; natively,
+`partition="name"` gives the guest only that GPT partition, the window a VM would see),
+`net=True`, and `guestfwd=[(guest_ip, guest_port, host_port)]` (implies net) for a server the test
+started on the host's loopback (netserve.py). The network never leaves QEMU: restrict=on.
 The timeout is a hard limit from QEMU's start: QEMU is killed and the test fails with the output
 it had so far. A missing build product fails the test with what to build; nothing is skipped,
 except tests marked `linux` when build/linux is missing (it needs Debian's archive once).
 """
 
+import json
 import os
 import re
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -33,6 +40,7 @@ BUILD = ROOT / "build"
 HV_IMAGE = BUILD / "pocketvisor.bin"
 PVPACK = BUILD / "tools" / "pvpack"
 QEMU = os.environ.get("QEMU", "qemu-system-aarch64")
+NETSERVE = Path(__file__).resolve().parent / "netserve.py"
 
 # The reference board exactly as the top Makefile's QEMU_BOARD starts it (`-nic none`: otherwise
 # QEMU adds a virtio NIC whose option ROM, efi-virtio.rom, Debian ships in another package).
@@ -58,6 +66,45 @@ NATIVE = {
 }
 NATIVE_NEEDS = {name: [(p, "the Linux guest images: run `make linux`") for p in LINUX_IMAGES]
                 for name in NATIVE}
+
+
+def gpt_partition(image, name):
+    """(offset, size) in bytes of the GPT partition called `name` in disk image `image`."""
+    dump = subprocess.run(["sfdisk", "-J", str(image)], capture_output=True, text=True,
+                          check=True, env={**os.environ, "PATH": os.environ.get("PATH", "") +
+                                           ":/usr/sbin:/sbin"})
+    table = json.loads(dump.stdout)["partitiontable"]
+    sector = table.get("sectorsize", 512)
+    for p in table.get("partitions", []):
+        if p.get("name") == name:
+            return p["start"] * sector, p["size"] * sector
+    raise ValueError(f"{image} has no partition {name!r}")
+
+
+def io_args(disk=None, readonly=False, partition=None, net=False, guestfwd=()):
+    """QEMU arguments for the board's disk and NIC as modern (version 2) virtio-mmio devices, the
+    same on both boards. The first -device takes the highest virtio-mmio slot (0x0a003e00): the
+    disk when there is one, the NIC below it."""
+    args = []
+    if disk is not None:
+        drive = f"if=none,id=disk,format=raw,file={str(disk).replace(',', ',,')}"
+        if partition is not None:
+            offset, size = gpt_partition(disk, partition)
+            drive += f",offset={offset},size={size}"
+        if readonly:
+            drive += ",readonly=on"
+        args += ["-drive", drive, "-device", "virtio-blk-device,drive=disk"]
+    if net or guestfwd:
+        # Each connection the guest opens runs a relay to the host port (netserve.py says why not
+        # QEMU's `tcp:` target). QEMU splits the command at spaces.
+        if " " in str(NETSERVE) or " " in sys.executable:
+            raise ValueError(f"guestfwd needs paths without spaces: {NETSERVE}, {sys.executable}")
+        rules = [f"tcp:{ip}:{port}-cmd:{sys.executable} {NETSERVE} relay {host_port}"
+                 for ip, port, host_port in guestfwd]
+        netdev = ",".join(["user", "id=net", "restrict=on",
+                           *("guestfwd=" + rule.replace(",", ",,") for rule in rules)])
+        args += ["-netdev", netdev, "-device", "virtio-net-device,netdev=net"]
+    return ["-global", "virtio-mmio.force-legacy=false", *args] if args else []
 
 
 def linux_images_missing():
@@ -96,9 +143,13 @@ def config_path(name):
 class Boot:
     """One QEMU run of pocketvisor with one config."""
 
-    def __init__(self, config, smp=2, timeout=60, interactive=False, icount=False, native=False):
+    def __init__(self, config, smp=2, timeout=60, interactive=False, icount=False, native=False,
+                 disk=None, readonly=False, partition=None, net=False, guestfwd=()):
         self.config, self.smp, self.timeout = config, smp, timeout
         self.native = native  # no hypervisor: `config` names a guest of NATIVE
+        # The board's disk and NIC (io_args), only when asked for.
+        self.io = dict(disk=disk, readonly=readonly, partition=partition, net=net,
+                       guestfwd=tuple(guestfwd))
         # icount: guest time counts instructions, not host seconds, so a deadline test is not
         # at the mercy of whatever else the host runs.
         self.icount = icount
@@ -139,8 +190,8 @@ class Boot:
         board = self._native_board() if self.native else self._pocketvisor_board()
         if board is None:
             return
-        self.command = [QEMU, *board, *(["-icount", "shift=0"] if self.icount else []),
-                        "-smp", str(self.smp)]
+        self.command = [QEMU, *board, *io_args(**self.io),
+                        *(["-icount", "shift=0"] if self.icount else []), "-smp", str(self.smp)]
         self._launch()
 
     def _pocketvisor_board(self):
