@@ -190,8 +190,7 @@ void provider_probe(const struct board_info *board)
 		if (*reg(&p, R_MAGIC) != 0x74726976u || !id)
 			continue;
 		if (*reg(&p, R_VERSION) != 2) {
-			log_warn(NULL, "virtio-mmio at %#lx is legacy (version 1): not used (QEMU: "
-				       "-global virtio-mmio.force-legacy=false)", p.base);
+			log_warn(NULL, "virtio-mmio at %#lx: legacy (version 1), not used", p.base);
 		} else if (id == VIRTIO_ID_BLK && !disk.base) {
 			disk = p;
 			if (!disk_init(&disk))
@@ -247,16 +246,7 @@ bool pblk_read(u64 sector, void *buf)
 	struct pblk_req r = { 0, sector, 1, { { pa_init(pa_of(buf)), 512 } },
 			      pa_init(pa_of(&boot_status)) };
 	boot_status = 0xff;
-	u32 i = (PBLK_SLOTS - 1) * BLK_PER; /* the last slot: nothing else runs at boot */
-	u64 *h = (u64 *)blk_hdr[PBLK_SLOTS - 1];
-	h[0] = 0;
-	h[1] = sector;
-	put_desc(i, pa_init(pa_of(h)), 16, D_NEXT);
-	put_desc(i + 1, r.seg[0].pa, 512, D_NEXT | D_WRITE);
-	put_desc(i + 2, r.status, 1, D_WRITE);
-	blk_q.avail[blk_q.avail_idx % BLK_NUM] = (u16)i;
-	publish(&blk_q.avail_idx);
-	notify(&disk, 0);
+	pblk_submit(&r, 0); /* nothing else runs at boot */
 	while (used_idx(&blk_q.used_idx) != want)
 		;
 	disk.last_used[0] = want;

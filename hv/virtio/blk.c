@@ -213,6 +213,7 @@ static void match(const struct gpt_entry *e, u64 disk_sectors)
 			if (pd->part[0] && !b->sectors && name_eq(e->name, pd->part)) {
 				b->start = e->first;
 				b->sectors = e->last - e->first + 1;
+				b->dev.type = VIRTIO_ID_BLK;
 				b->ro = (u8)(pd->flags & PVB_DISK_RO);
 			}
 		}
@@ -239,13 +240,9 @@ void blk_attach(void)
 		for (u32 d = 0; d < PVB_MAX_DISKS; d++) {
 			const char *part = vms[i].cfg->disks[d].part;
 			const struct vblk *b = &vms[i].blk[d];
-			if (!part[0])
-				continue;
-			if (b->sectors)
-				log_info(&vms[i], "disk %u: partition %s, %lu sectors%s", d, part,
-					 b->sectors, b->ro ? ", read-only" : "");
-			else
-				log_warn(&vms[i], "disk %u: partition %s is not on the board's disk; "
-						  "it starts without it", d, part);
+			if (part[0])
+				log_line(b->sectors ? LOG_INFO : LOG_WARN, &vms[i],
+					 "disk %u: partition %s: %lu sectors%s", d, part, b->sectors,
+					 b->sectors ? "" : " (not on the board's disk: no device)");
 		}
 }

@@ -54,8 +54,11 @@ static struct virtio_dev *dev_at(struct vm *vm, u32 slot)
 		return vm->vsock.cid ? &vm->vsock.dev : NULL;
 	if (slot == PVB_SLOT_NET)
 		return vm->cfg->net_flags & PVB_NET_PORT ? &vm->net.dev : NULL;
+	/* A disk whose partition is missing stays in the guest's DTB: its slot reads as a
+	 * transport with no device (DeviceID 0, 4.2.2), and ignores writes. */
 	if (slot - PVB_SLOT_DISK < PVB_MAX_DISKS)
-		return vm->blk[slot - PVB_SLOT_DISK].sectors ? &vm->blk[slot - PVB_SLOT_DISK].dev : NULL;
+		return vm->cfg->disks[slot - PVB_SLOT_DISK].part[0] ? &vm->blk[slot - PVB_SLOT_DISK].dev
+								    : NULL;
 	return NULL;
 }
 
@@ -66,15 +69,15 @@ static struct vblk *blk_of(struct virtio_dev *d)
 
 void virtio_fail(struct vm *vm, struct virtio_dev *d, const char *what, u32 q)
 {
-	static const char *const kind[] = { [VIRTIO_ID_NET] = "net", [VIRTIO_ID_BLK] = "blk",
-					    [VIRTIO_ID_VSOCK] = "vsock" };
 	bool first = !(d->status & S_NEEDS_RESET);
 	d->status |= S_NEEDS_RESET;
 	d->live = 0;
 	if (!first)
 		return;
 	if (log_allow(&vm->vsock.log_at))
-		log_warn(vm, "virtio-%s: queue %u: %s; device needs reset", kind[d->type], q, what);
+		log_warn(vm, "virtio-%s: queue %u: %s; device needs reset",
+			 "net\0blk\0vsock" + (d->type == VIRTIO_ID_VSOCK ? 8 : 4 * (d->type - 1)), q,
+			 what);
 	if (d->type == VIRTIO_ID_VSOCK)
 		vsock_reset(vm); /* its peers are told at once, not when it gets round to a reset */
 }
@@ -264,6 +267,8 @@ bool virtio_mmio_access(struct vm *vm, u32 slot, u64 off, u32 size, bool write, 
 	struct virtio_dev *d = dev_at(vm, slot);
 	if (!d || !IS_ALIGNED(off, size))
 		return false;
+	if (write && !d->type)
+		return true;
 	if (off >= CONFIG) {
 		if (write)
 			return true; /* every configuration here is read-only */
@@ -289,7 +294,7 @@ void virtio_vm_reset(struct vm *vm)
 	dev_reset(vm, &vm->vsock.dev);
 	dev_reset(vm, &vm->net.dev);
 	for (u32 i = 0; i < PVB_MAX_DISKS; i++) {
-		vm->blk[i].dev.type = VIRTIO_ID_BLK;
+		vm->blk[i].dev.type = vm->blk[i].sectors ? VIRTIO_ID_BLK : 0;
 		dev_reset(vm, &vm->blk[i].dev);
 	}
 	spin_unlock(&virtio_lock);
