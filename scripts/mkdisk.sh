@@ -6,7 +6,8 @@
 # that exists is kept, never rewritten: it is the phone's storage. A new one is a sparse file with
 # a GPT (Debian's sfdisk: one partition a line, named, 1 MiB aligned, in order) and an ext4 file
 # system (mkfs.ext4) in every partition whose fs is ext4. It is built as IMAGE.tmp and renamed,
-# so an interrupted run leaves no half-made disk to be kept by the next.
+# so an interrupted run leaves no half-made disk to be kept by the next. A config with no /disk
+# gets a GPT with no partitions: the board has its disk all the same.
 set -eu
 PATH=$PATH:/usr/sbin:/sbin # sfdisk and mkfs.ext4 live there; a user's PATH may lack them
 usage() {
