@@ -22,12 +22,12 @@ static bool uplinked(const struct vm *vm)
 	return (vm->cfg->net_flags & PVB_NET_UPLINK) != 0;
 }
 
-static u64 mac_value(const u8 *m)
+/* A frame vm sent is dropped: counted, and logged (rate-limited). */
+static void drop(struct vm *vm, u32 *count, const char *why)
 {
-	u64 v = 0;
-	for (u32 i = 0; i < 6; i++)
-		v = v << 8 | m[i];
-	return v;
+	++*count;
+	if (log_allow(&vm->vsock.log_at))
+		log_warn(vm, "net: frame dropped: %s (%u so far)", why, *count);
 }
 
 /* One frame (len bytes of f after its header) into vm's next rx buffer, or dropped. */
@@ -65,12 +65,8 @@ static bool forward(struct vm *from, const struct vq_chain *f, u32 len, const u8
 	}
 	if (from && uplinked(from) && (group || !known) && !pnet_send(f, NET_HDR, len))
 		return false;
-	if (from && !group && !allow && (known || !uplinked(from))) {
-		from->net.drop_policy++;
-		if (log_allow(&from->vsock.log_at))
-			log_warn(from, "net: frame to %#lx dropped: the policy forbids it (%u so far)",
-				 mac_value(dst), from->net.drop_policy);
-	}
+	if (from && !group && !allow && (known || !uplinked(from)))
+		drop(from, &from->net.drop_policy, "the policy forbids its destination");
 	for (u32 i = 0; allow; i++)
 		if (allow & BIT(i)) {
 			allow &= ~(u32)BIT(i);
@@ -92,12 +88,9 @@ static void tx_run(struct vm *vm)
 		u8 eth[12];
 		u32 len = (u32)c.len - NET_HDR;
 		if (c.len < NET_HDR + ETH_MIN || len > NET_FRAME_MAX) {
-			n->drop_policy++;
+			drop(vm, &n->drop_policy, "not an Ethernet frame");
 		} else if (vq_read(eth, &c, NET_HDR, 12), memcmp(eth + 6, n->mac, 6)) {
-			n->drop_spoof++;
-			if (log_allow(&vm->vsock.log_at))
-				log_warn(vm, "net: frame with source %#lx dropped: not its MAC "
-					     "(%u so far)", mac_value(eth + 6), n->drop_spoof);
+			drop(vm, &n->drop_spoof, "its source is not the VM's MAC");
 		} else if (!forward(vm, &c, len, eth)) {
 			n->stalled = 1;
 			break;
