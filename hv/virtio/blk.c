@@ -69,7 +69,8 @@ static u32 request(struct vm *vm, struct vblk *b, const struct vq_chain *c, u32 
 	struct pblk_req r = { 0 };
 	u32 end = (u32)c->len - 1, off = end; /* the status byte: the chain's last */
 	vq_read(&h, c, 0, HDR);
-	r.status = pa_add(vq_seg_at(c, &off)->pa, off);
+	const struct vq_seg *st = vq_seg_at(c, &off); /* before off is read: it sets off */
+	r.status = pa_add(st->pa, off);
 	if (h.type == T_FLUSH) {
 		r.type = T_FLUSH;
 	} else if (h.type == T_IN || h.type == T_OUT) {

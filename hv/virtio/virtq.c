@@ -34,6 +34,8 @@ static u16 avail_idx(const struct virtq *vq)
 u16 vq_pending(struct vm *vm, struct virtio_dev *d, u32 q)
 {
 	struct virtq *vq = &d->vq[q];
+	if (!vq->ready)
+		return 0; /* its rings were never checked: ring_pa may be 0, not the guest's */
 	u16 n = (u16)(avail_idx(vq) - vq->last_avail);
 	if (n > vq->num) {
 		virtio_fail(vm, d, "avail index jumped", q);

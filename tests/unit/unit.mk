@@ -70,3 +70,12 @@ $(UNIT_DIR)/test_vsock_model: tests/unit/test_vsock_model.c tests/unit/harness.h
 	@mkdir -p $(dir $@)
 	$(HOST_CC) $(UNIT_CFLAGS) -Wno-missing-prototypes -Ihv/arch/host \
 		tests/unit/test_vsock_model.c $(CORE_SRCS) -lfdt -o $@
+
+# virtio-blk's request checks on GPT partitions of the fake disk; the virtio-net switch.
+UNIT_TESTS += $(UNIT_DIR)/test_storage
+
+$(UNIT_DIR)/test_storage: tests/unit/test_storage.c tests/unit/harness.h $(CORE_SRCS) \
+                          $(wildcard hv/include/pv/*.h hv/arch/host/*.h)
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(UNIT_CFLAGS) -Wno-missing-prototypes -Ihv/arch/host tests/unit/test_storage.c \
+		$(CORE_SRCS) -lfdt -o $@
