@@ -74,7 +74,8 @@ static u32 request(struct vm *vm, struct vblk *b, const struct vq_chain *c, u32 
 	if (h.type == T_FLUSH) {
 		r.type = T_FLUSH;
 	} else if (h.type == T_IN || h.type == T_OUT) {
-		u32 from = h.type == T_IN ? c->out_len : HDR, to = h.type == T_IN ? end : c->out_len;
+		u32 out = (u32)c->out_len; /* run() kept the chain under 4 GiB */
+		u32 from = h.type == T_IN ? out : HDR, to = h.type == T_IN ? end : out;
 		u64 n = (to - from) / SECTOR;
 		if (h.type == T_OUT && b->ro)
 			return S_IOERR;
@@ -116,7 +117,7 @@ static void run(struct vm *vm, struct vblk *b)
 			b->wait = 1;
 			return;
 		}
-		if (c.out_len < HDR || c.len == c.out_len) {
+		if (c.out_len < HDR || c.len == c.out_len || c.len > 0xffffffffu) {
 			virtio_fail(vm, d, "request without header or status", 0);
 			return;
 		}
@@ -143,11 +144,15 @@ void blk_done(u32 tag)
 	b->busy--;
 	if (!p.dead)
 		complete(p.vm, b, p.head, p.written);
-	/* Room again: the disks that waited go on, from the next VM round. */
-	static u32 next;
-	for (u32 i = 0; i < vm_count * PVB_MAX_DISKS; i++, next++) {
-		struct vm *vm = &vms[(next / PVB_MAX_DISKS) % vm_count];
-		struct vblk *w = &vm->blk[next % PVB_MAX_DISKS];
+	/* Room again: the disks that waited go on, each call starting one disk further on, so
+	 * busy disks cannot keep the room to themselves. */
+	static u32 start;
+	u32 n = vm_count * PVB_MAX_DISKS;
+	start++;
+	for (u32 i = 0; i < n; i++) {
+		u32 k = (start + i) % n;
+		struct vm *vm = &vms[k / PVB_MAX_DISKS];
+		struct vblk *w = &vm->blk[k % PVB_MAX_DISKS];
 		if (w->wait)
 			run(vm, w);
 	}
@@ -244,6 +249,8 @@ void blk_attach(void)
 			if (part[0])
 				log_line(b->sectors ? LOG_INFO : LOG_WARN, &vms[i],
 					 "disk %u: partition %s: %lu sectors%s", d, part, b->sectors,
-					 b->sectors ? "" : " (not on the board's disk: no device)");
+					 !b->sectors ? " (not on the board's disk: no device)"
+					 : b->ro     ? ", read-only"
+						     : "");
 		}
 }

@@ -87,7 +87,7 @@ static void tx_run(struct vm *vm)
 					     vq_peek(vm, d, NET_TX, VQ_OUT, &c);) {
 		u8 eth[12];
 		u32 len = (u32)c.len - NET_HDR;
-		if (c.len < NET_HDR + ETH_MIN || len > NET_FRAME_MAX) {
+		if (c.len < NET_HDR + ETH_MIN || c.len > NET_HDR + NET_FRAME_MAX) {
 			drop(vm, &n->drop_policy, "not an Ethernet frame");
 		} else if (vq_read(eth, &c, NET_HDR, 12), memcmp(eth + 6, n->mac, 6)) {
 			drop(vm, &n->drop_spoof, "its source is not the VM's MAC");

@@ -76,7 +76,7 @@ void virtio_fail(struct vm *vm, struct virtio_dev *d, const char *what, u32 q)
 		return;
 	if (log_allow(&vm->vsock.log_at))
 		log_warn(vm, "virtio-%s: queue %u: %s; device needs reset",
-			 "net\0blk\0vsock" + (d->type == VIRTIO_ID_VSOCK ? 8 : 4 * (d->type - 1)), q,
+			 &"net\0blk\0vsock"[d->type == VIRTIO_ID_VSOCK ? 8 : 4 * (d->type - 1)], q,
 			 what);
 	if (d->type == VIRTIO_ID_VSOCK)
 		vsock_reset(vm); /* its peers are told at once, not when it gets round to a reset */

@@ -111,6 +111,10 @@ void vq_take(struct virtio_dev *d, u32 q)
 bool vq_push(struct virtio_dev *d, u32 q, u16 head, u32 written)
 {
 	struct virtq *vq = &d->vq[q];
+	/* A request the board's disk finishes after the driver took its queue down: num and the
+	 * rings may have changed since they were checked, so nothing is written. */
+	if (!vq->ready)
+		return false;
 	u32 *e = pa_ptr(pa_add(vq->ring_pa[VQ_USED], 4 + 8u * (vq->used_idx & (vq->num - 1u))));
 	e[0] = head;
 	e[1] = written;

@@ -1,11 +1,15 @@
 /* fuzz_virtio.c: the virtio-mmio transport (hv/virtio/virtio_mmio.c), the virtqueue walker
- * (virtq.c) and the vsock router (vsock.c) between two VMs, from the guest's side: register
+ * (virtq.c), the vsock router (vsock.c), the disks (blk.c) and the switch (net.c) between two
+ * VMs, from the guest's side: register
  * accesses of every width and offset, and the contents of its rings and buffers, which a
  * hostile driver writes as it likes. Short-cut operations (bring the device up, place a
  * descriptor, offer it, send a vsock packet) let inputs get deep quickly, as a driver would
  * (tests/unit/test_virtio.c plays the well-behaved one). */
 #include "fuzz.h"
 #include "world.h"
+#include <pv/blk.h>
+#include <pv/net.h>
+#include <pv/provider.h>
 #include <pv/virtio.h>
 #include <pv/vsock.h>
 #include <board.h>
@@ -33,10 +37,19 @@ struct vsock_hdr {
 } __attribute__((packed));
 
 static u16 avail_idx[VMS][VIRTIO_QUEUES], qnum[VMS][VIRTIO_QUEUES];
+static u32 cur_slot[VMS]; /* the device driver_up chose: vsock, disk, or net */
+
+/* The board's disk (fake.disk): a GPT, VM 0's partition (read-write) and VM 1's (read-only),
+ * and sectors around them that no request may ever change. */
+#define DISK_SECTORS 64u
+#define PART0 34u
+#define PART1 44u
+#define PART_SECTORS 8u
+static u8 disk[DISK_SECTORS * 512], disk_at_start[DISK_SECTORS * 512];
 
 static bool reg(u32 vm, u64 off, u32 size, bool write, u64 *val)
 {
-	return virtio_mmio_access(&vms[vm], 0, off, size, write, val);
+	return virtio_mmio_access(&vms[vm], cur_slot[vm], off, size, write, val);
 }
 
 static void reg_write(u32 vm, u64 off, u32 v)
@@ -58,10 +71,13 @@ static u64 guest_addr(struct fuzz_in *in)
 	}
 }
 
-/* The status handshake, features, and all three queues at RING(q) with the size asked for. */
+/* The status handshake, features, and all three queues at RING(q) with the size asked for, on
+ * the device the input picks. */
 static void driver_up(struct fuzz_in *in, u32 vm)
 {
+	static const u32 slots[4] = { PVB_SLOT_VSOCK, PVB_SLOT_DISK, PVB_SLOT_NET, PVB_SLOT_VSOCK };
 	u8 how = fuzz_u8(in);
+	cur_slot[vm] = slots[(how >> 4) & 3];
 	reg_write(vm, 0x070, 0);
 	reg_write(vm, 0x070, 1 | 2);
 	reg_write(vm, 0x024, 1);
@@ -149,7 +165,11 @@ static void step(struct fuzz_in *in)
 		break;
 	}
 	case 4: offer(vm, q, op & 0x80 ? fuzz_u16(in) : fuzz_u8(in) % QNUM_MAX); break;
-	case 5: reg_write(vm, 0x050, op & 0x80 ? fuzz_u32(in) : q); break;
+	case 5:
+		reg_write(vm, 0x050, op & 0x80 ? fuzz_u32(in) : q);
+		if (op & 0x40)
+			fake_disk_finish(); /* the board's disk returns what it holds */
+		break;
 	case 6: send(in, vm); break;
 	default: { /* an rx buffer posted, as the driver does after reading one */
 		u32 i = fuzz_u8(in) % 8;
@@ -162,10 +182,63 @@ static void step(struct fuzz_in *in)
 	}
 }
 
+static void gpt_entry(u32 i, const char *name, u64 first)
+{
+	u8 *e = disk + 2 * 512 + 128 * i;
+	e[0] = 1; /* a type GUID that is not zero */
+	memcpy(e + 32, &first, 8);
+	u64 last = first + PART_SECTORS - 1;
+	memcpy(e + 40, &last, 8);
+	for (u32 c = 0; name[c]; c++)
+		e[56 + 2 * c] = (u8)name[c];
+}
+
+/* Both VMs get a disk and a port on the switch (peers, VM 0 uplinked); the disk has a GPT. */
+static bool storage_net_init(void)
+{
+	memcpy(disk + 512, "EFI PART", 8);
+	const u32 entry_size = 128, count = 4;
+	const u64 entries = 2;
+	memcpy(disk + 512 + 72, &entries, 8);
+	memcpy(disk + 512 + 80, &count, 4);
+	memcpy(disk + 512 + 84, &entry_size, 4);
+	gpt_entry(0, "p0", PART0);
+	gpt_entry(1, "p1", PART1);
+	memcpy(disk_at_start, disk, sizeof(disk));
+	for (u32 i = 0; i < VMS; i++) {
+		struct pvb_vm *v = &world_tb.h.vms[i];
+		snprintf(v->disks[0].part, sizeof(v->disks[0].part), "p%u", i);
+		v->disks[0].flags = i ? PVB_DISK_RO : 0;
+		v->net_flags = (u8)(PVB_NET_PORT | (i ? 0 : PVB_NET_UPLINK));
+		v->net_peers = (u32)BIT(1 - i);
+		memcpy(v->mac, (u8[6]){ 2, 0, 0, 0, 0, (u8)(i + 1) }, 6);
+	}
+	fake.disk = disk;
+	fake.disk_sectors = DISK_SECTORS;
+	fake.nic = true;
+	blk_attach();
+	for (u32 i = 0; i < VMS; i++) {
+		if (!vms[i].blk[0].sectors)
+			return false;
+		virtio_vm_reset(&vms[i]);
+	}
+	memcpy(world_vms, vms, sizeof(vms));
+	world_fake = fake;
+	return true;
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc, (void)argv;
-	return world_build(VMS, 1) ? 0 : -1;
+	return world_build(VMS, 1) && storage_net_init() ? 0 : -1;
+}
+
+/* No request ever changed a sector outside the partition of a VM that may write it. */
+static bool disk_outside_untouched(void)
+{
+	return !memcmp(disk, disk_at_start, PART0 * 512) &&
+	       !memcmp(disk + (PART0 + PART_SECTORS) * 512, disk_at_start + (PART0 + PART_SECTORS) * 512,
+		       (DISK_SECTORS - PART0 - PART_SECTORS) * 512);
 }
 
 /* The hypervisor's 64 KiB at the top of each VM's RAM: no device write may land there. */
@@ -181,14 +254,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	world_restore();
 	memset(avail_idx, 0, sizeof(avail_idx));
 	memset(qnum, 0, sizeof(qnum));
+	memset(cur_slot, 0, sizeof(cur_slot));
 	for (u32 n = 0; n < MAX_OPS && in.n; n++)
 		step(&in);
 	for (u32 vm = 0; vm < VMS; vm++) {
 		FUZZ_ASSERT(hv_area_untouched(vm));
 		FUZZ_ASSERT(vgic_audit(&vms[vm].vgic));
 	}
-	/* Both VMs reset: every stream closed, the router quiet (what vm_stop relies on). */
+	/* Both VMs reset: every stream closed, the router quiet, the disk holds nothing of theirs
+	 * (what vm_stop relies on). */
 	for (u32 vm = 0; vm < VMS; vm++)
 		virtio_vm_reset(&vms[vm]);
+	for (u32 t = 0; t < PBLK_SLOTS; t++)
+		FUZZ_ASSERT(!fake.req[t].held);
+	FUZZ_ASSERT(disk_outside_untouched());
 	return 0;
 }

@@ -13,7 +13,7 @@ from harness import Boot, hv_lines, vm_lines
 
 # ---- what the hypervisor is assumed to print: adjust here once hv/virtio/net.c settles ----
 # A forged source MAC dropped, blamed on the VM that sent it (rate limited, so at least one).
-SPOOF_DROP = re.compile(r"^pv: (warn|error): vm alice: net: frame with source .* not its MAC", re.I)
+SPOOF_DROP = re.compile(r"^pv: (warn|error): vm alice: net: frame dropped: its source is not the VM's MAC", re.I)
 ANY_BLAME = re.compile(r"^pv: (warn|error): vm ([a-z0-9_-]+): ")
 OFF = "pv: info: every VM is off: powering off"
 

@@ -154,8 +154,8 @@ static void disk_do(struct pblk_req_copy *c)
 	if (c->type == 4) {
 		fake.flushes++;
 	} else if (c->sector > fake.disk_sectors || total > (fake.disk_sectors - c->sector) * 512) {
-		st = 1; /* the provider's own check: blk.c should never let this happen */
-		CHECK(!"request beyond the fake disk");
+		st = 1; /* the provider's own check: blk.c never lets this happen */
+		panic("fake disk: request beyond its end");
 	} else {
 		for (u32 i = 0; i < c->count; at += c->len[i], i++)
 			if (c->type == 0)

@@ -35,7 +35,7 @@ struct vq_seg {
 struct vq_chain {
 	u16 head;
 	u16 count;
-	u32 out_len; /* bytes in the device-readable segs, which come first */
+	u64 out_len; /* bytes in the device-readable segs, which come first */
 	u64 len;     /* bytes in all segs */
 	struct vq_seg seg[VIRTIO_SEGS];
 };
