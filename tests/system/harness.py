@@ -283,11 +283,17 @@ class Boot:
             pytest.fail(f"boot of {self.config}: {self.error}", pytrace=False)
 
     def send(self, data):
-        """Types `data` (str or bytes) on the console."""
+        """Types `data` (str or bytes) on the console, 64 bytes at a time: a VM's UART holds
+        256 bytes (hv/virt/vpl011.c) and drops what comes while it is full, so a long line typed
+        at once into a guest the host's load keeps busy would lose its tail."""
         self._check_started()
+        data = data.encode() if isinstance(data, str) else data
         try:
-            self._proc.stdin.write(data.encode() if isinstance(data, str) else data)
-            self._proc.stdin.flush()
+            for at in range(0, len(data), 64):
+                if at:
+                    time.sleep(0.2)
+                self._proc.stdin.write(data[at:at + 64])
+                self._proc.stdin.flush()
         except BrokenPipeError:
             pytest.fail(f"QEMU exited before it could be sent {data!r}\n{self.transcript()}",
                         pytrace=False)
