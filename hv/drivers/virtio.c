@@ -190,7 +190,7 @@ void provider_probe(const struct board_info *board)
 		if (*reg(&p, R_MAGIC) != 0x74726976u || !id)
 			continue;
 		if (*reg(&p, R_VERSION) != 2) {
-			log_warn(NULL, "virtio-mmio at %#lx: legacy (version 1), not used", p.base);
+			log_warn(NULL, "virtio-mmio at %#lx: legacy, not used", p.base);
 		} else if (id == VIRTIO_ID_BLK && !disk.base) {
 			disk = p;
 			if (!disk_init(&disk))

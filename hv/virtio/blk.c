@@ -239,9 +239,7 @@ void blk_attach(void)
 				break;
 			match((const struct gpt_entry *)buf + i % 4, sectors);
 		}
-	} else if (sectors) {
-		log_warn(NULL, "board disk: no GPT");
-	}
+	} /* else no GPT: every VM's disk is reported missing below */
 	for (u32 i = 0; i < vm_count; i++)
 		for (u32 d = 0; d < PVB_MAX_DISKS; d++) {
 			const char *part = vms[i].cfg->disks[d].part;
