@@ -25,17 +25,14 @@ static uint16_t num;          /* QueueNum */
 static uint16_t avail_next;   /* what we published */
 static uint16_t used_seen;    /* what we consumed */
 
-/* One `ldr w`/`str w` each, so the hypervisor's trap has a full syndrome (ESR ISV). */
 uint32_t blk_read(uint32_t off)
 {
-	uint32_t v;
-	__asm__ volatile("ldr %w0, [%1]" : "=r"(v) : "r"(base + off) : "memory");
-	return v;
+	return mmio_ld32(base + off);
 }
 
 void blk_write(uint32_t off, uint32_t value)
 {
-	__asm__ volatile("str %w0, [%1]" : : "r"(value), "r"(base + off) : "memory");
+	mmio_st32(base + off, value);
 }
 
 uint32_t blk_status(void)

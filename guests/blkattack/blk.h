@@ -4,31 +4,9 @@
 #define BLK_H
 
 #include "guest.h"
+#include "virtio_mmio.h"
 
-/* virtio 1.2 section 4.2.2: virtio-mmio registers (version 2). */
-#define VIRTIO_MMIO_MAGIC_VALUE 0x000u
-#define VIRTIO_MMIO_VERSION 0x004u
-#define VIRTIO_MMIO_DEVICE_ID 0x008u
-#define VIRTIO_MMIO_DEVICE_FEATURES 0x010u
-#define VIRTIO_MMIO_DEVICE_FEATURES_SEL 0x014u
-#define VIRTIO_MMIO_DRIVER_FEATURES 0x020u
-#define VIRTIO_MMIO_DRIVER_FEATURES_SEL 0x024u
-#define VIRTIO_MMIO_QUEUE_SEL 0x030u
-#define VIRTIO_MMIO_QUEUE_NUM_MAX 0x034u
-#define VIRTIO_MMIO_QUEUE_NUM 0x038u
-#define VIRTIO_MMIO_QUEUE_READY 0x044u
-#define VIRTIO_MMIO_QUEUE_NOTIFY 0x050u
-#define VIRTIO_MMIO_INTERRUPT_STATUS 0x060u
-#define VIRTIO_MMIO_INTERRUPT_ACK 0x064u
-#define VIRTIO_MMIO_STATUS 0x070u
-#define VIRTIO_MMIO_QUEUE_DESC_LOW 0x080u
-#define VIRTIO_MMIO_QUEUE_DESC_HIGH 0x084u
-#define VIRTIO_MMIO_QUEUE_DRIVER_LOW 0x090u
-#define VIRTIO_MMIO_QUEUE_DRIVER_HIGH 0x094u
-#define VIRTIO_MMIO_QUEUE_DEVICE_LOW 0x0a0u
-#define VIRTIO_MMIO_QUEUE_DEVICE_HIGH 0x0a4u
-#define VIRTIO_MMIO_CONFIG 0x100u
-#define VIRTIO_MMIO_MAGIC 0x74726976u /* "virt" */
+/* The register map: virtio_mmio.h (guests/lib). */
 #define VIRTIO_MMIO_SLOTS 32u         /* QEMU virt's transports: 0x0a000000..0x0a003e00 */
 
 /* Section 2.1: device status bits. */

@@ -1,31 +1,9 @@
 /* virtio.c: a virtio-mmio version 2 driver with split virtqueues, for one device per slot. */
 #include "guest.h"
+#include "virtio_mmio.h"
 
-/* Registers (virtio 1.2, 4.2.2); every access is one 32-bit mmio_read32/mmio_write32. */
-#define MMIO_MAGIC 0x000u
-#define MMIO_VERSION 0x004u
-#define MMIO_DEVICE_ID 0x008u
-#define MMIO_DEVICE_FEATURES 0x010u
-#define MMIO_DEVICE_FEATURES_SEL 0x014u
-#define MMIO_DRIVER_FEATURES 0x020u
-#define MMIO_DRIVER_FEATURES_SEL 0x024u
-#define MMIO_QUEUE_SEL 0x030u
-#define MMIO_QUEUE_NUM_MAX 0x034u
-#define MMIO_QUEUE_NUM 0x038u
-#define MMIO_QUEUE_READY 0x044u
-#define MMIO_QUEUE_NOTIFY 0x050u
-#define MMIO_INTERRUPT_STATUS 0x060u
-#define MMIO_INTERRUPT_ACK 0x064u
-#define MMIO_STATUS 0x070u
-#define MMIO_QUEUE_DESC_LOW 0x080u
-#define MMIO_QUEUE_DESC_HIGH 0x084u
-#define MMIO_QUEUE_DRIVER_LOW 0x090u
-#define MMIO_QUEUE_DRIVER_HIGH 0x094u
-#define MMIO_QUEUE_DEVICE_LOW 0x0a0u
-#define MMIO_QUEUE_DEVICE_HIGH 0x0a4u
-#define MMIO_CONFIG 0x100u
+/* Registers: virtio_mmio.h; every access is one 32-bit mmio_read32/mmio_write32. */
 
-#define VIRTIO_MAGIC 0x74726976u       /* "virt" */
 #define STATUS_ACKNOWLEDGE 1u          /* 2.1 */
 #define STATUS_DRIVER 2u
 #define STATUS_DRIVER_OK 4u
@@ -58,18 +36,18 @@ static void wr64(const struct virtio_dev *d, uint32_t low, uint64_t v)
  * the caller wants and the device offers (docs/virtio.md). */
 static bool negotiate(struct virtio_dev *d, uint32_t want_lo)
 {
-	wr(d, MMIO_DEVICE_FEATURES_SEL, 1);
-	if (!(rd(d, MMIO_DEVICE_FEATURES) & F_VERSION_1_HI))
+	wr(d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
+	if (!(rd(d, VIRTIO_MMIO_DEVICE_FEATURES) & F_VERSION_1_HI))
 		return false;
-	wr(d, MMIO_DEVICE_FEATURES_SEL, 0);
-	d->features_lo = want_lo ? rd(d, MMIO_DEVICE_FEATURES) & want_lo : 0;
-	wr(d, MMIO_DRIVER_FEATURES_SEL, 0);
-	wr(d, MMIO_DRIVER_FEATURES, d->features_lo);
-	wr(d, MMIO_DRIVER_FEATURES_SEL, 1);
-	wr(d, MMIO_DRIVER_FEATURES, F_VERSION_1_HI);
+	wr(d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+	d->features_lo = want_lo ? rd(d, VIRTIO_MMIO_DEVICE_FEATURES) & want_lo : 0;
+	wr(d, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+	wr(d, VIRTIO_MMIO_DRIVER_FEATURES, d->features_lo);
+	wr(d, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+	wr(d, VIRTIO_MMIO_DRIVER_FEATURES, F_VERSION_1_HI);
 	uint32_t status = STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK;
-	wr(d, MMIO_STATUS, status);
-	return rd(d, MMIO_STATUS) & STATUS_FEATURES_OK; /* 3.1.1: read back, or it was refused */
+	wr(d, VIRTIO_MMIO_STATUS, status);
+	return rd(d, VIRTIO_MMIO_STATUS) & STATUS_FEATURES_OK; /* 3.1.1: read back, or it was refused */
 }
 
 /* 3.1.1 steps 1-6. The magic is read with a probe: an empty slot is a data abort under
@@ -82,16 +60,16 @@ bool virtio_probe_features(struct virtio_dev *d, unsigned slot, uint32_t device_
 	memset(d, 0, sizeof(*d));
 	d->base = VIRTIO_MMIO_BASE + slot * VIRTIO_MMIO_STRIDE;
 	d->intid = VIRTIO_INTID_BASE + slot;
-	if (probe_ld32(d->base + MMIO_MAGIC, &p) || p.value != VIRTIO_MAGIC)
+	if (probe_ld32(d->base + VIRTIO_MMIO_MAGIC_VALUE, &p) || p.value != VIRTIO_MMIO_MAGIC)
 		return false;
-	if (rd(d, MMIO_VERSION) != 2 || rd(d, MMIO_DEVICE_ID) != device_id)
+	if (rd(d, VIRTIO_MMIO_VERSION) != 2 || rd(d, VIRTIO_MMIO_DEVICE_ID) != device_id)
 		return false;
-	wr(d, MMIO_STATUS, 0);
-	wr(d, MMIO_STATUS, STATUS_ACKNOWLEDGE);
-	wr(d, MMIO_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER);
+	wr(d, VIRTIO_MMIO_STATUS, 0);
+	wr(d, VIRTIO_MMIO_STATUS, STATUS_ACKNOWLEDGE);
+	wr(d, VIRTIO_MMIO_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER);
 	if (negotiate(d, want_lo))
 		return true;
-	wr(d, MMIO_STATUS, 0);
+	wr(d, VIRTIO_MMIO_STATUS, 0);
 	return false;
 }
 
@@ -105,9 +83,9 @@ bool virtio_queue_init(struct virtio_dev *d, unsigned index, struct virtq_mem *m
 {
 	if (index >= VIRTIO_MAX_QUEUES)
 		return false;
-	wr(d, MMIO_QUEUE_SEL, index);
-	uint32_t max = rd(d, MMIO_QUEUE_NUM_MAX);
-	if (max == 0 || rd(d, MMIO_QUEUE_READY))
+	wr(d, VIRTIO_MMIO_QUEUE_SEL, index);
+	uint32_t max = rd(d, VIRTIO_MMIO_QUEUE_NUM_MAX);
+	if (max == 0 || rd(d, VIRTIO_MMIO_QUEUE_READY))
 		return false;
 	struct virtq *q = &d->q[index];
 	memset(q, 0, sizeof(*q));
@@ -120,12 +98,12 @@ bool virtio_queue_init(struct virtio_dev *d, unsigned index, struct virtq_mem *m
 		q->num /= 2;
 	for (uint16_t i = 0; i < q->num; i++)
 		q->free[q->free_count++] = (uint16_t)(q->num - 1 - i); /* pops 0, 1, 2, ... */
-	wr(d, MMIO_QUEUE_NUM, q->num);
-	wr64(d, MMIO_QUEUE_DESC_LOW, addr_of(mem->desc));
-	wr64(d, MMIO_QUEUE_DRIVER_LOW, addr_of(&mem->avail_flags));
-	wr64(d, MMIO_QUEUE_DEVICE_LOW, addr_of(&mem->used_flags));
+	wr(d, VIRTIO_MMIO_QUEUE_NUM, q->num);
+	wr64(d, VIRTIO_MMIO_QUEUE_DESC_LOW, addr_of(mem->desc));
+	wr64(d, VIRTIO_MMIO_QUEUE_DRIVER_LOW, addr_of(&mem->avail_flags));
+	wr64(d, VIRTIO_MMIO_QUEUE_DEVICE_LOW, addr_of(&mem->used_flags));
 	dmb(); /* the zeroed rings before QueueReady */
-	wr(d, MMIO_QUEUE_READY, 1);
+	wr(d, VIRTIO_MMIO_QUEUE_READY, 1);
 	if (index >= d->queue_count)
 		d->queue_count = index + 1;
 	return true;
@@ -140,7 +118,7 @@ static void virtio_irq(unsigned intid)
 	for (unsigned i = 0; i < MAX_DEVS; i++) {
 		struct virtio_dev *d = irq_devs[i];
 		if (d && d->intid == intid) /* used buffers: the one interrupt our devices raise */
-			wr(d, MMIO_INTERRUPT_ACK, 1);
+			wr(d, VIRTIO_MMIO_INTERRUPT_ACK, 1);
 	}
 }
 
@@ -154,17 +132,17 @@ void virtio_start(struct virtio_dev *d)
 	irq_set_handler(d->intid, virtio_irq);
 	gic_set_edge(d->intid);
 	gic_enable(d->intid, IRQ_PRIO_DEFAULT);
-	wr(d, MMIO_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
+	wr(d, VIRTIO_MMIO_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
 }
 
 uint32_t virtio_config_read(struct virtio_dev *d, uint32_t off)
 {
-	return rd(d, MMIO_CONFIG + off);
+	return rd(d, VIRTIO_MMIO_CONFIG + off);
 }
 
 bool virtio_needs_reset(struct virtio_dev *d)
 {
-	return rd(d, MMIO_STATUS) & STATUS_NEEDS_RESET;
+	return rd(d, VIRTIO_MMIO_STATUS) & STATUS_NEEDS_RESET;
 }
 
 int virtq_alloc(struct virtq *q)
@@ -205,7 +183,7 @@ void virtq_notify(struct virtq *q)
 	m->avail_idx = q->avail;
 	barrier();
 	if (!(m->used_flags & USED_F_NO_NOTIFY))
-		wr(q->dev, MMIO_QUEUE_NOTIFY, q->index);
+		wr(q->dev, VIRTIO_MMIO_QUEUE_NOTIFY, q->index);
 }
 
 /* VIRTQ_AVAIL_F_NO_INTERRUPT (2.7.7): the driver still checks the used ring before it waits,

@@ -11,18 +11,14 @@ static volatile uint64_t events[VQ_SIZE]; /* section 5.10.6.4: le32 id each; 8 b
 static uint16_t avail_next[VQ_COUNT];
 static uint16_t used_seen[VQ_COUNT];
 
-/* Inline assembly, not a volatile pointer: the compiler must emit exactly one `ldr w`/`str w`
- * with no writeback, or the hypervisor cannot decode the trapped access (no ESR_EL2.ISV). */
 uint32_t vq_read(uint32_t off)
 {
-	uint32_t v;
-	__asm__ volatile("ldr %w0, [%1]" : "=r"(v) : "r"(VQ_MMIO_BASE + off) : "memory");
-	return v;
+	return mmio_ld32(VQ_MMIO_BASE + off);
 }
 
 void vq_write(uint32_t off, uint32_t value)
 {
-	__asm__ volatile("str %w0, [%1]" : : "r"(value), "r"(VQ_MMIO_BASE + off) : "memory");
+	mmio_st32(VQ_MMIO_BASE + off, value);
 }
 
 uint32_t vq_status(void)

@@ -16,6 +16,7 @@
 #include <board.h>
 #include "fake.h"
 #include "harness.h"
+#include "bundle.h"
 
 /* ---- formatting ---- */
 
@@ -129,30 +130,13 @@ TEST(fdt_survives_truncation_and_corruption)
 #define RAM_POOL (MiB(64))
 static u8 *ram_pool;
 
-struct test_bundle {
-	struct pvb_header h;
-	u8 payload[4 * 4096];
-};
-
+/* Two vCPUs on any core; each VM's image a different fill byte. */
 static void bundle_init(struct test_bundle *b, u32 nvms)
 {
-	memset(b, 0, sizeof(*b));
-	b->h.magic = PVB_MAGIC;
-	b->h.version = PVB_VERSION;
-	b->h.header_size = sizeof(b->h);
-	b->h.vm_count = nvms;
-	b->h.total_size = sizeof(*b);
+	test_bundle_init(b, nvms);
 	for (u32 i = 0; i < nvms; i++) {
-		struct pvb_vm *vm = &b->h.vms[i];
-		snprintf(vm->name, sizeof(vm->name), "vm%u", i);
-		vm->ram_base = 0x40000000;
-		vm->ram_size = MiB(2);
-		vm->entry = 0x40000000;
-		vm->image = (struct pvb_blob){ offsetof(struct test_bundle, payload) + 4096 * i, 4096,
-					       0x40000000 };
-		vm->vcpu_count = 2;
-		vm->cpu_mask = 0xf;
-		memset(vm->vcpu_pin, PVB_NO_PIN, sizeof(vm->vcpu_pin));
+		b->h.vms[i].vcpu_count = 2;
+		b->h.vms[i].cpu_mask = 0xf;
 		memset(b->payload + 4096 * i, 0x11 * (int)(i + 1), 4096);
 	}
 }

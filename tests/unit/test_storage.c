@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "bundle.h"
 
 #include <pv/blk.h>
 #include <pv/bundle.h>
@@ -15,8 +16,8 @@
 #include <pv/vm.h>
 #include "fake.h"
 
-#define RAM_BASE 0x40000000ull
-#define RAM_SIZE MiB(2)
+#define RAM_BASE TEST_RAM_BASE
+#define RAM_SIZE TEST_RAM_SIZE
 #define RAM_END (RAM_BASE + RAM_SIZE)
 #define PVTIME_IPA (RAM_END - PVB_PVTIME_SIZE) /* the hypervisor's last 64 KiB */
 #define REQ_IPA (RAM_BASE + 0x40000u)  /* blk request n: header at + 32 n, status at + 16 */
@@ -70,33 +71,16 @@
 
 /* ---- VMs from a bundle, the disk they share ---- */
 
-struct test_bundle {
-	struct pvb_header h;
-	u8 payload[4096];
-};
-
 static struct test_bundle tb;
 static u8 *ram_pool;
 static u8 disk[DISK_SECTORS * 512];
 
 static void bundle(u32 nvms)
 {
-	memset(&tb, 0, sizeof(tb));
-	tb.h = (struct pvb_header){ .magic = PVB_MAGIC, .version = PVB_VERSION,
-				    .header_size = sizeof(tb.h), .vm_count = nvms,
-				    .total_size = sizeof(tb) };
+	test_bundle_init(&tb, nvms);
 	for (u32 i = 0; i < nvms; i++) {
-		struct pvb_vm *vm = &tb.h.vms[i];
-		snprintf(vm->name, sizeof(vm->name), "vm%u", i);
-		vm->ram_base = RAM_BASE;
-		vm->ram_size = RAM_SIZE;
-		vm->entry = RAM_BASE;
-		vm->image = (struct pvb_blob){ offsetof(struct test_bundle, payload), 4096, RAM_BASE };
-		vm->vcpu_count = 1;
-		vm->cpu_mask = 1;
-		memset(vm->vcpu_pin, PVB_NO_PIN, sizeof(vm->vcpu_pin));
-		vm->mac[0] = 2;
-		vm->mac[5] = (u8)(i + 1); /* 02:00:00:00:00:0<i+1> */
+		tb.h.vms[i].mac[0] = 2;
+		tb.h.vms[i].mac[5] = (u8)(i + 1); /* 02:00:00:00:00:0<i+1> */
 	}
 }
 

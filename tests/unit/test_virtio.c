@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "bundle.h"
 
 #include <pv/bundle.h>
 #include <pv/virtio.h>
@@ -12,8 +13,8 @@
 #include <pv/vsock.h>
 #include "fake.h"
 
-#define RAM_BASE 0x40000000ull
-#define RAM_SIZE MiB(2)
+#define RAM_BASE TEST_RAM_BASE
+#define RAM_SIZE TEST_RAM_SIZE
 #define RING_OFF 0x100000u /* queue q: desc at + q * 0x4000, avail + 0x1000, used + 0x2000 */
 #define BUF_OFF 0x140000u  /* rx buffer i of queue 0, tx buffer i: 0x1000 bytes each */
 #define TXBUF_OFF 0x180000u
@@ -21,32 +22,14 @@
 
 /* ---- VMs from a bundle ---- */
 
-struct test_bundle {
-	struct pvb_header h;
-	u8 payload[4 * 4096];
-};
-
 static struct test_bundle tb;
 static u8 *ram_pool;
 
 static void bundle(u32 nvms)
 {
-	memset(&tb, 0, sizeof(tb));
-	tb.h = (struct pvb_header){ .magic = PVB_MAGIC, .version = PVB_VERSION,
-				    .header_size = sizeof(tb.h), .vm_count = nvms,
-				    .total_size = sizeof(tb) };
-	for (u32 i = 0; i < nvms; i++) {
-		struct pvb_vm *vm = &tb.h.vms[i];
-		snprintf(vm->name, sizeof(vm->name), "vm%u", i);
-		vm->ram_base = RAM_BASE;
-		vm->ram_size = RAM_SIZE;
-		vm->entry = RAM_BASE;
-		vm->image = (struct pvb_blob){ offsetof(struct test_bundle, payload), 4096, RAM_BASE };
-		vm->vcpu_count = 1;
-		vm->cpu_mask = 1;
-		memset(vm->vcpu_pin, PVB_NO_PIN, sizeof(vm->vcpu_pin));
-		vm->cid = 3 + i;
-	}
+	test_bundle_init(&tb, nvms);
+	for (u32 i = 0; i < nvms; i++)
+		tb.h.vms[i].cid = 3 + i;
 }
 
 static void allow(u32 from, u32 to_cid, u32 port)

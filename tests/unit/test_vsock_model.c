@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "harness.h"
+#include "bundle.h"
 
 #include <pv/bundle.h>
 #include <pv/virtio.h>
@@ -30,8 +31,8 @@
 #include "fake.h"
 
 #define NVM 3u
-#define RAM_BASE 0x40000000ull
-#define RAM_SIZE MiB(2)
+#define RAM_BASE TEST_RAM_BASE
+#define RAM_SIZE TEST_RAM_SIZE
 #define POOL_SIZE MiB(16)
 #define RING_OFF 0x100000u /* queue q: desc at + q * 0x3000, avail + 0x1000, used + 0x2000 */
 #define RX_OFF 0x110000u   /* descriptor i of the rx queue: a 4 KiB area at + i * AREA */
@@ -76,10 +77,6 @@ static bool chance(u32 per_mille)
 
 /* ---- the VMs and their policy ---- */
 
-struct test_bundle {
-	struct pvb_header h;
-	u8 payload[4096];
-};
 
 static struct test_bundle tb;
 static u8 *pool;
@@ -109,20 +106,9 @@ static bool policy_allows(u32 from, u64 to_cid, u32 port)
 
 static void create(void)
 {
-	memset(&tb, 0, sizeof(tb));
-	tb.h = (struct pvb_header){ .magic = PVB_MAGIC, .version = PVB_VERSION,
-				    .header_size = sizeof(tb.h), .vm_count = NVM,
-				    .total_size = sizeof(tb) };
+	test_bundle_init(&tb, NVM);
 	for (u32 i = 0; i < NVM; i++) {
 		struct pvb_vm *vm = &tb.h.vms[i];
-		snprintf(vm->name, sizeof(vm->name), "vm%u", i);
-		vm->ram_base = RAM_BASE;
-		vm->ram_size = RAM_SIZE;
-		vm->entry = RAM_BASE;
-		vm->image = (struct pvb_blob){ offsetof(struct test_bundle, payload), 4096, RAM_BASE };
-		vm->vcpu_count = 1;
-		vm->cpu_mask = 1;
-		memset(vm->vcpu_pin, PVB_NO_PIN, sizeof(vm->vcpu_pin));
 		vm->cid = cid(i);
 		vm->rule_count = rule_count[i];
 		memcpy(vm->connect, rules[i], sizeof(rules[i]));

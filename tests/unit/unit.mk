@@ -28,7 +28,7 @@ CORE_SRCS := hv/arch/host/fake.c hv/core/bundle.c hv/core/console.c hv/core/log.
              hv/virtio/blk.c hv/virtio/net.c
 UNIT_TESTS += $(UNIT_DIR)/test_core
 
-$(UNIT_DIR)/test_core: tests/unit/test_core.c tests/unit/harness.h $(CORE_SRCS) \
+$(UNIT_DIR)/test_core: tests/unit/test_core.c tests/unit/harness.h tests/unit/bundle.h $(CORE_SRCS) \
                        $(wildcard hv/include/pv/*.h hv/arch/host/*.h)
 	@mkdir -p $(dir $@)
 	$(HOST_CC) $(UNIT_CFLAGS) -Wno-missing-prototypes -Ihv/arch/host tests/unit/test_core.c \
@@ -37,7 +37,7 @@ $(UNIT_DIR)/test_core: tests/unit/test_core.c tests/unit/harness.h $(CORE_SRCS) 
 # The virtual GICv3 on the fake architecture's list registers.
 UNIT_TESTS += $(UNIT_DIR)/test_vgic
 
-$(UNIT_DIR)/test_vgic: tests/unit/test_vgic.c tests/unit/harness.h $(CORE_SRCS) \
+$(UNIT_DIR)/test_vgic: tests/unit/test_vgic.c tests/unit/harness.h tests/unit/bundle.h $(CORE_SRCS) \
                        $(wildcard hv/include/pv/*.h hv/arch/host/*.h)
 	@mkdir -p $(dir $@)
 	$(HOST_CC) $(UNIT_CFLAGS) -Wno-missing-prototypes -Ihv/arch/host tests/unit/test_vgic.c \
@@ -46,7 +46,7 @@ $(UNIT_DIR)/test_vgic: tests/unit/test_vgic.c tests/unit/harness.h $(CORE_SRCS) 
 # virtio-mmio, the virtqueue walker and the vsock router, driven as a guest driver would.
 UNIT_TESTS += $(UNIT_DIR)/test_virtio
 
-$(UNIT_DIR)/test_virtio: tests/unit/test_virtio.c tests/unit/harness.h $(CORE_SRCS) \
+$(UNIT_DIR)/test_virtio: tests/unit/test_virtio.c tests/unit/harness.h tests/unit/bundle.h $(CORE_SRCS) \
                          $(wildcard hv/include/pv/*.h hv/arch/host/*.h)
 	@mkdir -p $(dir $@)
 	$(HOST_CC) $(UNIT_CFLAGS) -Wno-missing-prototypes -Ihv/arch/host tests/unit/test_virtio.c \
@@ -65,7 +65,7 @@ $(UNIT_DIR)/test_guest_vsock: tests/unit/test_guest_vsock.c tests/unit/harness.h
 # The vsock router under a seeded random-operation loop, checked against a model.
 UNIT_TESTS += $(UNIT_DIR)/test_vsock_model
 
-$(UNIT_DIR)/test_vsock_model: tests/unit/test_vsock_model.c tests/unit/harness.h $(CORE_SRCS) \
+$(UNIT_DIR)/test_vsock_model: tests/unit/test_vsock_model.c tests/unit/harness.h tests/unit/bundle.h $(CORE_SRCS) \
                               $(wildcard hv/include/pv/*.h hv/arch/host/*.h)
 	@mkdir -p $(dir $@)
 	$(HOST_CC) $(UNIT_CFLAGS) -Wno-missing-prototypes -Ihv/arch/host \
@@ -74,7 +74,7 @@ $(UNIT_DIR)/test_vsock_model: tests/unit/test_vsock_model.c tests/unit/harness.h
 # virtio-blk's request checks on GPT partitions of the fake disk; the virtio-net switch.
 UNIT_TESTS += $(UNIT_DIR)/test_storage
 
-$(UNIT_DIR)/test_storage: tests/unit/test_storage.c tests/unit/harness.h $(CORE_SRCS) \
+$(UNIT_DIR)/test_storage: tests/unit/test_storage.c tests/unit/harness.h tests/unit/bundle.h $(CORE_SRCS) \
                           $(wildcard hv/include/pv/*.h hv/arch/host/*.h)
 	@mkdir -p $(dir $@)
 	$(HOST_CC) $(UNIT_CFLAGS) -Wno-missing-prototypes -Ihv/arch/host tests/unit/test_storage.c \
