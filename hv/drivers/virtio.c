@@ -9,29 +9,8 @@
 #include <pv/provider.h>
 #include <pv/spinlock.h>
 #include <pv/string.h>
+#include <pv/virtio_regs.h>
 
-#define R_MAGIC 0x000
-#define R_VERSION 0x004
-#define R_DEVICE_ID 0x008
-#define R_DEV_FEATURES 0x010
-#define R_DEV_FEATURES_SEL 0x014
-#define R_DRV_FEATURES 0x020
-#define R_DRV_FEATURES_SEL 0x024
-#define R_QUEUE_SEL 0x030
-#define R_QUEUE_NUM_MAX 0x034
-#define R_QUEUE_NUM 0x038
-#define R_QUEUE_READY 0x044
-#define R_QUEUE_NOTIFY 0x050
-#define R_INT_STATUS 0x060
-#define R_INT_ACK 0x064
-#define R_STATUS 0x070
-#define R_QUEUE_DESC 0x080 /* then DRIVER at 0x090, DEVICE at 0x0a0, each low and high */
-#define R_CONFIG 0x100
-
-#define ST_ACK 1u
-#define ST_DRIVER 2u
-#define ST_DRIVER_OK 4u
-#define ST_FEATURES_OK 8u
 #define F_BLK_FLUSH BIT(9)
 #define D_NEXT 1u
 #define D_WRITE 2u
@@ -88,7 +67,7 @@ static u64 pa_of(const void *p)
 static void notify(const struct pdev *p, u32 q)
 {
 	__asm__ volatile("dsb st" ::: "memory");
-	*reg(p, R_QUEUE_NOTIFY) = q;
+	*reg(p, VMMIO_QUEUE_NOTIFY) = q;
 }
 
 static void publish(u16 *idx)
@@ -108,13 +87,13 @@ static void queue_set(const struct pdev *p, u32 q, u32 n, const void *desc, cons
 		      const void *used)
 {
 	const void *ring[3] = { desc, avail, used };
-	*reg(p, R_QUEUE_SEL) = q;
-	*reg(p, R_QUEUE_NUM) = n;
+	*reg(p, VMMIO_QUEUE_SEL) = q;
+	*reg(p, VMMIO_QUEUE_NUM) = n;
 	for (u32 r = 0; r < 3; r++) {
-		*reg(p, R_QUEUE_DESC + 16 * r) = (u32)pa_of(ring[r]);
-		*reg(p, R_QUEUE_DESC + 16 * r + 4) = (u32)(pa_of(ring[r]) >> 32);
+		*reg(p, VMMIO_QUEUE_DESC + 16 * r) = (u32)pa_of(ring[r]);
+		*reg(p, VMMIO_QUEUE_DESC + 16 * r + 4) = (u32)(pa_of(ring[r]) >> 32);
 	}
-	*reg(p, R_QUEUE_READY) = 1;
+	*reg(p, VMMIO_QUEUE_READY) = 1;
 }
 
 /* 3.1.1: reset, ACKNOWLEDGE, DRIVER, features (VERSION_1 and what we use of `want`),
@@ -122,29 +101,29 @@ static void queue_set(const struct pdev *p, u32 q, u32 n, const void *desc, cons
 static u64 begin(struct pdev *p, u64 want, u32 queues, u32 n)
 {
 	u64 offered = 0;
-	*reg(p, R_STATUS) = 0;
-	*reg(p, R_STATUS) = ST_ACK | ST_DRIVER;
+	*reg(p, VMMIO_STATUS) = 0;
+	*reg(p, VMMIO_STATUS) = VSTAT_ACKNOWLEDGE | VSTAT_DRIVER;
 	for (u32 i = 0; i < 2; i++) {
-		*reg(p, R_DEV_FEATURES_SEL) = i;
-		offered |= (u64)*reg(p, R_DEV_FEATURES) << 32 * i;
+		*reg(p, VMMIO_DEV_FEATURES_SEL) = i;
+		offered |= (u64)*reg(p, VMMIO_DEV_FEATURES) << 32 * i;
 	}
 	want = (want | VIRTIO_F_VERSION_1) & offered;
 	for (u32 i = 0; i < 2; i++) {
-		*reg(p, R_DRV_FEATURES_SEL) = i;
-		*reg(p, R_DRV_FEATURES) = (u32)(want >> 32 * i);
+		*reg(p, VMMIO_DRV_FEATURES_SEL) = i;
+		*reg(p, VMMIO_DRV_FEATURES) = (u32)(want >> 32 * i);
 	}
-	*reg(p, R_STATUS) = ST_ACK | ST_DRIVER | ST_FEATURES_OK;
+	*reg(p, VMMIO_STATUS) = VSTAT_ACKNOWLEDGE | VSTAT_DRIVER | VSTAT_FEATURES_OK;
 	for (u32 q = 0; q < queues; q++) {
-		*reg(p, R_QUEUE_SEL) = q;
-		if (*reg(p, R_QUEUE_NUM_MAX) < n)
+		*reg(p, VMMIO_QUEUE_SEL) = q;
+		if (*reg(p, VMMIO_QUEUE_NUM_MAX) < n)
 			return 0;
 	}
-	return *reg(p, R_STATUS) & ST_FEATURES_OK && want & VIRTIO_F_VERSION_1 ? want : 0;
+	return *reg(p, VMMIO_STATUS) & VSTAT_FEATURES_OK && want & VIRTIO_F_VERSION_1 ? want : 0;
 }
 
 static void start(struct pdev *p)
 {
-	*reg(p, R_STATUS) = ST_ACK | ST_DRIVER | ST_FEATURES_OK | ST_DRIVER_OK;
+	*reg(p, VMMIO_STATUS) = VSTAT_ACKNOWLEDGE | VSTAT_DRIVER | VSTAT_FEATURES_OK | VSTAT_DRIVER_OK;
 	gic_spi_set(p->intid, 0, true);
 }
 
@@ -152,7 +131,7 @@ static bool disk_init(struct pdev *p)
 {
 	if (!begin(p, F_BLK_FLUSH, 1, BLK_NUM))
 		return false;
-	disk_sectors = (u64)reg(p, R_CONFIG)[1] << 32 | reg(p, R_CONFIG)[0];
+	disk_sectors = (u64)reg(p, VMMIO_CONFIG)[1] << 32 | reg(p, VMMIO_CONFIG)[0];
 	queue_set(p, 0, BLK_NUM, blk_q.d, &blk_q.avail_flags, &blk_q.used_flags);
 	start(p);
 	log_info(NULL, "board disk: virtio-blk at %#lx, %lu sectors", p->base, disk_sectors);
@@ -186,10 +165,10 @@ void provider_probe(const struct board_info *board)
 {
 	for (u32 i = 0; i < board->virtio_count; i++) {
 		struct pdev p = { board->virtio_base[i], board->virtio_intid[i], { 0, 0 } };
-		u32 id = *reg(&p, R_DEVICE_ID);
-		if (*reg(&p, R_MAGIC) != 0x74726976u || !id)
+		u32 id = *reg(&p, VMMIO_DEVICE_ID);
+		if (*reg(&p, VMMIO_MAGIC) != VMMIO_MAGIC_VALUE || !id)
 			continue;
-		if (*reg(&p, R_VERSION) != 2) {
+		if (*reg(&p, VMMIO_VERSION) != 2) {
 			log_warn(NULL, "virtio-mmio at %#lx: legacy, not used", p.base);
 		} else if (id == VIRTIO_ID_BLK && !disk.base) {
 			disk = p;
@@ -313,7 +292,7 @@ bool provider_irq(u32 intid)
 	if (!p)
 		return false;
 	spin_lock(&virtio_lock);
-	*reg(p, R_INT_ACK) = *reg(p, R_INT_STATUS); /* first: what comes after raises it again */
+	*reg(p, VMMIO_INT_ACK) = *reg(p, VMMIO_INT_STATUS); /* first: what comes after raises it again */
 	if (p == &disk)
 		pblk_poll();
 	else

@@ -3,6 +3,7 @@
  * into the partition and handed to the block provider with the guest's own data buffers: the
  * board's disk moves the data straight into or out of the VM's RAM. */
 #include <pv/blk.h>
+#include <pv/gpt.h>
 #include <pv/log.h>
 #include <pv/provider.h>
 #include <pv/string.h>
@@ -180,21 +181,6 @@ void blk_config(const struct vblk *b, u8 cfg[16])
 	memcpy(cfg + 12, &seg_max, 4);
 }
 
-/* GPT (UEFI 2.10 section 5.3): the header in sector 1, then the entries it points to. */
-struct gpt_header {
-	char sig[8];
-	u32 revision, size, crc, reserved;
-	u64 self, backup, first, last;
-	u8 guid[16];
-	u64 entries;
-	u32 count, entry_size, entries_crc;
-};
-struct gpt_entry {
-	u8 type[16], guid[16];
-	u64 first, last, attrs;
-	u16 name[36];
-};
-
 /* A GPT name (UTF-16LE) against a config's ASCII one. */
 static bool name_eq(const u16 *gpt, const char *name)
 {
@@ -230,7 +216,7 @@ void blk_attach(void)
 	static u8 buf[SECTOR] __attribute__((aligned(8)));
 	const struct gpt_header *h = (const void *)buf;
 	u64 sectors = pblk_sectors();
-	if (sectors > 2 && pblk_read(1, buf) && !memcmp(h->sig, "EFI PART", 8) &&
+	if (sectors > 2 && pblk_read(1, buf) && !memcmp(h->sig, GPT_SIGNATURE, 8) &&
 	    h->entry_size == sizeof(struct gpt_entry) && h->count <= 128) {
 		u64 lba = h->entries;
 		u32 count = h->count;

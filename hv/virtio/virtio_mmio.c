@@ -8,39 +8,13 @@
 #include <pv/spinlock.h>
 #include <pv/string.h>
 #include <pv/virtio.h>
+#include <pv/virtio_regs.h>
 #include <pv/vm.h>
 #include <pv/vsock.h>
 #include <board.h>
 
-/* Register offsets (4.2.2). */
-#define VENDOR_ID 0x00c /* from 0: MagicValue, Version, DeviceID, VendorID */
-#define DEV_FEATURES 0x010
-#define DEV_FEATURES_SEL 0x014
-#define DRV_FEATURES 0x020
-#define DRV_FEATURES_SEL 0x024
-#define QUEUE_SEL 0x030
-#define QUEUE_NUM_MAX 0x034
-#define QUEUE_NUM 0x038
-#define QUEUE_READY 0x044
-#define QUEUE_NOTIFY 0x050
-#define INT_STATUS 0x060
-#define INT_ACK 0x064
-#define STATUS 0x070
-#define QUEUE_DESC 0x080  /* low, high at +4; then DRIVER at 0x090 and DEVICE at 0x0a0 */
-#define QUEUE_DEVICE_HIGH 0x0a4
-#define CONFIG 0x100
-
-#define MAGIC_VALUE 0x74726976u  /* "virt" */
+/* Registers and status bits: virtio_regs.h. */
 #define VENDOR_VALUE 0x50565356u /* "VSVP" read as bytes: pocketvisor's */
-
-/* Device status bits (2.1). */
-#define S_ACKNOWLEDGE 1u
-#define S_DRIVER 2u
-#define S_DRIVER_OK 4u
-#define S_FEATURES_OK 8u
-#define S_NEEDS_RESET 0x40u
-#define S_FAILED 0x80u
-
 #define INT_USED 1u
 
 /* Taken by trapped accesses, VM reset and the board devices' interrupts; never held across a
@@ -69,8 +43,8 @@ static struct vblk *blk_of(struct virtio_dev *d)
 
 void virtio_fail(struct vm *vm, struct virtio_dev *d, const char *what, u32 q)
 {
-	bool first = !(d->status & S_NEEDS_RESET);
-	d->status |= S_NEEDS_RESET;
+	bool first = !(d->status & VSTAT_NEEDS_RESET);
+	d->status |= VSTAT_NEEDS_RESET;
 	d->live = 0;
 	if (!first)
 		return;
@@ -159,12 +133,12 @@ static void set_status(struct vm *vm, struct virtio_dev *d, u32 v)
 		return;
 	}
 	/* FEATURES_OK only for what was offered, VERSION_1 included (3.1.1, 6.1). */
-	if ((v & S_FEATURES_OK) && !(d->status & S_FEATURES_OK) &&
+	if ((v & VSTAT_FEATURES_OK) && !(d->status & VSTAT_FEATURES_OK) &&
 	    ((d->drv_features & ~dev_features(d)) || !(d->drv_features & VIRTIO_F_VERSION_1)))
-		v &= ~S_FEATURES_OK;
-	d->status = (v & 0xff) | (d->status & S_NEEDS_RESET);
-	bool live = (d->status & (S_FEATURES_OK | S_DRIVER_OK | S_NEEDS_RESET | S_FAILED)) ==
-		    (S_FEATURES_OK | S_DRIVER_OK);
+		v &= ~VSTAT_FEATURES_OK;
+	d->status = (v & 0xff) | (d->status & VSTAT_NEEDS_RESET);
+	bool live = (d->status & (VSTAT_FEATURES_OK | VSTAT_DRIVER_OK | VSTAT_NEEDS_RESET | VSTAT_FAILED)) ==
+		    (VSTAT_FEATURES_OK | VSTAT_DRIVER_OK);
 	bool woke = live && !d->live;
 	d->live = live;
 	if (woke) { /* what the driver notified before DRIVER_OK, and what waited for it */
@@ -188,25 +162,25 @@ static void queue_write(struct vm *vm, struct virtio_dev *d, u64 off, u32 v)
 		virtio_fail(vm, d, "changed while ready", d->queue_sel);
 		return;
 	}
-	if (off == QUEUE_NUM) {
+	if (off == VMMIO_QUEUE_NUM) {
 		vq->num = (u16)(v > 0xffff ? 0 : v);
 		return;
 	}
-	set_half(&vq->ring[(off - QUEUE_DESC) >> 4], (off & 4) != 0, v);
+	set_half(&vq->ring[(off - VMMIO_QUEUE_DESC) >> 4], (off & 4) != 0, v);
 }
 
 static void reg_write(struct vm *vm, struct virtio_dev *d, u64 off, u32 v)
 {
 	u32 q = d->queue_sel; /* the guest's: its queue is reached only once q is checked */
 	switch (off) {
-	case DEV_FEATURES_SEL: d->dev_features_sel = v; break;
-	case DRV_FEATURES_SEL: d->drv_features_sel = v; break;
-	case DRV_FEATURES:
-		if (d->drv_features_sel < 2 && !(d->status & S_FEATURES_OK))
+	case VMMIO_DEV_FEATURES_SEL: d->dev_features_sel = v; break;
+	case VMMIO_DRV_FEATURES_SEL: d->drv_features_sel = v; break;
+	case VMMIO_DRV_FEATURES:
+		if (d->drv_features_sel < 2 && !(d->status & VSTAT_FEATURES_OK))
 			set_half(&d->drv_features, d->drv_features_sel, v);
 		break;
-	case QUEUE_SEL: d->queue_sel = v; break; /* checked where used: QueueNumMax reads 0 */
-	case QUEUE_READY:
+	case VMMIO_QUEUE_SEL: d->queue_sel = v; break; /* checked where used: QueueNumMax reads 0 */
+	case VMMIO_QUEUE_READY:
 		if (q < VIRTIO_QUEUES) {
 			if (!(v & 1))
 				d->vq[q].ready = 0;
@@ -214,12 +188,12 @@ static void reg_write(struct vm *vm, struct virtio_dev *d, u64 off, u32 v)
 				queue_enable(vm, d, q);
 		}
 		break;
-	case QUEUE_NOTIFY: notify(vm, d, v); break;
-	case INT_ACK: d->isr &= ~v; break;
-	case STATUS: set_status(vm, d, v); break;
+	case VMMIO_QUEUE_NOTIFY: notify(vm, d, v); break;
+	case VMMIO_INT_ACK: d->isr &= ~v; break;
+	case VMMIO_STATUS: set_status(vm, d, v); break;
 	default:
 		if (q < VIRTIO_QUEUES &&
-		    (off == QUEUE_NUM || (off >= QUEUE_DESC && off <= QUEUE_DEVICE_HIGH &&
+		    (off == VMMIO_QUEUE_NUM || (off >= VMMIO_QUEUE_DESC && off <= VMMIO_QUEUE_DEVICE_HIGH &&
 					  (off & 0xf) < 8)))
 			queue_write(vm, d, off, v);
 		break; /* read-only registers ignore writes */
@@ -228,18 +202,18 @@ static void reg_write(struct vm *vm, struct virtio_dev *d, u64 off, u32 v)
 
 static u32 reg_read(const struct virtio_dev *d, u64 off)
 {
-	u32 ident[4] = { MAGIC_VALUE, 2, d->type, VENDOR_VALUE };
+	u32 ident[4] = { VMMIO_MAGIC_VALUE, 2, d->type, VENDOR_VALUE };
 	bool q_ok = d->queue_sel < VIRTIO_QUEUES;
-	if (off <= VENDOR_ID)
+	if (off <= VMMIO_VENDOR_ID)
 		return ident[off / 4];
 	switch (off) {
-	case DEV_FEATURES:
+	case VMMIO_DEV_FEATURES:
 		return d->dev_features_sel < 2 ? (u32)(dev_features(d) >> 32 * d->dev_features_sel)
 					       : 0;
-	case QUEUE_NUM_MAX: return q_ok ? VIRTIO_QUEUE_MAX : 0;
-	case QUEUE_READY: return q_ok && d->vq[d->queue_sel].ready;
-	case INT_STATUS: return d->isr;
-	case STATUS: return d->status;
+	case VMMIO_QUEUE_NUM_MAX: return q_ok ? VIRTIO_QUEUE_MAX : 0;
+	case VMMIO_QUEUE_READY: return q_ok && d->vq[d->queue_sel].ready;
+	case VMMIO_INT_STATUS: return d->isr;
+	case VMMIO_STATUS: return d->status;
 	default:
 		return 0; /* ConfigGeneration and the rest (no shared memory: vsock has none) */
 	}
@@ -269,10 +243,10 @@ bool virtio_mmio_access(struct vm *vm, u32 slot, u64 off, u32 size, bool write, 
 		return false;
 	if (write && !d->type)
 		return true;
-	if (off >= CONFIG) {
+	if (off >= VMMIO_CONFIG) {
 		if (write)
 			return true; /* every configuration here is read-only */
-		return config_read(vm, d, off - CONFIG, size, val);
+		return config_read(vm, d, off - VMMIO_CONFIG, size, val);
 	}
 	if (size != 4)
 		return false;

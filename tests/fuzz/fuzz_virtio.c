@@ -8,6 +8,7 @@
 #include "fuzz.h"
 #include "world.h"
 #include <pv/blk.h>
+#include <pv/gpt.h>
 #include <pv/net.h>
 #include <pv/provider.h>
 #include <pv/virtio.h>
@@ -45,7 +46,7 @@ static u32 cur_slot[VMS]; /* the device driver_up chose: vsock, disk, or net */
 #define PART0 34u
 #define PART1 44u
 #define PART_SECTORS 8u
-static u8 disk[DISK_SECTORS * 512], disk_at_start[DISK_SECTORS * 512];
+static u8 disk[DISK_SECTORS * 512] __attribute__((aligned(8))), disk_at_start[DISK_SECTORS * 512];
 
 static bool reg(u32 vm, u64 off, u32 size, bool write, u64 *val)
 {
@@ -184,24 +185,22 @@ static void step(struct fuzz_in *in)
 
 static void gpt_entry(u32 i, const char *name, u64 first)
 {
-	u8 *e = disk + 2 * 512 + 128 * i;
-	e[0] = 1; /* a type GUID that is not zero */
-	memcpy(e + 32, &first, 8);
-	u64 last = first + PART_SECTORS - 1;
-	memcpy(e + 40, &last, 8);
+	struct gpt_entry *e = (struct gpt_entry *)(void *)(disk + 2 * 512) + i;
+	e->type[0] = 1; /* a type GUID that is not zero */
+	e->first = first;
+	e->last = first + PART_SECTORS - 1;
 	for (u32 c = 0; name[c]; c++)
-		e[56 + 2 * c] = (u8)name[c];
+		e->name[c] = (u8)name[c];
 }
 
 /* Both VMs get a disk and a port on the switch (peers, VM 0 uplinked); the disk has a GPT. */
 static bool storage_net_init(void)
 {
-	memcpy(disk + 512, "EFI PART", 8);
-	const u32 entry_size = 128, count = 4;
-	const u64 entries = 2;
-	memcpy(disk + 512 + 72, &entries, 8);
-	memcpy(disk + 512 + 80, &count, 4);
-	memcpy(disk + 512 + 84, &entry_size, 4);
+	struct gpt_header *h = (struct gpt_header *)(void *)(disk + 512);
+	memcpy(h->sig, GPT_SIGNATURE, 8);
+	h->entries = 2;
+	h->count = 4;
+	h->entry_size = sizeof(struct gpt_entry);
 	gpt_entry(0, "p0", PART0);
 	gpt_entry(1, "p1", PART1);
 	memcpy(disk_at_start, disk, sizeof(disk));

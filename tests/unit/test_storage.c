@@ -6,6 +6,8 @@
 
 #include "harness.h"
 #include "bundle.h"
+#include <pv/gpt.h>
+#include <pv/virtio_regs.h>
 
 #include <pv/blk.h>
 #include <pv/bundle.h>
@@ -27,21 +29,9 @@
 #define RING_IPA (RAM_BASE + 0x100000u) /* slot s, queue q: + 0x10000 s + 0x4000 q */
 #define QNUM 64u
 
-/* Register offsets (virtio 1.2 section 4.2.2) and status bits (2.1). */
-#define R_DEVICE_ID 0x008
-#define R_DEV_FEATURES 0x010
-#define R_DEV_FEATURES_SEL 0x014
-#define R_DRV_FEATURES 0x020
-#define R_DRV_FEATURES_SEL 0x024
-#define R_QUEUE_SEL 0x030
-#define R_QUEUE_NUM 0x038
-#define R_QUEUE_READY 0x044
-#define R_QUEUE_NOTIFY 0x050
-#define R_INT_STATUS 0x060
-#define R_STATUS 0x070
-#define R_CONFIG 0x100
+/* Registers: pv/virtio_regs.h. */
 #define S_UP 0xfu /* ACKNOWLEDGE, DRIVER, FEATURES_OK, DRIVER_OK */
-#define S_NEEDS_RESET 0x40u
+#define S_NEEDS_RESET VSTAT_NEEDS_RESET
 #define F_NEXT 1u
 #define F_WRITE 2u
 
@@ -100,21 +90,6 @@ static void make_peers(u32 a, u32 b)
 	tb.h.vms[a].net_peers |= (u32)BIT(b);
 	tb.h.vms[b].net_peers |= (u32)BIT(a);
 }
-
-/* GPT (UEFI 2.10 section 5.3), the fields blk_attach reads. */
-struct gpt_header {
-	char sig[8];
-	u32 revision, size, crc, reserved;
-	u64 self, backup, first, last;
-	u8 guid[16];
-	u64 entries;
-	u32 count, entry_size, entries_crc;
-};
-struct gpt_entry {
-	u8 type[16], guid[16];
-	u64 first, last, attrs;
-	u16 name[36];
-};
 
 static void gpt_part(u32 i, const char *name, u64 first, u64 last)
 {
@@ -222,16 +197,16 @@ static u32 rd(u32 vm, u32 slot, u64 off)
 static u64 cfg_read(u32 vm, u32 slot, u64 off, u32 size)
 {
 	u64 val = 0xdeadbeef;
-	EXPECT(virtio_mmio_access(&vms[vm], slot, R_CONFIG + off, size, false, &val));
+	EXPECT(virtio_mmio_access(&vms[vm], slot, VMMIO_CONFIG + off, size, false, &val));
 	return val;
 }
 
 static u64 dev_features(u32 vm, u32 slot)
 {
-	wr(vm, slot, R_DEV_FEATURES_SEL, 1);
-	u64 hi = rd(vm, slot, R_DEV_FEATURES);
-	wr(vm, slot, R_DEV_FEATURES_SEL, 0);
-	return hi << 32 | rd(vm, slot, R_DEV_FEATURES);
+	wr(vm, slot, VMMIO_DEV_FEATURES_SEL, 1);
+	u64 hi = rd(vm, slot, VMMIO_DEV_FEATURES);
+	wr(vm, slot, VMMIO_DEV_FEATURES_SEL, 0);
+	return hi << 32 | rd(vm, slot, VMMIO_DEV_FEATURES);
 }
 
 struct desc {
@@ -268,25 +243,25 @@ static void device_up_with(u32 vm, u32 slot, u32 queue_mask)
 	memset(drv[vm][slot], 0, sizeof(drv[vm][slot]));
 	memset(gpa(vm, ring(slot, 0, 0)), 0, 0x8000);
 	memset(gpa(vm, ring(slot, 0, 2)), 0, 6 + 8 * QNUM);
-	wr(vm, slot, R_STATUS, 0);
-	wr(vm, slot, R_STATUS, 1 | 2);
+	wr(vm, slot, VMMIO_STATUS, 0);
+	wr(vm, slot, VMMIO_STATUS, 1 | 2);
 	u64 f = dev_features(vm, slot);
-	wr(vm, slot, R_DRV_FEATURES_SEL, 1);
-	wr(vm, slot, R_DRV_FEATURES, (u32)(f >> 32));
-	wr(vm, slot, R_DRV_FEATURES_SEL, 0);
-	wr(vm, slot, R_DRV_FEATURES, (u32)f);
-	wr(vm, slot, R_STATUS, 1 | 2 | 8);
+	wr(vm, slot, VMMIO_DRV_FEATURES_SEL, 1);
+	wr(vm, slot, VMMIO_DRV_FEATURES, (u32)(f >> 32));
+	wr(vm, slot, VMMIO_DRV_FEATURES_SEL, 0);
+	wr(vm, slot, VMMIO_DRV_FEATURES, (u32)f);
+	wr(vm, slot, VMMIO_STATUS, 1 | 2 | 8);
 	for (u32 q = 0; q < 2; q++) {
-		wr(vm, slot, R_QUEUE_SEL, q);
-		wr(vm, slot, R_QUEUE_NUM, QNUM);
+		wr(vm, slot, VMMIO_QUEUE_SEL, q);
+		wr(vm, slot, VMMIO_QUEUE_NUM, QNUM);
 		if (!(queue_mask & BIT(q)))
 			continue; /* a driver that stopped half-way */
 		for (u32 part = 0; part < 3; part++)
 			wr(vm, slot, 0x080 + 0x10 * part, (u32)ring(slot, q, part));
-		wr(vm, slot, R_QUEUE_READY, 1);
+		wr(vm, slot, VMMIO_QUEUE_READY, 1);
 	}
-	wr(vm, slot, R_STATUS, S_UP);
-	EXPECT_EQ(rd(vm, slot, R_STATUS), S_UP);
+	wr(vm, slot, VMMIO_STATUS, S_UP);
+	EXPECT_EQ(rd(vm, slot, VMMIO_STATUS), S_UP);
 }
 
 /* As Linux brings a device up: every queue. */
@@ -320,7 +295,7 @@ static u16 offer(u32 vm, u32 slot, u32 q, const struct buf *b, u32 n)
 
 static void kick(u32 vm, u32 slot, u32 q)
 {
-	EXPECT(wr(vm, slot, R_QUEUE_NOTIFY, q));
+	EXPECT(wr(vm, slot, VMMIO_QUEUE_NOTIFY, q));
 }
 
 /* The next entry the device put on the used ring; false when there is none. */
@@ -430,13 +405,13 @@ static void one_vm_two_disks(void)
 TEST(blk_identity_features_and_capacity)
 {
 	one_vm_two_disks();
-	EXPECT_EQ(rd(0, 1, R_DEVICE_ID), VIRTIO_ID_BLK);
+	EXPECT_EQ(rd(0, 1, VMMIO_DEVICE_ID), VIRTIO_ID_BLK);
 	EXPECT_EQ(dev_features(0, 1), VIRTIO_F_VERSION_1 | BLK_F_SEG_MAX | BLK_F_FLUSH);
 	EXPECT_EQ(cfg_read(0, 1, 0, 8), DATA_SECTORS); /* capacity, in 512-byte sectors */
 	EXPECT_EQ(cfg_read(0, 1, 0, 4), DATA_SECTORS);
 	EXPECT_EQ(cfg_read(0, 1, 4, 4), 0);
 	EXPECT_EQ(cfg_read(0, 1, 12, 4), PBLK_DATA_SEGS); /* seg_max */
-	EXPECT_EQ(rd(0, 2, R_DEVICE_ID), VIRTIO_ID_BLK);
+	EXPECT_EQ(rd(0, 2, VMMIO_DEVICE_ID), VIRTIO_ID_BLK);
 	EXPECT_EQ(dev_features(0, 2),
 		  VIRTIO_F_VERSION_1 | BLK_F_SEG_MAX | BLK_F_FLUSH | BLK_F_RO);
 	EXPECT_EQ(cfg_read(0, 2, 0, 8), LOGS_SECTORS);
@@ -570,7 +545,7 @@ static void expect_blk_failed(const char *why)
 	char line[128];
 	snprintf(line, sizeof(line), "pv: warn: vm vm0: virtio-blk: queue 0: %s; device needs reset",
 		 why);
-	EXPECT_EQ(rd(0, 1, R_STATUS), S_UP | S_NEEDS_RESET);
+	EXPECT_EQ(rd(0, 1, VMMIO_STATUS), S_UP | S_NEEDS_RESET);
 	EXPECT_EQ(out_count(line), 1);
 	EXPECT_EQ(out_count("pv: warn:"), 1);
 	EXPECT_EQ(used_count(0, 1, 0), 0);
@@ -865,7 +840,7 @@ TEST(blk_reset_waits_for_requests_in_flight)
 	}
 	kick(0, 1, 0);
 	EXPECT_EQ(fake.submits, BUSY_MAX);
-	wr(0, 1, R_STATUS, 0);
+	wr(0, 1, VMMIO_STATUS, 0);
 	/* the disk finished what it held before the reset returned; nothing more went to it */
 	for (u32 t = 0; t < PBLK_SLOTS; t++)
 		EXPECT(!fake.req[t].held);
@@ -874,8 +849,8 @@ TEST(blk_reset_waits_for_requests_in_flight)
 	EXPECT_EQ(vms[0].blk[0].wait, 0);
 	/* and nothing was published on the rings the driver gave up */
 	EXPECT_EQ(used_count(0, 1, 0), 0);
-	EXPECT_EQ(rd(0, 1, R_INT_STATUS), 0);
-	EXPECT_EQ(rd(0, 1, R_STATUS), 0);
+	EXPECT_EQ(rd(0, 1, VMMIO_INT_STATUS), 0);
+	EXPECT_EQ(rd(0, 1, VMMIO_STATUS), 0);
 	disk_drain();
 	EXPECT_EQ(used_count(0, 1, 0), 0);
 	/* the device works again after the driver brings it up */
@@ -892,7 +867,7 @@ TEST(blk_reset_leaves_the_other_disk_in_flight)
 	kick(0, 1, 0);
 	kick(0, 2, 0);
 	EXPECT_EQ(fake.submits, 2);
-	wr(0, 1, R_STATUS, 0);
+	wr(0, 1, VMMIO_STATUS, 0);
 	/* the fake's poll finishes both; the other disk's completion is published as usual */
 	EXPECT_EQ(used_count(0, 1, 0), 0);
 	EXPECT_EQ(used_count(0, 2, 0), 1);
@@ -919,9 +894,9 @@ TEST(blk_completion_after_queue_num_changed_stays_in_the_ring)
 	blk_offer(0, 1, 1, T_IN, 0, 512);
 	kick(0, 1, 0);
 	EXPECT_EQ(fake.submits, 1);
-	wr(0, 1, R_QUEUE_SEL, 0);
-	wr(0, 1, R_QUEUE_READY, 0);
-	wr(0, 1, R_QUEUE_NUM, 0);
+	wr(0, 1, VMMIO_QUEUE_SEL, 0);
+	wr(0, 1, VMMIO_QUEUE_READY, 0);
+	wr(0, 1, VMMIO_QUEUE_NUM, 0);
 	static u8 pvtime[PVB_PVTIME_SIZE], next_vm[0x10000];
 	memcpy(pvtime, gpa(0, PVTIME_IPA), sizeof(pvtime));
 	memcpy(next_vm, gpa(1, RAM_BASE), sizeof(next_vm));
@@ -946,12 +921,12 @@ TEST(blk_missing_partition_leaves_the_slot_empty)
 	u64 v;
 	/* Still in its DTB: a transport with no device (DeviceID 0) that ignores writes. */
 	EXPECT_EQ(rd(0, 1, 0x000), 0x74726976u);
-	EXPECT_EQ(rd(0, 1, R_DEVICE_ID), 0);
+	EXPECT_EQ(rd(0, 1, VMMIO_DEVICE_ID), 0);
 	v = 1 | 2;
 	EXPECT(virtio_mmio_access(&vms[0], 1, 0x070, 4, true, &v));
 	EXPECT_EQ(rd(0, 1, 0x070), 0);
-	EXPECT_EQ(rd(0, 2, R_DEVICE_ID), VIRTIO_ID_BLK); /* its other disk is there */
-	EXPECT_EQ(rd(1, 1, R_DEVICE_ID), VIRTIO_ID_BLK);
+	EXPECT_EQ(rd(0, 2, VMMIO_DEVICE_ID), VIRTIO_ID_BLK); /* its other disk is there */
+	EXPECT_EQ(rd(1, 1, VMMIO_DEVICE_ID), VIRTIO_ID_BLK);
 	EXPECT_EQ(out_count("pv: warn: vm vm0: disk 0: partition nosuch: 0 sectors (not on the "
 			    "board's disk: no device)"), 1);
 	EXPECT_EQ(out_count("pv: warn:"), 1);
@@ -966,7 +941,7 @@ TEST(blk_disk_without_gpt_gives_no_devices)
 	memset(vms[0].blk, 0, sizeof(vms[0].blk));
 	out_clear();
 	blk_attach();
-	EXPECT_EQ(rd(0, 1, R_DEVICE_ID), 0); /* an empty transport */
+	EXPECT_EQ(rd(0, 1, VMMIO_DEVICE_ID), 0); /* an empty transport */
 	EXPECT(strstr(fake.out, "pv: warn: vm vm0: disk 0: partition data: 0 sectors (not on"));
 }
 
@@ -979,7 +954,7 @@ TEST(blk_partition_past_the_disk_is_ignored)
 	memset(vms[0].blk, 0, sizeof(vms[0].blk));
 	out_clear();
 	blk_attach();
-	EXPECT_EQ(rd(0, 1, R_DEVICE_ID), 0); /* an empty transport */
+	EXPECT_EQ(rd(0, 1, VMMIO_DEVICE_ID), 0); /* an empty transport */
 	EXPECT(strstr(fake.out, "vm vm0: disk 0: partition data: 0 sectors (not on the board's disk"));
 }
 
@@ -1123,15 +1098,15 @@ TEST(net_identity_and_mac)
 	net_bundle(2);
 	tb.h.vms[1].net_flags = 0;
 	EXPECT_EQ(create(), 2);
-	EXPECT_EQ(rd(0, PVB_SLOT_NET, R_DEVICE_ID), VIRTIO_ID_NET);
+	EXPECT_EQ(rd(0, PVB_SLOT_NET, VMMIO_DEVICE_ID), VIRTIO_ID_NET);
 	EXPECT_EQ(dev_features(0, PVB_SLOT_NET), VIRTIO_F_VERSION_1 | BIT(5)); /* VIRTIO_NET_F_MAC */
 	for (u32 i = 0; i < 6; i++)
 		EXPECT_EQ(cfg_read(0, PVB_SLOT_NET, i, 1), mac(0)[i]);
 	EXPECT_EQ(cfg_read(0, PVB_SLOT_NET, 4, 2), (u32)mac(0)[5] << 8);
 	u64 v;
-	EXPECT(!virtio_mmio_access(&vms[1], PVB_SLOT_NET, R_DEVICE_ID, 4, false, &v)); /* no port */
+	EXPECT(!virtio_mmio_access(&vms[1], PVB_SLOT_NET, VMMIO_DEVICE_ID, 4, false, &v)); /* no port */
 	net_up(0, NRX);
-	EXPECT_EQ(rd(0, PVB_SLOT_NET, R_STATUS), S_UP);
+	EXPECT_EQ(rd(0, PVB_SLOT_NET, VMMIO_STATUS), S_UP);
 }
 
 TEST(net_unicast_between_peers_arrives_with_a_header)
@@ -1142,7 +1117,7 @@ TEST(net_unicast_between_peers_arrives_with_a_header)
 	net_send(0, mac(1), 60, 1);
 	EXPECT(got_frame(1, mac(1), mac(0), 60, 1));
 	EXPECT_EQ(tx_returned(0), 1);
-	EXPECT(rd(1, PVB_SLOT_NET, R_INT_STATUS) & 1);
+	EXPECT(rd(1, PVB_SLOT_NET, VMMIO_INT_STATUS) & 1);
 	net_send(1, mac(0), 1000, 2);
 	EXPECT(got_frame(0, mac(0), mac(1), 1000, 2));
 	EXPECT(got_nothing(0) && got_nothing(1));
@@ -1290,7 +1265,7 @@ TEST(net_runt_and_oversized_frames_are_dropped)
 	kick(0, PVB_SLOT_NET, NET_TX);
 	EXPECT(got_nothing(1));
 	EXPECT_EQ(tx_returned(0), 5);
-	EXPECT_EQ(rd(0, PVB_SLOT_NET, R_STATUS), S_UP);
+	EXPECT_EQ(rd(0, PVB_SLOT_NET, VMMIO_STATUS), S_UP);
 }
 
 TEST(net_runt_and_oversized_uplink_frames_are_dropped)
@@ -1391,7 +1366,7 @@ TEST(blk_driver_ok_without_a_ready_queue_touches_nothing)
 	device_up_with(0, 1, 0);
 	EXPECT_EQ(fake.submits, 0);
 	kick(0, 1, 0); /* and a notification for it: a broken driver */
-	EXPECT_EQ(rd(0, 1, R_STATUS), S_UP | S_NEEDS_RESET);
+	EXPECT_EQ(rd(0, 1, VMMIO_STATUS), S_UP | S_NEEDS_RESET);
 	EXPECT(strstr(fake.out, "vm vm0: virtio-blk: queue 0: notify before ready"));
 }
 
@@ -1400,7 +1375,7 @@ TEST(net_driver_ok_without_a_ready_tx_queue_touches_nothing)
 	net_bundle(1);
 	EXPECT_EQ(create(), 1);
 	device_up_with(0, PVB_SLOT_NET, BIT(NET_RX));
-	EXPECT_EQ(rd(0, PVB_SLOT_NET, R_STATUS), S_UP);
+	EXPECT_EQ(rd(0, PVB_SLOT_NET, VMMIO_STATUS), S_UP);
 	EXPECT_EQ(vms[0].net.tx, 0);
 }
 
@@ -1414,5 +1389,5 @@ TEST(net_receiver_without_a_ready_rx_queue_drops)
 	net_send(0, mac(1), 60, 1);
 	EXPECT_EQ(tx_returned(0), 1);
 	EXPECT_EQ(vms[1].net.drop_full, 1);
-	EXPECT_EQ(rd(1, PVB_SLOT_NET, R_STATUS), S_UP);
+	EXPECT_EQ(rd(1, PVB_SLOT_NET, VMMIO_STATUS), S_UP);
 }
