@@ -107,6 +107,36 @@ def io_args(disk=None, readonly=False, partition=None, net=False, guestfwd=()):
     return ["-global", "virtio-mmio.force-legacy=false", *args] if args else []
 
 
+def run_to_exit(boot):
+    """Starts `boot`, waits for QEMU to exit (the last VM off) and returns its output. The
+    transcript is printed, which pytest shows only for a failing test."""
+    boot.start()
+    try:
+        out = boot.wait()
+    finally:
+        boot.kill()
+        print(boot.transcript())
+    assert boot.returncode == 0, "QEMU died"
+    return out
+
+
+LONGVICTIM_TICKS = 80  # guests/longvictim/main.c
+
+
+def longvictim_unharmed(out, attacker):
+    """guests/longvictim (VM `victim`) ran to its end with its RAM pattern intact after every
+    tick, and the hypervisor blamed no VM but `attacker`."""
+    blamed = [line for line in hv_lines(out)
+              if re.match(rf"^pv: (warn|error): vm (?!{attacker}:)", line)]
+    assert not blamed, f"another VM blamed: {blamed}"
+    victim = vm_lines(out, "victim")
+    assert [line for line in victim if line.startswith("victim: tick")] == \
+        [f"victim: tick {i}" for i in range(1, LONGVICTIM_TICKS + 1)]
+    for i in range(1, LONGVICTIM_TICKS + 1):
+        assert victim[victim.index(f"victim: tick {i}") + 1] == "victim: pattern intact"
+    assert victim[-1] == "victim: done"
+
+
 def linux_images_missing():
     """True when build/linux has not been built (tests marked `linux` are then skipped)."""
     return not all(p.is_file() for p in LINUX_IMAGES)

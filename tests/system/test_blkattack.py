@@ -6,7 +6,6 @@ hashes the same before and after, while blkattack's own write landed in sector 0
 partition (and, with the disk `:ro`, nothing of it changed)."""
 
 import hashlib
-import inspect
 import json
 import re
 import subprocess
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import ROOT, Boot, hv_lines, vm_lines
+from harness import ROOT, Boot, hv_lines, longvictim_unharmed, run_to_exit, vm_lines
 
 # ---- what the hypervisor is assumed to print: adjust here once hv/virtio/blk.c settles ----
 # Any refusal blamed on blkattack's disk (docs/virtio.md's style: `pv: warn: vm NAME: ...`).
@@ -34,7 +33,6 @@ CASE_GAP_US = 1_100_000  # blkattack.gap in the configs
 SECTOR = 512
 OWN, VICTIM, SPARE = "attack-data", "victim-data", "spare"  # tests/configs/blkattack*.dts
 OWN_SECTORS = 4 * 1024 * 1024 // SECTOR
-VICTIM_TICKS = 80  # guests/longvictim/main.c
 
 REFUSED = {"IOERR", "needs-reset"}
 # Every case, in the guest's order, with the outcomes that are right; `ro` overrides for
@@ -82,13 +80,6 @@ NEVER = (b"blkattack-escape", b"blkattack-nostat")  # the data of requests that 
 MKDISK = ROOT / "scripts" / "mkdisk.sh"
 
 
-def boot_with_disk(config, image):
-    """The harness option for the board's disk (being added with scripts/mkdisk.sh)."""
-    if not MKDISK.is_file() or "disk" not in inspect.signature(Boot).parameters:
-        pytest.skip("needs scripts/mkdisk.sh and harness Boot(disk=) (issue 11 plumbing)")
-    return Boot(config, smp=2, timeout=120, disk=str(image))
-
-
 def layout(image):
     """{partition name: (byte offset, byte size)} from the image's GPT."""
     table = json.loads(subprocess.run(["sfdisk", "--json", str(image)], check=True,
@@ -129,8 +120,6 @@ def disk(tmp_path, request):
     """A fresh board disk made for the config, and its hashes before the boot."""
     config = request.param
     image = tmp_path / "disk.img"
-    if not MKDISK.is_file():
-        pytest.skip("needs scripts/mkdisk.sh (issue 11 plumbing)")
     subprocess.run(["sh", str(MKDISK), f"tests/configs/{config}.dts", str(image)], cwd=ROOT,
                    check=True, timeout=120)
     return config, image, hashes(image)
@@ -175,15 +164,6 @@ def check_blame(out):
         f"{len(blamed)} lines for a storm of {storm_us} us: not rate limited"
 
 
-def check_victim(out):
-    victim = vm_lines(out, "victim")
-    assert [line for line in victim if line.startswith("victim: tick")] == \
-        [f"victim: tick {i}" for i in range(1, VICTIM_TICKS + 1)]
-    for i in range(1, VICTIM_TICKS + 1):
-        assert victim[victim.index(f"victim: tick {i}") + 1] == "victim: pattern intact"
-    assert victim[-1] == "victim: done"
-
-
 def check_disk(image, before, ro):
     after = hashes(image)
     assert set(after) == set(before), "the GPT layout changed"
@@ -201,17 +181,10 @@ def check_disk(image, before, ro):
 
 
 def run(config, image, before, ro):
-    boot = boot_with_disk(config, image)
-    boot.start()
-    try:
-        out = boot.wait()
-    finally:
-        boot.kill()
-        print(boot.transcript())  # shown by pytest only when the test failed
-    assert boot.returncode == 0, "QEMU died"
+    out = run_to_exit(Boot(config, smp=2, timeout=120, disk=str(image)))
     check_run(out, ro)
     check_blame(out)
-    check_victim(out)
+    longvictim_unharmed(out, "blkattack")
     check_disk(image, before, ro)
 
 

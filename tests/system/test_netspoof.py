@@ -4,12 +4,10 @@ carol's; bob, her peer, gets exactly her real ones, carol (nobody's peer) nothin
 hypervisor blames alice for the forged ones. In netspoof-deny.dts alice and bob are not peers:
 nothing at all gets through."""
 
-import inspect
 import re
 
-import pytest
 
-from harness import Boot, hv_lines, vm_lines
+from harness import Boot, hv_lines, run_to_exit, vm_lines
 
 # ---- what the hypervisor is assumed to print: adjust here once hv/virtio/net.c settles ----
 # A forged source MAC dropped, blamed on the VM that sent it (rate limited, so at least one).
@@ -24,22 +22,8 @@ DONE = re.compile(r"^netspoof: done, sent (\d+) real and (\d+) spoofed \((\d+) t
 MAC = {"alice": "02:00:00:00:00:01", "bob": "02:00:00:00:00:02", "carol": "02:00:00:00:00:03"}
 
 
-def boot_with_net(config):
-    """The harness option for the board's NIC (being added with the issue 11 plumbing)."""
-    if "net" not in inspect.signature(Boot).parameters:
-        pytest.skip("needs harness Boot(net=) (issue 11 plumbing)")
-    return Boot(config, smp=2, timeout=90, net=True)
-
-
 def run(config):
-    boot = boot_with_net(config)
-    boot.start()
-    try:
-        out = boot.wait()
-    finally:
-        boot.kill()
-        print(boot.transcript())  # shown by pytest only when the test failed
-    assert boot.returncode == 0, "QEMU died"
+    out = run_to_exit(Boot(config, smp=2, timeout=90, net=True))
     assert "PANIC" not in out
     assert OFF in hv_lines(out)
     return out

@@ -22,18 +22,8 @@ static int check_part_name(const struct node_ctx *c, const char *name)
 			    "allowed", len, PVB_PART_NAME_SIZE - 1);
 		return 0;
 	}
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-		if (islower(*p) || isdigit(*p) || *p == '-')
-			continue;
-		char shown[8]; /* a control character would break the one-line message */
-		if (isprint(*p))
-			snprintf(shown, sizeof(shown), "'%c'", *p);
-		else
-			snprintf(shown, sizeof(shown), "'\\x%02x'", *p);
-		diag_report(c->diag, c->path, "partition name: character %s is not allowed (use a-z "
-			    "0-9 -)", shown);
+	if (!node_name_chars(c, "partition name", name, "-"))
 		return 0;
-	}
 	return len > 0; /* dtc writes no empty node names; a hand-made FDT might */
 }
 

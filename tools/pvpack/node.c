@@ -1,4 +1,6 @@
 /* node.c: a config node's typed property reads and its unknown-property and unknown-node checks. */
+#include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "pvpack.h"
@@ -162,4 +164,24 @@ void node_check_children(const struct node_ctx *c, const char *const *allowed,
 		node_child_path(path, sizeof(path), c->path, name);
 		diag_report(c->diag, path, "unknown node");
 	}
+}
+
+int node_name_chars(const struct node_ctx *c, const char *what, const char *name,
+		    const char *extra)
+{
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		if (islower(*p) || isdigit(*p) || strchr(extra, *p))
+			continue;
+		char shown[8], allowed[16] = "";
+		if (isprint(*p)) /* a control character would break the one-line message */
+			snprintf(shown, sizeof(shown), "'%c'", *p);
+		else
+			snprintf(shown, sizeof(shown), "'\\x%02x'", *p);
+		for (const char *e = extra; *e && strlen(allowed) + 3 < sizeof(allowed); e++)
+			snprintf(allowed + strlen(allowed), sizeof(allowed) - strlen(allowed), " %c", *e);
+		diag_report(c->diag, c->path, "%s: character %s is not allowed (use a-z 0-9%s)", what,
+			    shown, allowed);
+		return 0;
+	}
+	return 1;
 }

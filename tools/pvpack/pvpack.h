@@ -108,6 +108,10 @@ enum prop_result node_range(const struct node_ctx *c, const char *name, uint64_t
 enum prop_result node_cells(const struct node_ctx *c, const char *name, int required,
 			    const fdt32_t **cells, int *count);
 uint32_t node_cell(const fdt32_t *cells, int i);
+/* Every character of name is a-z, 0-9 or one of extra; else reports the first other one as
+ * "<what>: character 'c' is not allowed (use a-z 0-9 <extra>)" and returns 0. */
+int node_name_chars(const struct node_ctx *c, const char *what, const char *name,
+		    const char *extra);
 void node_check_props(const struct node_ctx *c, const char *const *known, size_t known_count);
 void node_check_children(const struct node_ctx *c, const char *const *allowed,
 			 size_t allowed_count);

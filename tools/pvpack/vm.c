@@ -53,19 +53,8 @@ static void check_name(const struct node_ctx *c, struct pvb_vm *vm)
 	if (len >= PVB_NAME_SIZE)
 		diag_report(c->diag, c->path, "name: is %zu characters, at most %u are allowed", len,
 			    PVB_NAME_SIZE - 1);
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-		if (islower(*p) || isdigit(*p) || *p == '_' || *p == '-')
-			continue;
-		char shown[8]; /* a control character would break the one-line message */
-		if (isprint(*p))
-			snprintf(shown, sizeof(shown), "'%c'", *p);
-		else
-			snprintf(shown, sizeof(shown), "'\\x%02x'", *p);
-		diag_report(c->diag, c->path, "name: character %s is not allowed (use a-z 0-9 _ -)",
-			    shown);
+	if (!node_name_chars(c, "name", name, "_-"))
 		ok = 0;
-		break;
-	}
 	if (ok)
 		memcpy(vm->name, name, len);
 }
