@@ -7,6 +7,7 @@ A result that a run did not print (say, the hypervisor cannot do it yet) shows a
 """
 
 import datetime
+import json
 import os
 import re
 import selectors
@@ -264,7 +265,8 @@ def vsock_bench():
         text = "" if error else run_qemu_typing(
             ["-M", "virt,virtualization=on,gic-version=3", *COMMON, "-kernel",
              str(BUILD / "pocketvisor.bin"), "-initrd", str(bundle)],
-            "pocketvisor: linux ready", "vsockt rt 4 5000 1000 64", r"vsockt: (rt|.*:)")
+            "pocketvisor: linux ready", "vsockt rt 4 5000 1000 64",
+            r"vsockt: (rt \d+ 64 ticks \d+\s|.*:)")  # the whole line: output comes in pieces
         m = LINUX_RT.search(text)
         linux = (f"{int(m.group(2)) * 16 // int(m.group(1)):,}" if m else
                  f"missing ({error or 'no vsockt line'})")
@@ -276,6 +278,116 @@ def vsock_bench():
             "both cores' work. The Linux row is vsockt's counter ticks x 16 per round trip: "
             "everything either VM and the hypervisor executed, on one core.\n\n" +
             "\n".join(rows) + "\n\n" + "".join(f"- {n}.\n" for n in notes))
+
+
+# Block and TCP throughput (issue 11): Linux under pocketvisor with iobench.dts (a raw 72 MiB
+# partition `data` as /dev/vda and a port with uplink) beside the same Linux natively with QEMU's
+# own virtio-blk on that partition (raw offset= and size=, as tests/system/harness.py's io_args)
+# and virtio-net with the same guestfwd. One boot a side types one line: pmc (guests/linux/pmc.c)
+# counts what the core executed around each transfer, and around `true` (the shell's own cost,
+# subtracted). Not the virtual counter: waiting for QEMU's I/O, the idle core's clock warps to
+# its next deadline (sleep=off) by however far that is, so ticks per MiB vary by 2x and more.
+sys.path.insert(0, str(ROOT / "tests" / "system"))
+import netserve  # noqa: E402 - the guestfwd relay and the upload's sink
+
+IO_CONFIG = ROOT / "tests" / "configs" / "iobench.dts"
+IO_BUNDLE = BUILD / "tests" / "iobench.pvb"
+IO_DISK = BUILD / "tests" / "iobench.img"
+BLK_MIB, TCP_MIB = 64, 16
+BLK_GOAL = 1.15
+IO_LINE = (f"pmc 'dd if=/dev/vda of=/dev/null bs=1M count={BLK_MIB} iflag=direct'; "
+           f"pmc 'head -c {TCP_MIB << 20} /dev/zero | nc 10.0.2.100 80'; pmc true; "
+           "echo iobench: $((6*7))")
+PMC = re.compile(r"pmc: (\d+) instructions")
+
+
+def partition(image, name):
+    """(offset, size) in bytes of GPT partition `name` (sfdisk's dump, as harness.gpt_partition)."""
+    path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+    dump = subprocess.run(["sfdisk", "-J", str(image)], capture_output=True, text=True,
+                          check=True, env={**os.environ, "PATH": path})
+    table = json.loads(dump.stdout)["partitiontable"]
+    sector = table.get("sectorsize", 512)
+    for p in table.get("partitions", []):
+        if p.get("name") == name:
+            return p["start"] * sector, p["size"] * sector
+    raise ValueError(f"{image} has no partition {name!r}")
+
+
+def io_board(disk, window, sink_port):
+    """The board's disk and NIC (docs/storage-net.md), the guestfwd rule running netserve's relay
+    to the sink for each connection."""
+    rule = f"tcp:10.0.2.100:80-cmd:{sys.executable} {netserve.__file__} relay {sink_port}"
+    return ["-global", "virtio-mmio.force-legacy=false",
+            "-drive", "if=none,id=disk,format=raw,file=" + disk.replace(",", ",,") + window,
+            "-device", "virtio-blk-device,drive=disk",
+            "-netdev", "user,id=net,restrict=on,guestfwd=" + rule.replace(",", ",,"),
+            "-device", "virtio-net-device,netdev=net"]
+
+
+def io_run(board, disk, window):
+    """One boot typing IO_LINE: (dd, upload, empty) instruction counts and bytes the sink got, or
+    the reason there are none."""
+    with netserve.Sink() as sink:
+        text = run_qemu_typing([*board, *io_board(disk, window, sink.port)],
+                               "pocketvisor: linux ready", IO_LINE, r"iobench: 42|pmc: [a-z]")
+        received = sink.received
+    counts = [int(m) for m in PMC.findall(text)]
+    if len(counts) != 3 or f"{BLK_MIB}+0 records out" not in text:
+        tail = "\n".join(text.splitlines()[-8:])
+        return None, f"no counts; the end of its output:\n\n```\n{tail}\n```"
+    if received != TCP_MIB << 20:
+        return None, f"the sink got {received} bytes, not {TCP_MIB << 20}"
+    return counts, None
+
+
+def io_bench():
+    if not (LINUX_DIR / "initramfs.cpio.gz").is_file():
+        return "## Block and TCP throughput (issue 11)\n\nNot run: build/linux is missing.\n"
+    r = subprocess.run(["sh", "scripts/mkdisk.sh", str(IO_CONFIG.relative_to(ROOT)),
+                        str(IO_DISK.relative_to(ROOT)), str(PVPACK)], cwd=ROOT,
+                       capture_output=True, text=True)
+    error = (r.stdout + r.stderr).strip() if r.returncode else pack(IO_CONFIG, IO_BUNDLE)
+    cols, notes = {}, []
+    if error:
+        notes.append(f"not run: {error}")
+    else:
+        offset, size = partition(IO_DISK, "data")
+        disk = str(IO_DISK.relative_to(ROOT))
+        for label, board, window in [
+                ("native", LINUX_NATIVE, f",offset={offset},size={size}"),
+                ("pocketvisor", ["-M", "virt,virtualization=on,gic-version=3", *COMMON,
+                                 "-kernel", str(BUILD / "pocketvisor.bin"),
+                                 "-initrd", str(IO_BUNDLE)], "")]:
+            counts, why = io_run(board, disk, window)
+            if counts:
+                cols[label] = counts
+            else:
+                notes.append(f"{label}: {why}")
+    rows = ["| | native | pocketvisor | ratio | goal |", "|---|--:|--:|--:|--:|"]
+    for i, (what, mib, goal) in enumerate([
+            (f"block: `dd` {BLK_MIB} MiB from /dev/vda, bs=1M iflag=direct", BLK_MIB, BLK_GOAL),
+            (f"TCP: {TCP_MIB} MiB to the host (busybox `nc`, guestfwd)", TCP_MIB, None)]):
+        per = {k: (v[i] - v[2]) // mib for k, v in cols.items()}
+        ratio = (f"{per['pocketvisor'] / per['native']:.3f}"
+                 if len(per) == 2 else "")
+        if goal and ratio:
+            ratio += f" ({'meets' if float(ratio) <= goal else 'misses'} the goal)"
+        rows.append(f"| {what} | {cell(per.get('native', 'missing'))} | "
+                    f"{cell(per.get('pocketvisor', 'missing'))} | {ratio} | "
+                    f"{'at most ' + str(goal) if goal else ''} |")
+    raw = "".join(f"- raw {k}: dd {v[0]:,}, upload {v[1]:,}, `true` {v[2]:,}.\n"
+                  for k, v in cols.items())
+    return ("## Block and TCP throughput (issue 11)\n\n"
+            "Instructions per MiB: Debian's Linux, 1 vCPU, 256 MiB, natively with QEMU's own "
+            "virtio-blk (the GPT partition `data` of a sparse image, 72 MiB, so `dd` reads zeros "
+            "from QEMU, not from a page cache: iflag=direct) and virtio-net (user net, "
+            "restrict=on, guestfwd to a sink on the host's loopback that reads and discards), "
+            "and under pocketvisor as the one VM of `tests/configs/iobench.dts` on the same "
+            "disk and NIC. Each count is `pmc` around the command (guests/linux/pmc.c: a "
+            "cpu-wide perf counter of retired instructions; under pocketvisor the VM has `pmu;` "
+            "and it counts EL2 as well) minus `pmc true`, one boot a side.\n\n" +
+            "\n".join(rows) + "\n\n" + raw + "".join(f"- {n}\n" for n in notes))
 
 
 def cell(v):
@@ -329,6 +441,10 @@ def notes_for(name, text, ending, found):
 
 
 def main():
+    # `run.py io` (`make bench BENCH=io`): only that section, printed; the report is left as is.
+    if sys.argv[1:] == ["io"]:
+        print(io_bench())
+        return 0
     if not (BUILD / "guests" / "bench.elf").is_file():
         print("bench: build/guests/bench.elf is missing: run `make guests`", file=sys.stderr)
         return 1
@@ -351,6 +467,8 @@ def main():
     print(linux)
     vsock = vsock_bench()
     print(vsock)
+    io = io_bench()
+    print(io)
     for n in notes:
         print(n)
     today = datetime.date.today().isoformat()
@@ -361,7 +479,7 @@ def main():
         "# pocketvisor performance\n\n"
         f"Generated by `make bench` (bench/run.py) on {today} at commit {commit()};\n"
         "do not edit by hand. All numbers are instructions (fewer is better).\n\n"
-        f"{tab}\n\n" + "".join(f"- {n}\n" for n in notes) + "\n" + linux + "\n" + vsock + "\n" + METHOD +
+        f"{tab}\n\n" + "".join(f"- {n}\n" for n in notes) + "\n" + linux + "\n" + vsock + "\n" + io + "\n" + METHOD +
         f"\n## Raw output\n\n```\n{raw}\n```\n")
     print(f"bench: wrote {REPORT.relative_to(ROOT)}")
     return 0

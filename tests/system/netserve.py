@@ -7,6 +7,8 @@ It listens on 127.0.0.1 only, on a free port the kernel picks, and answers in a 
 own until the `with` ends. Requests are counted (server.requests) and not logged: a test asserts
 on what the guest printed, not on the server's chatter.
 
+    with Sink() as sink:                      # reads and discards, counting bytes (sink.received)
+
 `netserve.py relay PORT` is what QEMU runs for each connection the guest opens to a guestfwd
 address (harness.io_args): it copies the connection (its stdin and stdout) to and from
 127.0.0.1:PORT. QEMU's other kind of guestfwd target, a `tcp:` character device, is one stream
@@ -54,6 +56,38 @@ class Serve:
     def __exit__(self, *exc):
         self._httpd.shutdown()
         self._httpd.server_close()
+        self._thread.join(10)
+
+
+class Sink:
+    """A TCP server on 127.0.0.1:port that reads each connection to its end and discards it:
+    the far end of an upload (`make bench`). sink.received counts the bytes of all of them."""
+
+    def __init__(self):
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self._sock.getsockname()[1]
+        self.received = 0
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return  # closed by __exit__
+            threading.Thread(target=self._drain, args=(conn,), daemon=True).start()
+
+    def _drain(self, conn):
+        with conn:
+            while data := conn.recv(65536):
+                self.received += len(data)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._sock.close()
         self._thread.join(10)
 
 

@@ -151,6 +151,14 @@ static void add_cpus(struct writer *w, const struct pvb_vm *vm)
 	prop_cells(w, "interrupts", irqs, 12);
 	prop(w, "always-on", NULL, 0);
 	end(w);
+
+	/* perf/arm,pmu.yaml: a VM the config lets count sees the core's PMUv3 (vcpu_switch.c gives it
+	 * every counter). No interrupt: EL2 routes none to it, so Linux counts but cannot sample. */
+	if (vm->flags & PVB_VM_PMU) {
+		begin(w, "pmu");
+		prop_str(w, "compatible", "arm,armv8-pmuv3");
+		end(w);
+	}
 }
 
 /* No maintenance interrupt (it is EL2's) and no ITS: the VM has neither. */
