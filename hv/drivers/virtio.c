@@ -15,11 +15,14 @@
 #define D_NEXT 1u
 #define D_WRITE 2u
 
-#define BLK_PER 16u /* descriptors a block request may use: header, data, status */
-#define BLK_NUM (PBLK_SLOTS * BLK_PER)
+#define F_INDIRECT BIT(28) /* VIRTIO_RING_F_INDIRECT_DESC (2.7.5.3) */
+#define D_INDIRECT 4u
+/* A block request is one ring entry (its slot) pointing to that slot's table of descriptors:
+ * header, data, status. */
+#define BLK_PER (PBLK_DATA_SEGS + 2)
+#define BLK_NUM PBLK_SLOTS
 #define NET_NUM 16u
 #define NET_BUF 1536u /* a header and the longest frame */
-_Static_assert(PBLK_DATA_SEGS + 2 == BLK_PER, "a block request's descriptors");
 
 struct desc {
 	u64 addr;
@@ -45,6 +48,7 @@ struct pdev {
 
 static struct pdev disk, nic;
 static RING(BLK_NUM) blk_q;
+static struct desc blk_table[PBLK_SLOTS][BLK_PER] __attribute__((aligned(16)));
 static RING(NET_NUM) rx_q, tx_q;
 static u8 rx_buf[NET_NUM][NET_BUF] __attribute__((aligned(64)));
 static u8 tx_buf[NET_NUM][NET_BUF] __attribute__((aligned(64)));
@@ -129,7 +133,7 @@ static void start(struct pdev *p)
 
 static bool disk_init(struct pdev *p)
 {
-	if (!begin(p, F_BLK_FLUSH, 1, BLK_NUM))
+	if (!(begin(p, F_BLK_FLUSH | F_INDIRECT, 1, BLK_NUM) & F_INDIRECT))
 		return false;
 	disk_sectors = (u64)reg(p, VMMIO_CONFIG)[1] << 32 | reg(p, VMMIO_CONFIG)[0];
 	queue_set(p, 0, BLK_NUM, blk_q.d, &blk_q.avail_flags, &blk_q.used_flags);
@@ -187,23 +191,24 @@ u64 pblk_sectors(void)
 	return disk.base ? disk_sectors : 0;
 }
 
-static void put_desc(u32 i, paddr_t pa, u32 len, u16 flags)
+static void put_desc(struct desc *t, u32 i, paddr_t pa, u32 len, u16 flags)
 {
-	blk_q.d[i] = (struct desc){ pa.pa, len, flags, (u16)(i + 1) };
+	t[i] = (struct desc){ pa.pa, len, flags, (u16)(i + 1) };
 }
 
 void pblk_submit(const struct pblk_req *r, u32 tag)
 {
-	u32 i = tag * BLK_PER;
+	struct desc *t = blk_table[tag];
 	u64 *h = (u64 *)blk_hdr[tag];
 	h[0] = r->type;
 	h[1] = r->sector;
-	put_desc(i, pa_init(pa_of(h)), 16, D_NEXT);
+	put_desc(t, 0, pa_init(pa_of(h)), 16, D_NEXT);
 	for (u32 s = 0; s < r->count; s++)
-		put_desc(i + 1 + s, r->seg[s].pa, r->seg[s].len,
+		put_desc(t, 1 + s, r->seg[s].pa, r->seg[s].len,
 			 (u16)(D_NEXT | (r->type == 0 ? D_WRITE : 0)));
-	put_desc(i + 1 + r->count, r->status, 1, D_WRITE);
-	blk_q.avail[blk_q.avail_idx % BLK_NUM] = (u16)i;
+	put_desc(t, 1 + r->count, r->status, 1, D_WRITE);
+	blk_q.d[tag] = (struct desc){ pa_of(t), 16 * (r->count + 2), D_INDIRECT, 0 };
+	blk_q.avail[blk_q.avail_idx % BLK_NUM] = (u16)tag;
 	publish(&blk_q.avail_idx);
 	notify(&disk, 0);
 }
@@ -212,8 +217,8 @@ void pblk_poll(void)
 {
 	while (disk.last_used[0] != used_idx(&blk_q.used_idx)) {
 		u32 id = blk_q.used[disk.last_used[0]++ % BLK_NUM].id;
-		if (id < BLK_NUM && id % BLK_PER == 0)
-			blk_done(id / BLK_PER);
+		if (id < BLK_NUM)
+			blk_done(id);
 	}
 }
 
@@ -271,7 +276,8 @@ static void nic_irq(void)
 		u32 k = nic.last_used[0]++ % NET_NUM, id = rx_q.used[k].id, len = rx_q.used[k].len;
 		if (id >= NET_NUM)
 			continue;
-		struct vq_chain c = vq_hv_chain(rx_buf[id], len < NET_BUF ? len : NET_BUF);
+		struct vq_chain c;
+		vq_hv_chain(&c, rx_buf[id], len < NET_BUF ? len : NET_BUF);
 		net_uplink_receive(&c);
 		rx_post(id);
 		repost = true;

@@ -169,19 +169,36 @@ void vq_copy(const struct vq_chain *dst, u32 doff, const struct vq_chain *src, u
 	}
 }
 
-struct vq_chain vq_hv_chain(const void *p, u32 n)
+/* Only what a one-segment chain uses is written: the rest of seg[] is never read. */
+void vq_hv_chain(struct vq_chain *c, const void *p, u32 n)
 {
-	return (struct vq_chain){ .count = 1, .len = n, .seg = { { pa_init((u64)(uintptr_t)p), n } } };
+	c->count = 1;
+	c->out_len = c->len = n;
+	c->seg[0] = (struct vq_seg){ pa_init((u64)(uintptr_t)p), n };
+}
+
+/* n bytes between a hypervisor buffer and a chain at off, either way. */
+static void hv_copy(const struct vq_chain *c, u32 off, u8 *p, u32 n, bool to_chain)
+{
+	while (n) {
+		u32 o = off;
+		const struct vq_seg *s = vq_seg_at(c, &o);
+		u32 k = min32(n, s->len - o);
+		u8 *g = pa_ptr(pa_add(s->pa, o));
+		if (to_chain)
+			move(g, p, k);
+		else
+			move(p, g, k);
+		off += k, p += k, n -= k;
+	}
 }
 
 void vq_write(const struct vq_chain *dst, u32 doff, const void *src, u32 n)
 {
-	struct vq_chain s = vq_hv_chain(src, n);
-	vq_copy(dst, doff, &s, 0, n);
+	hv_copy(dst, doff, (u8 *)(uintptr_t)src, n, true);
 }
 
 void vq_read(void *dst, const struct vq_chain *src, u32 soff, u32 n)
 {
-	struct vq_chain d = vq_hv_chain(dst, n);
-	vq_copy(&d, 0, src, soff, n);
+	hv_copy(src, soff, dst, n, false);
 }

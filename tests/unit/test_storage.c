@@ -707,26 +707,28 @@ TEST(blk_data_split_at_odd_offsets)
 
 TEST(blk_more_data_buffers_than_seg_max_is_ioerr)
 {
+	const u32 n = PBLK_DATA_SEGS;
 	one_vm_two_disks();
 	u64 h = req_hdr(0, 0, T_IN, 0);
-	struct buf b[16] = { { h, 16, false } };
-	for (u32 i = 0; i < 15; i++)
+	struct buf b[PBLK_DATA_SEGS + 2] = { { h, 16, false } };
+	for (u32 i = 0; i < n; i++)
 		b[1 + i] = (struct buf){ data_ipa(0) + 512u * i, 512, true };
-	b[15] = (struct buf){ h + 16, 1, true }; /* 14 data buffers + status: the most that fit */
-	offer(0, 1, 0, b, 16);
+	b[1 + n] = (struct buf){ h + 16, 1, true }; /* seg_max data buffers + status: the most */
+	offer(0, 1, 0, b, n + 2);
 	kick(0, 1, 0);
 	EXPECT_EQ(fake.submits, 1);
+	EXPECT_EQ(fake.req[0].count, n);
 	disk_drain();
 	EXPECT_EQ(status_of(0, 0), S_OK);
-	/* 15 data buffers, the status in the 15th's last byte: one more than seg_max */
+	/* seg_max + 1 data buffers, the status in the last one's last byte: one too many */
 	h = req_hdr(0, 1, T_IN, 0);
 	b[0] = (struct buf){ h, 16, false };
-	for (u32 i = 0; i < 15; i++)
-		b[1 + i] = (struct buf){ data_ipa(1) + 512u * i, i == 14 ? 513 : 512, true };
-	offer(0, 1, 0, b, 16);
+	for (u32 i = 0; i <= n; i++)
+		b[1 + i] = (struct buf){ data_ipa(8) + 512u * i, i == n ? 513 : 512, true };
+	offer(0, 1, 0, b, n + 2);
 	kick(0, 1, 0);
 	disk_drain();
-	EXPECT_EQ(*gpa(0, data_ipa(1) + 512u * 15), S_IOERR);
+	EXPECT_EQ(*gpa(0, data_ipa(8) + 512u * (n + 1)), S_IOERR);
 	EXPECT_EQ(fake.submits, 1);
 }
 
@@ -1062,7 +1064,8 @@ static void uplink_send(const u8 *dst, const u8 *src, u32 len, u32 seed)
 	static u8 buf[NET_HDR + 2048];
 	memset(buf, 0, NET_HDR);
 	frame(buf + NET_HDR, dst, src, len, seed);
-	struct vq_chain c = vq_hv_chain(buf, NET_HDR + len);
+	struct vq_chain c;
+	vq_hv_chain(&c, buf, NET_HDR + len);
 	spin_lock(&virtio_lock);
 	net_uplink_receive(&c);
 	spin_unlock(&virtio_lock);

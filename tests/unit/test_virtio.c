@@ -16,9 +16,9 @@
 #define RAM_BASE TEST_RAM_BASE
 #define RAM_SIZE TEST_RAM_SIZE
 #define RING_OFF 0x100000u /* queue q: desc at + q * 0x4000, avail + 0x1000, used + 0x2000 */
-#define BUF_OFF 0x140000u  /* rx buffer i of queue 0, tx buffer i: 0x1000 bytes each */
+#define BUF_OFF 0x140000u  /* rx buffer i of queue 0, tx buffer i: 0x800 bytes each */
 #define TXBUF_OFF 0x180000u
-#define QNUM 32u
+#define QNUM 128u
 
 /* ---- VMs from a bundle ---- */
 
@@ -112,7 +112,7 @@ static void offer(u32 vm, u32 q, u16 head)
 
 static void post_rx(u32 vm, u32 i)
 {
-	*desc_of(vm, 0, i) = (struct desc){ RAM_BASE + BUF_OFF + 0x1000u * i, 0x1000, 2, 0 };
+	*desc_of(vm, 0, i) = (struct desc){ RAM_BASE + BUF_OFF + 0x800u * i, 0x800, 2, 0 };
 	offer(vm, 0, (u16)i);
 }
 
@@ -159,7 +159,7 @@ static u32 tx_slot[8];
 static void send(u32 vm, u64 dst_cid, u32 sport, u32 dport, u16 op, const void *data, u32 len)
 {
 	u32 i = tx_slot[vm]++ % QNUM;
-	u64 buf = RAM_BASE + TXBUF_OFF + 0x1000u * i;
+	u64 buf = RAM_BASE + TXBUF_OFF + 0x800u * i;
 	struct hdr h = { .src_cid = vms[vm].cfg->cid, .dst_cid = dst_cid, .src_port = sport,
 			 .dst_port = dport, .len = len, .type = 1, .op = op, .buf_alloc = 65536 };
 	memcpy(gpa(vm, buf), &h, sizeof(h));
@@ -881,7 +881,7 @@ TEST(interrupt_suppression)
 
 /* ---- the vsock router ---- */
 
-#define BIG_OFF 0x1a0000u /* a 64 KiB tx buffer area */
+#define BIG_OFF 0x1c0000u /* a 64 KiB tx buffer area */
 
 /* Gives vm's rx buffers, one per used entry, back (as recv does) and notifies queue 0. */
 static void repost_all(u32 vm)
@@ -1112,7 +1112,7 @@ TEST(stream_table_full)
 static void send_hdr(u32 vm, struct hdr h)
 {
 	u32 i = tx_slot[vm]++ % QNUM;
-	u64 buf = RAM_BASE + TXBUF_OFF + 0x1000u * i;
+	u64 buf = RAM_BASE + TXBUF_OFF + 0x800u * i;
 	memcpy(gpa(vm, buf), &h, sizeof(h));
 	*desc_of(vm, 1, i) = (struct desc){ buf, (u32)sizeof(h), 0, 0 };
 	offer(vm, 1, (u16)i);
@@ -1199,7 +1199,7 @@ TEST(stalled_packet_changed_by_its_sender)
 	struct desc d[] = { { b, 44 + sizeof(big), 0, 0 } };
 	tx_chain(0, d, 1);
 	EXPECT(vms[0].vsock.stalled);
-	EXPECT_EQ(vms[0].vsock.sent, 0x1000 - 44);
+	EXPECT_EQ(vms[0].vsock.sent, 0x800 - 44); /* one rx buffer's worth */
 	/* now it says the packet is short, and so is its buffer */
 	t.len = 10;
 	memcpy(gpa(0, b), &t, sizeof(t));

@@ -19,7 +19,7 @@ bool provider_irq(u32 intid);
  * buffers by host-physical address (a VM's own RAM: no copy); the provider writes the virtio
  * status byte (VIRTIO_BLK_S_*) at status when done and calls blk_done(tag). */
 #define PBLK_SLOTS 8u      /* requests in flight at once; tag < PBLK_SLOTS */
-#define PBLK_DATA_SEGS 14u /* data buffers in one request */
+#define PBLK_DATA_SEGS 62u /* data buffers in one request (the device's seg_max) */
 struct pblk_req {
 	u32 type; /* VIRTIO_BLK_T_IN, _OUT or _FLUSH */
 	u64 sector;

@@ -10,7 +10,8 @@ struct vcpu;
 
 #define VIRTIO_QUEUES 3u      /* the most any device has (vsock: rx, tx, event) */
 #define VIRTIO_QUEUE_MAX 128u /* QueueNumMax */
-#define VIRTIO_SEGS 16u       /* buffers in one chain the devices take; more is refused */
+#define VIRTIO_SEGS 64u       /* buffers in one chain the devices take; more is refused:
+			       * a disk request's header, 62 data buffers and its status */
 
 /* One split virtqueue (virtio 1.2 section 2.7): where the driver put its rings, and how far the
  * device got. The rings live in guest RAM and are read afresh, never trusted. */
@@ -83,7 +84,7 @@ void vq_copy(const struct vq_chain *dst, u32 doff, const struct vq_chain *src, u
 void vq_write(const struct vq_chain *dst, u32 doff, const void *src, u32 n);
 void vq_read(void *dst, const struct vq_chain *src, u32 soff, u32 n);
 /* A hypervisor buffer as a one-segment chain (EL2 maps its RAM 1:1). */
-struct vq_chain vq_hv_chain(const void *p, u32 n);
+void vq_hv_chain(struct vq_chain *c, const void *p, u32 n);
 /* The segment holding byte off of the chain; *off becomes the offset within it. */
 const struct vq_seg *vq_seg_at(const struct vq_chain *c, u32 *off);
 
