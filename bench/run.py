@@ -295,7 +295,11 @@ IO_BUNDLE = BUILD / "tests" / "iobench.pvb"
 IO_DISK = BUILD / "tests" / "iobench.img"
 BLK_MIB, TCP_MIB = 64, 16
 BLK_GOAL = 1.15
-IO_LINE = (f"pmc 'dd if=/dev/vda of=/dev/null bs=1M count={BLK_MIB} iflag=direct'; "
+# The dd three times: its count varies from run to run with the timer interrupts that land in
+# it (natively by up to 50%), and the fewest is the transfer's own cost.
+BLK_RUNS = 3
+IO_LINE = ("".join(f"pmc 'dd if=/dev/vda of=/dev/null bs=1M count={BLK_MIB} iflag=direct'; "
+                   for _ in range(BLK_RUNS)) +
            f"pmc 'head -c {TCP_MIB << 20} /dev/zero | nc 10.0.2.100 80'; pmc true; "
            "echo iobench: $((6*7))")
 PMC = re.compile(r"pmc: (\d+) instructions")
@@ -333,12 +337,12 @@ def io_run(board, disk, window):
                                "pocketvisor: linux ready", IO_LINE, r"iobench: 42|pmc: [a-z]")
         received = sink.received
     counts = [int(m) for m in PMC.findall(text)]
-    if len(counts) != 3 or f"{BLK_MIB}+0 records out" not in text:
+    if len(counts) != BLK_RUNS + 2 or f"{BLK_MIB}+0 records out" not in text:
         tail = "\n".join(text.splitlines()[-8:])
         return None, f"no counts; the end of its output:\n\n```\n{tail}\n```"
     if received != TCP_MIB << 20:
         return None, f"the sink got {received} bytes, not {TCP_MIB << 20}"
-    return counts, None
+    return [min(counts[:BLK_RUNS]), *counts[BLK_RUNS:]], None
 
 
 def io_bench():
@@ -366,7 +370,8 @@ def io_bench():
                 notes.append(f"{label}: {why}")
     rows = ["| | native | pocketvisor | ratio | goal |", "|---|--:|--:|--:|--:|"]
     for i, (what, mib, goal) in enumerate([
-            (f"block: `dd` {BLK_MIB} MiB from /dev/vda, bs=1M iflag=direct", BLK_MIB, BLK_GOAL),
+            (f"block: `dd` {BLK_MIB} MiB from /dev/vda, bs=1M iflag=direct (best of "
+             f"{BLK_RUNS})", BLK_MIB, BLK_GOAL),
             (f"TCP: {TCP_MIB} MiB to the host (busybox `nc`, guestfwd)", TCP_MIB, None)]):
         per = {k: (v[i] - v[2]) // mib for k, v in cols.items()}
         ratio = (f"{per['pocketvisor'] / per['native']:.3f}"
@@ -376,7 +381,8 @@ def io_bench():
         rows.append(f"| {what} | {cell(per.get('native', 'missing'))} | "
                     f"{cell(per.get('pocketvisor', 'missing'))} | {ratio} | "
                     f"{'at most ' + str(goal) if goal else ''} |")
-    raw = "".join(f"- raw {k}: dd {v[0]:,}, upload {v[1]:,}, `true` {v[2]:,}.\n"
+    raw = "".join(f"- raw {k}: dd {v[0]:,} (the fewest of {BLK_RUNS}), upload {v[1]:,}, "
+                  f"`true` {v[2]:,}.\n"
                   for k, v in cols.items())
     return ("## Block and TCP throughput (issue 11)\n\n"
             "Instructions per MiB: Debian's Linux, 1 vCPU, 256 MiB, natively with QEMU's own "
