@@ -2,6 +2,7 @@
 #include <pv/arch.h>
 #include <pv/blk.h>
 #include <pv/bundle.h>
+#include <pv/bundle_check.h>
 #include <pv/console.h>
 #include <pv/exit.h>
 #include <pv/cpu.h>
@@ -39,25 +40,30 @@ void boot_primary(u64 dtb, u64 start)
 	struct board_info board;
 
 	log_info(NULL, "pocketvisor for %s: core 0 at EL2, counter %lu", PLAT_NAME, start);
-	if (fdt_read_board((const void *)(uintptr_t)dtb, MiB(1), &board) < 0)
+	if (fdt_read_board((const void *)(uintptr_t)dtb, MiB(1), &board, false) < 0)
 		panic("no readable board DTB at %#lx (is the image loaded as an arm64 Image?)", dtb);
 	if (board.ram_base != PLAT_RAM_BASE)
 		panic("board RAM starts at %#lx, expected %#llx", board.ram_base, PLAT_RAM_BASE);
 	if (!board.initrd_start || board.initrd_end <= board.initrd_start)
 		panic("no boot bundle: the loader must pass it as the initrd (QEMU -initrd)");
+	/* The bundle stays where the loader put it (resets reload images from it), below VM RAM. */
+	if (board.initrd_end > PLAT_RAM_BASE + PLAT_HV_RESERVED)
+		panic("boot bundle ends at %#lx, past the hypervisor's reserved RAM (%#llx)",
+		      board.initrd_end, PLAT_RAM_BASE + PLAT_HV_RESERVED);
 
 	gic_init_dist();
-	provider_probe(&board);
+	/* The board's devices are looked for (a second walk, reading every device node) only when
+	 * some VM has a disk or an uplink. */
+	const u8 *bundle = (const u8 *)(uintptr_t)board.initrd_start;
+	if (bundle_uses_board(bundle, board.initrd_end - board.initrd_start) &&
+	    fdt_read_board((const void *)(uintptr_t)dtb, MiB(1), &board, true) == 0)
+		provider_probe(&board);
 	cpu_online(0);
 	cpus[0].online = 1;
 	/* Cores that do not exist answer INVALID_PARAMETERS; they simply get no vCPUs. */
 	for (u32 id = 1; id < PLAT_CPU_COUNT; id++)
 		cpus[id].online = arch_cpu_start(id) == 0;
 
-	/* The bundle stays where the loader put it (resets reload images from it), below VM RAM. */
-	if (board.initrd_end > PLAT_RAM_BASE + PLAT_HV_RESERVED)
-		panic("boot bundle ends at %#lx, past the hypervisor's reserved RAM (%#llx)",
-		      board.initrd_end, PLAT_RAM_BASE + PLAT_HV_RESERVED);
 	if (!vm_create_all((const u8 *)(uintptr_t)board.initrd_start,
 			   board.initrd_end - board.initrd_start, PLAT_RAM_BASE + PLAT_HV_RESERVED,
 			   board.ram_base + board.ram_size))

@@ -59,3 +59,19 @@ const char *bundle_check_vm(const struct pvb_header *h, u32 i)
 			return "vCPU pinned to a core the board does not have";
 	return NULL;
 }
+
+bool bundle_uses_board(const u8 *b, u64 size)
+{
+	if (bundle_check_header(b, size))
+		return false;
+	const struct pvb_header *h = (const struct pvb_header *)b;
+	for (u32 i = 0; i < h->vm_count; i++) {
+		const struct pvb_vm *vm = &h->vms[i];
+		if (vm->net_flags & PVB_NET_UPLINK)
+			return true;
+		for (u32 d = 0; d < PVB_MAX_DISKS; d++)
+			if (vm->disks[d].part[0])
+				return true;
+	}
+	return false;
+}

@@ -51,11 +51,30 @@ TEST(fmt_truncates_and_terminates)
 
 /* ---- board DTB ---- */
 
-static void *board_dtb(int with_initrd, int addr_cells)
+/* A device node as QEMU virt writes one: compatible, reg, interrupts <GIC_SPI spi edge>. */
+static void board_device(void *fdt, const char *name, const char *compatible, uint64_t base,
+			 uint32_t spi, int addr_cells)
+{
+	fdt32_t irq[3] = { 0, cpu_to_fdt32(spi), cpu_to_fdt32(1) };
+	fdt64_t reg2[2] = { cpu_to_fdt64(base), cpu_to_fdt64(0x200) };
+	fdt32_t reg1[3] = { cpu_to_fdt32((uint32_t)base), 0, cpu_to_fdt32(0x200) };
+	fdt_begin_node(fdt, name);
+	fdt_property(fdt, "dma-coherent", NULL, 0);
+	fdt_property(fdt, "interrupts", irq, sizeof(irq));
+	if (addr_cells == 2)
+		fdt_property(fdt, "reg", reg2, sizeof(reg2));
+	else
+		fdt_property(fdt, "reg", reg1, sizeof(reg1));
+	fdt_property(fdt, "compatible", compatible, (int)strlen(compatible) + 1);
+	fdt_end_node(fdt);
+}
+
+/* flags: FDT_CREATE_FLAG_NO_NAME_DEDUP stores each property name anew, as a DTB may. */
+static void *board_dtb_flags(int with_initrd, int addr_cells, uint32_t flags)
 {
 	size_t size = 4096;
 	void *fdt = malloc(size);
-	fdt_create(fdt, (int)size);
+	fdt_create_with_flags(fdt, (int)size, flags);
 	fdt_finish_reservemap(fdt);
 	fdt_begin_node(fdt, "");
 	fdt_property_u32(fdt, "#address-cells", (uint32_t)addr_cells);
@@ -79,26 +98,60 @@ static void *board_dtb(int with_initrd, int addr_cells)
 		fdt_property_u32(fdt, "linux,initrd-end", 0x48100000);
 	}
 	fdt_end_node(fdt);
+	board_device(fdt, "pl011@9000000", "arm,pl011", 0x9000000, 1, addr_cells);
+	board_device(fdt, "virtio_mmio@a000000", "virtio,mmio", 0xa000000, 16, addr_cells);
+	board_device(fdt, "virtio_mmio@a000200", "virtio,mmio", 0xa000200, 17, addr_cells);
+	fdt_begin_node(fdt, "intc");
+	board_device(fdt, "virtio_mmio@b000000", "virtio,mmio", 0xb000000, 9, addr_cells);
+	fdt_end_node(fdt);
 	fdt_end_node(fdt);
 	fdt_finish(fdt);
 	return fdt;
+}
+
+static void *board_dtb(int with_initrd, int addr_cells)
+{
+	return board_dtb_flags(with_initrd, addr_cells, 0);
 }
 
 TEST(fdt_reads_ram_and_initrd)
 {
 	void *dtb = board_dtb(1, 2);
 	struct board_info b;
-	EXPECT_EQ(fdt_read_board(dtb, fdt_totalsize(dtb), &b), 0);
+	EXPECT_EQ(fdt_read_board(dtb, fdt_totalsize(dtb), &b, true), 0);
 	EXPECT_EQ(b.ram_base, 0x40000000);
 	EXPECT_EQ(b.ram_size, 0x40000000);
 	EXPECT_EQ(b.initrd_start, 0x48000000);
 	EXPECT_EQ(b.initrd_end, 0x48100000);
 	free(dtb);
 	dtb = board_dtb(0, 1);
-	EXPECT_EQ(fdt_read_board(dtb, fdt_totalsize(dtb), &b), 0);
+	EXPECT_EQ(fdt_read_board(dtb, fdt_totalsize(dtb), &b, true), 0);
 	EXPECT_EQ(b.ram_size, 0x20000000);
 	EXPECT_EQ(b.initrd_start, 0);
 	free(dtb);
+}
+
+/* Top-level virtio,mmio nodes only (not the UART, not one inside another node), with their
+ * base and SPI; with names stored once or once per property; none when not asked for. */
+TEST(fdt_finds_virtio_transports_when_asked)
+{
+	for (uint32_t flags = 0; flags <= FDT_CREATE_FLAG_NO_NAME_DEDUP; flags++) {
+		for (int cells = 1; cells <= 2; cells++) {
+			void *dtb = board_dtb_flags(1, cells, flags);
+			struct board_info b;
+			EXPECT_EQ(fdt_read_board(dtb, fdt_totalsize(dtb), &b, true), 0);
+			EXPECT_EQ(b.virtio_count, 2);
+			EXPECT_EQ(b.virtio_base[0], 0xa000000);
+			EXPECT_EQ(b.virtio_intid[0], 48);
+			EXPECT_EQ(b.virtio_base[1], 0xa000200);
+			EXPECT_EQ(b.virtio_intid[1], 49);
+			EXPECT_EQ(b.ram_base, 0x40000000);
+			EXPECT_EQ(fdt_read_board(dtb, fdt_totalsize(dtb), &b, false), 0);
+			EXPECT_EQ(b.virtio_count, 0);
+			EXPECT_EQ(b.initrd_end, 0x48100000);
+			free(dtb);
+		}
+	}
 }
 
 /* Every truncation and every single-byte corruption is refused or read within bounds (ASan
@@ -111,7 +164,7 @@ TEST(fdt_survives_truncation_and_corruption)
 	for (u32 len = 0; len < total; len++) {
 		u8 *copy = malloc(len ? len : 1);
 		memcpy(copy, dtb, len);
-		if (!EXPECT(fdt_read_board(copy, len, &b) < 0))
+		if (!EXPECT(fdt_read_board(copy, len, &b, true) < 0))
 			fprintf(stderr, "  accepted a DTB cut to %u of %u bytes\n", len, total);
 		free(copy);
 	}
@@ -119,7 +172,7 @@ TEST(fdt_survives_truncation_and_corruption)
 		u8 *copy = malloc(total);
 		memcpy(copy, dtb, total);
 		copy[i] ^= 0xa5;
-		(void)fdt_read_board(copy, total, &b);
+		(void)fdt_read_board(copy, total, &b, true);
 		free(copy);
 	}
 	free(dtb);

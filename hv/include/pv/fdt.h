@@ -15,7 +15,9 @@ struct board_info {
 	u64 virtio_base[FDT_VIRTIO_MAX];
 };
 
-/* Fills info from the flattened tree at dtb (at most max bytes are read). 0 or a negative error. */
-int fdt_read_board(const void *dtb, u64 max, struct board_info *info);
+/* Fills info from the flattened tree at dtb (at most max bytes are read). The virtio-mmio
+ * transports are looked for only with `devices`: most device nodes' properties are then read,
+ * which a boot whose VMs use no board device need not pay for. 0 or a negative error. */
+int fdt_read_board(const void *dtb, u64 max, struct board_info *info, bool devices);
 
 #endif
