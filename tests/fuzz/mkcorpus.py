@@ -118,6 +118,10 @@ BOARD = """/dts-v1/;
 		linux,initrd-end = <%(end)s>;
 	};
 	pl011@9000000 { reg = <%(uart)s>; };
+	virtio_mmio@a000000 { dma-coherent; interrupts = <0 16 1>; reg = <%(v0)s>;
+			      compatible = "virtio,mmio"; };
+	virtio_mmio@a000200 { dma-coherent; interrupts = <0 17 1>; reg = <%(v1)s>;
+			      compatible = "virtio,mmio"; };
 };
 """
 
@@ -125,10 +129,13 @@ BOARD = """/dts-v1/;
 def fdts():
     write("fdt", "virt", dtc(BOARD % dict(ac=2, sc=2, reg="0x0 0x40000000 0x0 0x40000000",
                                           start="0x0 0x48000000", end="0x0 0x48100000",
-                                          uart="0x0 0x9000000 0x0 0x1000")))
+                                          uart="0x0 0x9000000 0x0 0x1000",
+                                          v0="0x0 0xa000000 0x0 0x200",
+                                          v1="0x0 0xa000200 0x0 0x200")))
     write("fdt", "one-cell", dtc(BOARD % dict(ac=1, sc=1, reg="0x40000000 0x20000000",
                                               start="0x48000000", end="0x48001000",
-                                              uart="0x9000000 0x1000")))
+                                              uart="0x9000000 0x1000",
+                                              v0="0xa000000 0x200", v1="0xa000200 0x200")))
     write("fdt", "no-initrd", dtc("/dts-v1/;\n/ { #address-cells = <2>; #size-cells = <2>;"
                                   " memory@0 { reg = <0 0x40000000 0 0x8000000>; }; };\n"))
 
