@@ -1,9 +1,11 @@
 /* pmc.c: `pmc 'COMMAND'` runs COMMAND with /bin/sh -c and prints "pmc: N instructions": what
  * CPU 0 executed meanwhile at every exception level (a cpu-wide perf counter of retired
- * instructions; EL2 too unless the core refuses). `make bench` counts block and TCP transfers
+ * instructions; EL2 too unless the core refuses). `pmc -g 'COMMAND'` leaves EL2 out (the
+ * guest's own share: exclude_hv). `make bench` counts block and TCP transfers
  * with it: under -icount the virtual counter also jumps over idle time (sleep=off warps to the
  * next deadline while QEMU does the I/O), the instruction count does not. No C library. */
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 static long syscall6(long n, long a, long b, long c, long d, long e)
@@ -19,7 +21,7 @@ enum { SYS_READ = 63, SYS_WRITE = 64, SYS_EXIT = 93, SYS_CLONE = 220, SYS_EXECVE
        SYS_PERF_EVENT_OPEN = 241, SYS_WAIT4 = 260, SIGCHLD = 17 };
 
 /* struct perf_event_attr as of PERF_ATTR_SIZE_VER1 (include/uapi/linux/perf_event.h); the
- * flags word left 0: enabled at once, counting user, kernel and hypervisor. */
+ * flags word 0 (enabled at once, counting user, kernel and hypervisor) or exclude_hv. */
 struct perf_attr {
 	uint32_t type, size;
 	uint64_t config, sample_period, sample_type, read_format, flags;
@@ -28,6 +30,7 @@ struct perf_attr {
 };
 #define PERF_TYPE_HARDWARE 0
 #define PERF_COUNT_HW_INSTRUCTIONS 1
+#define PERF_FLAG_EXCLUDE_HV (1u << 6) /* after disabled, inherit, pinned, exclusive, user, kernel */
 
 static size_t put_u64(char *p, uint64_t v)
 {
@@ -56,16 +59,18 @@ void start(long *sp)
 {
 	long argc = sp[0];
 	char **argv = (char **)(sp + 1), **envp = argv + argc + 1;
-	if (argc != 2)
-		fail("usage: pmc 'COMMAND'\n");
+	bool guest = argc == 3 && argv[1][0] == '-' && argv[1][1] == 'g' && !argv[1][2];
+	if (argc != 2 + guest)
+		fail("usage: pmc [-g] 'COMMAND'\n");
 	struct perf_attr attr = { .type = PERF_TYPE_HARDWARE, .size = sizeof(attr),
-				  .config = PERF_COUNT_HW_INSTRUCTIONS };
+				  .config = PERF_COUNT_HW_INSTRUCTIONS,
+				  .flags = guest ? PERF_FLAG_EXCLUDE_HV : 0 };
 	long fd = syscall6(SYS_PERF_EVENT_OPEN, (long)&attr, -1, 0, -1, 0); /* all tasks, CPU 0 */
 	if (fd < 0)
 		fail("pmc: perf_event_open failed\n");
 	long pid = syscall6(SYS_CLONE, SIGCHLD, 0, 0, 0, 0);
 	if (pid == 0) {
-		char *args[] = { "/bin/sh", "-c", argv[1], NULL };
+		char *args[] = { "/bin/sh", "-c", argv[1 + guest], NULL };
 		syscall6(SYS_EXECVE, (long)args[0], (long)args, (long)envp, 0, 0);
 		fail("pmc: exec /bin/sh failed\n");
 	}

@@ -50,9 +50,9 @@ static void complete(struct vm *vm, struct vblk *b, u16 head, u32 written)
 /* The data part [from, to) of the chain as buffers, into r; false if it takes too many. */
 static bool slice(const struct vq_chain *c, u32 from, u32 to, struct pblk_req *r)
 {
-	while (from < to) {
-		u32 off = from;
-		const struct vq_seg *s = vq_seg_at(c, &off);
+	u32 off = from;
+	/* Found once, then segment by segment: a 62-buffer request is one pass, not 62. */
+	for (const struct vq_seg *s = vq_seg_at(c, &off); from < to; s++, off = 0) {
 		u32 n = s->len - off < to - from ? s->len - off : to - from;
 		if (r->count == PBLK_DATA_SEGS)
 			return false;

@@ -157,15 +157,44 @@ static void move(u8 *d, const u8 *s, u32 n)
 		*d++ = *s++;
 }
 
+/* A place in a chain: a segment and an offset inside it. Found once with vq_seg_at, then moved
+ * forward segment by segment, so a copy over many buffers is one pass, not one search each. */
+struct cursor {
+	const struct vq_seg *s;
+	u32 off;
+};
+
+static struct cursor cursor_at(const struct vq_chain *c, u32 off)
+{
+	const struct vq_seg *s = vq_seg_at(c, &off);
+	return (struct cursor){ s, off };
+}
+
+static u32 cursor_room(const struct cursor *k)
+{
+	return k->s->len - k->off;
+}
+
+static u8 *cursor_step(struct cursor *k, u32 n)
+{
+	u8 *p = pa_ptr(pa_add(k->s->pa, k->off));
+	k->off += n;
+	if (k->off == k->s->len) /* chains hold no empty segments (take_seg) */
+		k->s++, k->off = 0;
+	return p;
+}
+
 /* Callers keep every range inside the chains (their len): no segment is overrun. */
 void vq_copy(const struct vq_chain *dst, u32 doff, const struct vq_chain *src, u32 soff, u32 n)
 {
+	if (!n)
+		return; /* doff may be the chain's end: there is no segment to find */
+	struct cursor d = cursor_at(dst, doff), s = cursor_at(src, soff);
 	while (n) {
-		u32 di = doff, si = soff; /* seg_at makes them offsets within the segment */
-		const struct vq_seg *ds = vq_seg_at(dst, &di), *ss = vq_seg_at(src, &si);
-		u32 k = min32(n, min32(ds->len - di, ss->len - si));
-		move(pa_ptr(pa_add(ds->pa, di)), pa_ptr(pa_add(ss->pa, si)), k);
-		doff += k, soff += k, n -= k;
+		u32 k = min32(n, min32(cursor_room(&d), cursor_room(&s)));
+		u8 *to = cursor_step(&d, k);
+		move(to, cursor_step(&s, k), k);
+		n -= k;
 	}
 }
 
@@ -180,16 +209,17 @@ void vq_hv_chain(struct vq_chain *c, const void *p, u32 n)
 /* n bytes between a hypervisor buffer and a chain at off, either way. */
 static void hv_copy(const struct vq_chain *c, u32 off, u8 *p, u32 n, bool to_chain)
 {
+	if (!n)
+		return;
+	struct cursor g = cursor_at(c, off);
 	while (n) {
-		u32 o = off;
-		const struct vq_seg *s = vq_seg_at(c, &o);
-		u32 k = min32(n, s->len - o);
-		u8 *g = pa_ptr(pa_add(s->pa, o));
+		u32 k = min32(n, cursor_room(&g));
+		u8 *q = cursor_step(&g, k);
 		if (to_chain)
-			move(g, p, k);
+			move(q, p, k);
 		else
-			move(p, g, k);
-		off += k, p += k, n -= k;
+			move(p, q, k);
+		p += k, n -= k;
 	}
 }
 
