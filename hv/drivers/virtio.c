@@ -11,6 +11,7 @@
 #include <pv/string.h>
 #include <pv/virtio_regs.h>
 
+#define F_BLK_SEG_MAX BIT(2)
 #define F_BLK_FLUSH BIT(9)
 #define D_NEXT 1u
 #define D_WRITE 2u
@@ -59,6 +60,7 @@ static u8 tx_buf[NET_NUM][NET_BUF] __attribute__((aligned(64))) NOINIT;
 static u8 blk_hdr[PBLK_SLOTS][16] __attribute__((aligned(16)));
 static u8 boot_status;
 static u64 disk_sectors;
+static u32 disk_segs = PBLK_DATA_SEGS;
 static u32 tx_free = NET_NUM; /* tx buffers not at the NIC; they go round in ring order */
 
 static volatile u32 *reg(const struct pdev *p, u32 off)
@@ -137,12 +139,17 @@ static void start(struct pdev *p)
 
 static bool disk_init(struct pdev *p)
 {
-	if (!(begin(p, F_BLK_FLUSH | F_INDIRECT, 1, BLK_NUM) & F_INDIRECT))
+	u64 f = begin(p, F_BLK_SEG_MAX | F_BLK_FLUSH | F_INDIRECT, 1, BLK_NUM);
+	if (!(f & F_INDIRECT))
 		return false;
 	disk_sectors = (u64)reg(p, VMMIO_CONFIG)[1] << 32 | reg(p, VMMIO_CONFIG)[0];
+	if (f & F_BLK_SEG_MAX) /* 5.2.4: its seg_max, at config offset 12 */
+		disk_segs = reg(p, VMMIO_CONFIG)[3] - 1 < PBLK_DATA_SEGS ? reg(p, VMMIO_CONFIG)[3]
+									  : PBLK_DATA_SEGS;
 	queue_set(p, 0, BLK_NUM, blk_q.d, &blk_q.avail_flags, &blk_q.used_flags);
 	start(p);
-	log_info(NULL, "board disk: virtio-blk at %#lx, %lu sectors", p->base, disk_sectors);
+	log_info(NULL, "board disk: virtio-blk at %#lx, %lu sectors, %u buffers a request", p->base,
+		 disk_sectors, disk_segs);
 	return true;
 }
 
@@ -193,6 +200,11 @@ void provider_probe(const struct board_info *board)
 u64 pblk_sectors(void)
 {
 	return disk.base ? disk_sectors : 0;
+}
+
+u32 pblk_segs(void)
+{
+	return disk_segs;
 }
 
 static void put_desc(struct desc *t, u32 i, paddr_t pa, u32 len, u16 flags)
@@ -280,7 +292,7 @@ static void nic_irq(void)
 		u32 k = nic.last_used[0]++ % NET_NUM, id = rx_q.used[k].id, len = rx_q.used[k].len;
 		if (id >= NET_NUM)
 			continue;
-		struct vq_chain c;
+		VQ_CHAIN(c, 1);
 		vq_hv_chain(&c, rx_buf[id], len < NET_BUF ? len : NET_BUF);
 		net_uplink_receive(&c);
 		rx_post(id);

@@ -54,7 +54,7 @@ static bool slice(const struct vq_chain *c, u32 from, u32 to, struct pblk_req *r
 	/* Found once, then segment by segment: a 62-buffer request is one pass, not 62. */
 	for (const struct vq_seg *s = vq_seg_at(c, &off); from < to; s++, off = 0) {
 		u32 n = s->len - off < to - from ? s->len - off : to - from;
-		if (r->count == PBLK_DATA_SEGS)
+		if (r->count == pblk_segs())
 			return false;
 		r->seg[r->count++] = (struct vq_seg){ pa_add(s->pa, off), n };
 		from += n;
@@ -67,7 +67,8 @@ static u32 request(struct vm *vm, struct vblk *b, const struct vq_chain *c, u32 
 		   u32 *written)
 {
 	struct blk_hdr h;
-	struct pblk_req r = { 0 };
+	static struct pblk_req r; /* 4 KiB: not on a stack; virtio_lock is held */
+	r.type = 0, r.sector = 0, r.count = 0;
 	u32 end = (u32)c->len - 1, off = end; /* the status byte: the chain's last */
 	vq_read(&h, c, 0, HDR);
 	const struct vq_seg *st = vq_seg_at(c, &off); /* before off is read: it sets off */
@@ -110,14 +111,19 @@ static u32 free_slot(void)
 static void run(struct vm *vm, struct vblk *b)
 {
 	struct virtio_dev *d = &b->dev;
-	struct vq_chain c;
+	/* A request of 256 buffers (through an indirect table) does not fit a stack; one chain
+	 * serves every disk, under virtio_lock. */
+	static struct vq_seg segs[VIRTIO_TABLE_MAX];
+	struct vq_chain c = { .cap = VIRTIO_TABLE_MAX, .seg = segs };
 	b->wait = 0;
-	while (d->live && vq_peek(vm, d, 0, VQ_MIXED, &c)) {
+	while (d->live) {
 		u32 tag = free_slot(), written = 1;
 		if (tag == PBLK_SLOTS || b->busy == BUSY_MAX) {
-			b->wait = 1;
+			b->wait = vq_pending(vm, d, 0) != 0; /* walked when there is room */
 			return;
 		}
+		if (!vq_peek(vm, d, 0, VQ_MIXED, &c))
+			return;
 		if (c.out_len < HDR || c.len == c.out_len || c.len > 0xffffffffu) {
 			virtio_fail(vm, d, "request without header or status", 0);
 			return;
@@ -171,12 +177,12 @@ void blk_reset(struct vm *vm, struct vblk *b)
 
 u64 blk_features(const struct vblk *b)
 {
-	return VIRTIO_F_VERSION_1 | F_SEG_MAX | F_FLUSH | (b->ro ? F_RO : 0);
+	return VIRTIO_F_VERSION_1 | VIRTIO_F_INDIRECT_DESC | F_SEG_MAX | F_FLUSH | (b->ro ? F_RO : 0);
 }
 
 void blk_config(const struct vblk *b, u8 cfg[16])
 {
-	u32 seg_max = PBLK_DATA_SEGS;
+	u32 seg_max = pblk_segs();
 	memcpy(cfg, &b->sectors, 8);
 	memcpy(cfg + 12, &seg_max, 4);
 }

@@ -35,7 +35,7 @@ static void rx_put(struct vm *vm, const struct vq_chain *f, u32 len)
 {
 	static const u8 hdr[NET_HDR] = { [10] = 1 }; /* num_buffers 1; no offloads */
 	struct vnet *n = &vm->net;
-	struct vq_chain c;
+	VQ_CHAIN(c, VIRTIO_SEGS);
 	if (!n->dev.live || !vq_peek(vm, &n->dev, NET_RX, VQ_IN, &c) || c.len < NET_HDR + len) {
 		n->drop_full++;
 		return;
@@ -80,7 +80,7 @@ static void tx_run(struct vm *vm)
 {
 	struct vnet *n = &vm->net;
 	struct virtio_dev *d = &n->dev;
-	struct vq_chain c;
+	VQ_CHAIN(c, VIRTIO_SEGS);
 	bool irq = false;
 	n->stalled = 0;
 	for (u32 budget = d->vq[NET_TX].num; budget-- && d->live &&

@@ -56,7 +56,7 @@ static const char *take_seg(const struct vm *vm, u32 dir, const struct desc *ds,
 		return "wrong buffer direction";
 	if (ds->len == 0)
 		return NULL; /* nothing to move; some drivers leave empty ones in a chain */
-	if (c->count == VIRTIO_SEGS)
+	if (c->count == c->cap)
 		return "descriptor chain too long";
 	struct vq_seg *s = &c->seg[c->count];
 	if (!vm_guest_buffer(vm, ds->addr, ds->len, &s->pa))
@@ -69,19 +69,29 @@ static const char *take_seg(const struct vm *vm, u32 dir, const struct desc *ds,
 	return NULL;
 }
 
-/* The chain from head, or what is wrong with it. */
-static const char *walk(const struct vm *vm, const struct virtq *vq, u32 dir, u16 head,
-			struct vq_chain *c)
+/* Guest memory, read once: a descriptor as two 64-bit loads (an indirect table need not be
+ * aligned; EL2 runs without alignment checks, see move()). */
+typedef u64 __attribute__((aligned(1), may_alias)) u64_any;
+
+static void load_desc(struct desc *ds, paddr_t at)
+{
+	const volatile u64_any *p = pa_ptr(at);
+	u64 lo = p[0], hi = p[1];
+	*ds = (struct desc){ lo, (u32)hi, (u16)(hi >> 32), (u16)(hi >> 48) };
+}
+
+/* The chain through n descriptors at table (the ring's, or an indirect table) from entry i, or
+ * what is wrong with it. A chain longer than its table revisits an entry: a loop (2.7.5.3.1). */
+static const char *walk_table(const struct vm *vm, paddr_t table, u32 n, u32 dir, u32 i,
+			      struct vq_chain *c)
 {
 	struct desc ds;
-	*c = (struct vq_chain){ .head = head };
-	/* A chain longer than the queue revisits a descriptor: it is a loop (2.7.5.3.1). */
-	for (u32 n = 0, i = head;; n++) {
-		if (n == vq->num)
+	for (u32 k = 0;; k++) {
+		if (k == n)
 			return "descriptor chain too long";
-		if (i >= vq->num)
+		if (i >= n)
 			return "descriptor index out of range";
-		memcpy(&ds, pa_ptr(pa_add(vq->ring_pa[VQ_DESC], (u64)i * sizeof(ds))), sizeof(ds));
+		load_desc(&ds, pa_add(table, (u64)i * sizeof(ds)));
 		const char *why = take_seg(vm, dir, &ds, c);
 		if (why)
 			return why;
@@ -91,13 +101,38 @@ static const char *walk(const struct vm *vm, const struct virtq *vq, u32 dir, u1
 	}
 }
 
+/* The chain from head, or what is wrong with it. With `indirect` negotiated, the head may be
+ * the one descriptor of its chain and name a table of up to VIRTIO_TABLE_MAX descriptors in the
+ * VM's RAM, whose own entries are plain (2.7.5.3.1): the table is walked instead. */
+static const char *walk(const struct vm *vm, const struct virtq *vq, u32 dir, u16 head,
+			bool indirect, struct vq_chain *c)
+{
+	c->head = head;
+	c->count = 0;
+	c->len = c->out_len = 0;
+	if (head >= vq->num)
+		return "descriptor index out of range";
+	struct desc ds;
+	load_desc(&ds, pa_add(vq->ring_pa[VQ_DESC], (u64)head * sizeof(ds)));
+	if (!(ds.flags & DESC_F_INDIRECT) || !indirect)
+		return walk_table(vm, vq->ring_pa[VQ_DESC], vq->num, dir, head, c);
+	paddr_t table;
+	if (ds.flags & DESC_F_NEXT)
+		return "indirect descriptor with next";
+	if (!ds.len || ds.len % sizeof(ds) || ds.len / sizeof(ds) > VIRTIO_TABLE_MAX)
+		return "bad indirect table size";
+	if (!vm_guest_buffer(vm, ds.addr, ds.len, &table))
+		return "indirect table outside RAM";
+	return walk_table(vm, table, ds.len / (u32)sizeof(ds), dir, 0, c);
+}
+
 bool vq_peek(struct vm *vm, struct virtio_dev *d, u32 q, u32 dir, struct vq_chain *c)
 {
 	struct virtq *vq = &d->vq[q];
 	if (!vq_pending(vm, d, q))
 		return false;
 	u16 head = load16(pa_add(vq->ring_pa[VQ_AVAIL], 4 + 2u * (vq->last_avail & (vq->num - 1u))));
-	const char *why = walk(vm, vq, dir, head, c);
+	const char *why = walk(vm, vq, dir, head, (d->drv_features & VIRTIO_F_INDIRECT_DESC) != 0, c);
 	if (why)
 		virtio_fail(vm, d, why, q);
 	return !why;
@@ -144,7 +179,6 @@ static u32 min32(u32 a, u32 b)
 /* Payload sits at any offset (after a 44-byte header, say), so the copy does not wait for both
  * sides to be aligned: EL2 maps RAM as Normal memory and runs without SCTLR_EL2.A, where
  * unaligned loads and stores are allowed (Arm ARM B2.5.2). Two words a round: LDP/STP. */
-typedef u64 __attribute__((aligned(1), may_alias)) u64_any;
 
 static void move(u8 *d, const u8 *s, u32 n)
 {

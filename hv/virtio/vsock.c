@@ -158,7 +158,7 @@ static bool rx_put(struct vm *vm, const struct hdr *h, const struct vq_chain *sr
 		   u32 *n)
 {
 	struct virtio_dev *d = &vm->vsock.dev;
-	struct vq_chain c;
+	VQ_CHAIN(c, VIRTIO_SEGS);
 	if (!up(vm) || !vq_peek(vm, d, VSOCK_RX, true, &c))
 		return false;
 	if (c.len < sizeof(*h) + (*n ? 1 : 0)) {
@@ -250,7 +250,7 @@ static void tx_run(struct vm *vm)
 {
 	struct vsock *v = &vm->vsock;
 	struct virtio_dev *d = &v->dev;
-	struct vq_chain c;
+	VQ_CHAIN(c, VIRTIO_SEGS);
 	struct hdr h;
 	v->stalled = 0;
 	/* At most a ring's worth a call: what a driver adds meanwhile comes with its own notify,

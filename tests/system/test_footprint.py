@@ -11,9 +11,10 @@ ELF = os.path.join(ROOT, "build", "pocketvisor.elf")
 # windows, the switch) added 6,346 bytes, 202 more than the 6 KiB its step allowed, so the
 # image (38,043) is 1,179 bytes over the 36 KiB the plan set for this point. Keeping the boot
 # benchmark under its goal (board devices looked for only when a VM uses them, with a cheap
-# property walk) took it to 38,571. The budget below is that figure with a little room, pending
-# the founders' call (issue 11's closing note).
-BUDGET = 37 * 1024 + 768
+# property walk) and disk requests of 254 buffers through indirect tables (block ratio 1.85 ->
+# 1.26) took it to 39,079. The budget below is that figure with a little room, pending the
+# founders' call (issue 11's closing note).
+BUDGET = 38 * 1024 + 192
 
 
 def sections():

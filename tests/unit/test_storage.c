@@ -27,6 +27,7 @@
 #define RXBUF_IPA (RAM_BASE + 0x80000u) /* net rx buffer i: 0x800 bytes at + 0x800 i */
 #define TXBUF_IPA (RAM_BASE + 0xc0000u) /* net tx buffer i: the same */
 #define RING_IPA (RAM_BASE + 0x100000u) /* slot s, queue q: + 0x10000 s + 0x4000 q */
+#define TABLE_IPA (RAM_BASE + 0x30000u) /* an indirect table: up to 0x1000 bytes */
 #define QNUM 64u
 
 /* Registers: pv/virtio_regs.h. */
@@ -34,6 +35,7 @@
 #define S_NEEDS_RESET VSTAT_NEEDS_RESET
 #define F_NEXT 1u
 #define F_WRITE 2u
+#define F_INDIRECT 4u
 
 /* virtio-blk (5.2.6). */
 #define T_IN 0u
@@ -406,14 +408,15 @@ TEST(blk_identity_features_and_capacity)
 {
 	one_vm_two_disks();
 	EXPECT_EQ(rd(0, 1, VMMIO_DEVICE_ID), VIRTIO_ID_BLK);
-	EXPECT_EQ(dev_features(0, 1), VIRTIO_F_VERSION_1 | BLK_F_SEG_MAX | BLK_F_FLUSH);
+	EXPECT_EQ(dev_features(0, 1),
+		  VIRTIO_F_VERSION_1 | VIRTIO_F_INDIRECT_DESC | BLK_F_SEG_MAX | BLK_F_FLUSH);
 	EXPECT_EQ(cfg_read(0, 1, 0, 8), DATA_SECTORS); /* capacity, in 512-byte sectors */
 	EXPECT_EQ(cfg_read(0, 1, 0, 4), DATA_SECTORS);
 	EXPECT_EQ(cfg_read(0, 1, 4, 4), 0);
 	EXPECT_EQ(cfg_read(0, 1, 12, 4), PBLK_DATA_SEGS); /* seg_max */
 	EXPECT_EQ(rd(0, 2, VMMIO_DEVICE_ID), VIRTIO_ID_BLK);
-	EXPECT_EQ(dev_features(0, 2),
-		  VIRTIO_F_VERSION_1 | BLK_F_SEG_MAX | BLK_F_FLUSH | BLK_F_RO);
+	EXPECT_EQ(dev_features(0, 2), VIRTIO_F_VERSION_1 | VIRTIO_F_INDIRECT_DESC | BLK_F_SEG_MAX |
+					      BLK_F_FLUSH | BLK_F_RO);
 	EXPECT_EQ(cfg_read(0, 2, 0, 8), LOGS_SECTORS);
 	EXPECT(strstr(fake.out, "vm vm0: disk 1: partition logs: 32 sectors, read-only"));
 }
@@ -705,31 +708,128 @@ TEST(blk_data_split_at_odd_offsets)
 	EXPECT_EQ(*gpa(0, r + 1024), S_OK);
 }
 
-TEST(blk_more_data_buffers_than_seg_max_is_ioerr)
+/* The n buffers written as an indirect table at `table` (guest RAM), and one ring descriptor
+ * naming it with `flags` (F_INDIRECT, and what else a test wants) and `len` bytes (16 n when
+ * 0). Its head. No notification. */
+static u16 offer_indirect(u32 vm, u32 slot, u32 q, u64 table, const struct buf *b, u32 n,
+			  u16 flags, u32 len)
+{
+	struct desc *t = (struct desc *)(void *)gpa(vm, table);
+	for (u32 i = 0; i < n; i++)
+		t[i] = (struct desc){ b[i].ipa, b[i].len,
+				      (u16)((i + 1 < n ? F_NEXT : 0) | (b[i].write ? F_WRITE : 0)),
+				      (u16)(i + 1) };
+	struct drv *s = &drv[vm][slot][q];
+	u16 head = (u16)(s->next_desc++ % QNUM);
+	*desc_at(vm, slot, q, head) = (struct desc){ table, len ? len : 16 * n, flags, 0 };
+	u16 *a = avail_of(vm, slot, q);
+	a[2 + s->avail % QNUM] = head;
+	a[1] = ++s->avail;
+	return head;
+}
+
+/* seg_max data buffers (the whole 64-sector partition in 128- and 256-byte pieces), through an
+ * indirect table of 256 (more than the queue's 64 descriptors), go to the disk as one request;
+ * one buffer more is an I/O error and reaches nothing. */
+TEST(blk_indirect_request_of_seg_max_buffers)
 {
 	const u32 n = PBLK_DATA_SEGS;
+	static struct buf b[VIRTIO_TABLE_MAX];
 	one_vm_two_disks();
-	u64 h = req_hdr(0, 0, T_IN, 0);
-	struct buf b[PBLK_DATA_SEGS + 2] = { { h, 16, false } };
-	for (u32 i = 0; i < n; i++)
-		b[1 + i] = (struct buf){ data_ipa(0) + 512u * i, 512, true };
-	b[1 + n] = (struct buf){ h + 16, 1, true }; /* seg_max data buffers + status: the most */
-	offer(0, 1, 0, b, n + 2);
+	u64 h = req_hdr(0, 0, T_IN, 0), at = data_ipa(0);
+	b[0] = (struct buf){ h, 16, false };
+	for (u32 i = 0; i < n; i++, at += b[i].len)
+		b[1 + i] = (struct buf){ at, i < n - 2 ? 128 : 256, true };
+	b[1 + n] = (struct buf){ h + 16, 1, true };
+	EXPECT_EQ(at, data_ipa(0) + 512 * DATA_SECTORS);
+	offer_indirect(0, 1, 0, TABLE_IPA, b, n + 2, F_INDIRECT, 0);
 	kick(0, 1, 0);
 	EXPECT_EQ(fake.submits, 1);
 	EXPECT_EQ(fake.req[0].count, n);
 	disk_drain();
 	EXPECT_EQ(status_of(0, 0), S_OK);
+	EXPECT_EQ(used_count(0, 1, 0), 1);
+	EXPECT(!memcmp(gpa(0, data_ipa(0)), disk + 512 * DATA_START, 512 * DATA_SECTORS));
 	/* seg_max + 1 data buffers, the status in the last one's last byte: one too many */
 	h = req_hdr(0, 1, T_IN, 0);
+	at = data_ipa(8);
 	b[0] = (struct buf){ h, 16, false };
-	for (u32 i = 0; i <= n; i++)
-		b[1 + i] = (struct buf){ data_ipa(8) + 512u * i, i == n ? 513 : 512, true };
-	offer(0, 1, 0, b, n + 2);
+	for (u32 i = 0; i <= n; i++, at += b[i].len)
+		b[1 + i] = (struct buf){ at, i < n ? 128 : 257, true };
+	offer_indirect(0, 1, 0, TABLE_IPA, b, n + 2, F_INDIRECT, 0);
 	kick(0, 1, 0);
 	disk_drain();
-	EXPECT_EQ(*gpa(0, data_ipa(8) + 512u * (n + 1)), S_IOERR);
+	EXPECT_EQ(*gpa(0, at - 1), S_IOERR);
 	EXPECT_EQ(fake.submits, 1);
+	EXPECT_EQ(rd(0, 1, VMMIO_STATUS), S_UP);
+}
+
+/* Indirect tables are guest memory too: each broken one is refused, once, naming the VM. */
+TEST(blk_broken_indirect_tables_need_reset)
+{
+	static const struct {
+		u64 table;
+		u32 n, len;
+		u16 flags;
+		bool nested;
+		const char *why;
+	} cases[] = {
+		{ TABLE_IPA, 3, 0, F_INDIRECT | F_NEXT, false, "indirect descriptor with next" },
+		{ TABLE_IPA, 3, 40, F_INDIRECT, false, "bad indirect table size" },
+		{ TABLE_IPA, 3, 16 * (VIRTIO_TABLE_MAX + 1), F_INDIRECT, false,
+		  "bad indirect table size" },
+		{ TABLE_IPA, 3, 0x10, F_INDIRECT | F_WRITE, true, "indirect descriptor" },
+		{ RAM_END - 32, 3, 48, F_INDIRECT, false, "indirect table outside RAM" },
+		{ PVTIME_IPA, 3, 48, F_INDIRECT, false, "indirect table outside RAM" },
+	};
+	for (u32 k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		one_vm_two_disks();
+		u64 h = req_hdr(0, 0, T_IN, 0);
+		struct buf b[3] = { { h, 16, false }, { data_ipa(0), 512, true }, { h + 16, 1, true } };
+		if (cases[k].nested) /* a table whose first entry is itself indirect */
+			b[0] = (struct buf){ TABLE_IPA + 0x100, 48, false };
+		u64 table = cases[k].table < RAM_END - 64 ? cases[k].table : TABLE_IPA;
+		out_clear();
+		offer_indirect(0, 1, 0, table, b, 3, cases[k].flags, cases[k].len);
+		if (cases[k].nested) {
+			struct desc *t = (struct desc *)(void *)gpa(0, table);
+			t[0].flags |= F_INDIRECT;
+		}
+		if (table != cases[k].table) /* the ring entry names the bad address */
+			desc_at(0, 1, 0, 0)->addr = cases[k].table;
+		kick(0, 1, 0);
+		disk_drain();
+		if (!EXPECT(rd(0, 1, VMMIO_STATUS) == (S_UP | S_NEEDS_RESET)))
+			fprintf(stderr, "  case %u (%s) not refused\n", k, cases[k].why);
+		expect_blk_failed(cases[k].why);
+	}
+}
+
+/* A driver that did not take VIRTIO_F_INDIRECT_DESC may not use it. */
+TEST(blk_indirect_without_the_feature_needs_reset)
+{
+	bundle(1);
+	give_disk(0, 0, "data", 0);
+	EXPECT_EQ(create(), 1);
+	wr(0, 1, VMMIO_STATUS, 0);
+	wr(0, 1, VMMIO_STATUS, 1 | 2);
+	wr(0, 1, VMMIO_DRV_FEATURES_SEL, 1);
+	wr(0, 1, VMMIO_DRV_FEATURES, 1); /* VERSION_1 */
+	wr(0, 1, VMMIO_STATUS, 1 | 2 | 8);
+	wr(0, 1, VMMIO_QUEUE_SEL, 0);
+	wr(0, 1, VMMIO_QUEUE_NUM, QNUM);
+	for (u32 part = 0; part < 3; part++)
+		wr(0, 1, 0x080 + 0x10 * part, (u32)ring(1, 0, part));
+	wr(0, 1, VMMIO_QUEUE_READY, 1);
+	wr(0, 1, VMMIO_STATUS, S_UP);
+	EXPECT_EQ(rd(0, 1, VMMIO_STATUS), S_UP);
+	u64 h = req_hdr(0, 0, T_IN, 0);
+	struct buf b[3] = { { h, 16, false }, { data_ipa(0), 512, true }, { h + 16, 1, true } };
+	out_clear();
+	offer_indirect(0, 1, 0, TABLE_IPA, b, 3, F_INDIRECT, 0);
+	kick(0, 1, 0);
+	disk_drain();
+	expect_blk_failed("indirect descriptor");
 }
 
 /* ---- virtio-blk: the board's disk has PBLK_SLOTS requests in flight at once ---- */
@@ -1064,7 +1164,7 @@ static void uplink_send(const u8 *dst, const u8 *src, u32 len, u32 seed)
 	static u8 buf[NET_HDR + 2048];
 	memset(buf, 0, NET_HDR);
 	frame(buf + NET_HDR, dst, src, len, seed);
-	struct vq_chain c;
+	VQ_CHAIN(c, 1);
 	vq_hv_chain(&c, buf, NET_HDR + len);
 	spin_lock(&virtio_lock);
 	net_uplink_receive(&c);

@@ -131,6 +131,7 @@ u64 arch_timer_freq(void) { return FAKE_TIMER_FREQ; }
 
 /* The provider (provider.h), held until the test lets the disk finish. */
 u64 pblk_sectors(void) { return fake.disk ? fake.disk_sectors : 0; }
+u32 pblk_segs(void) { return PBLK_DATA_SEGS; }
 
 void pblk_submit(const struct pblk_req *r, u32 tag)
 {

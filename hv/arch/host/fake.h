@@ -26,7 +26,7 @@ struct fake_state {
 	 * fake_disk_finish, frames sent to the uplink kept in order. */
 	u8 *disk;          /* disk_sectors * 512 bytes, or NULL */
 	u64 disk_sectors;
-	struct pblk_req_copy { u32 type, count; u64 sector; u64 pa[64], len[64]; u64 status; bool held; } req[8];
+	struct pblk_req_copy { u32 type, count; u64 sector; u64 pa[256], len[256]; u64 status; bool held; } req[8];
 	u32 submits, flushes;
 	u8 sent[8][1536];  /* the uplink's frames (header first), the last 8 */
 	u32 sent_len[8], sends;

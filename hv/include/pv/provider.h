@@ -19,7 +19,7 @@ bool provider_irq(u32 intid);
  * buffers by host-physical address (a VM's own RAM: no copy); the provider writes the virtio
  * status byte (VIRTIO_BLK_S_*) at status when done and calls blk_done(tag). */
 #define PBLK_SLOTS 8u      /* requests in flight at once; tag < PBLK_SLOTS */
-#define PBLK_DATA_SEGS 62u /* data buffers in one request (the device's seg_max) */
+#define PBLK_DATA_SEGS 254u /* data buffers one request may have, at most */
 struct pblk_req {
 	u32 type; /* VIRTIO_BLK_T_IN, _OUT or _FLUSH */
 	u64 sector;
@@ -28,6 +28,7 @@ struct pblk_req {
 	paddr_t status;
 };
 u64 pblk_sectors(void); /* 0: there is no disk */
+u32 pblk_segs(void);    /* data buffers per request the disk takes (<= PBLK_DATA_SEGS) */
 void pblk_submit(const struct pblk_req *r, u32 tag);
 /* Takes the disk's finished requests now (blk_done for each), without waiting for its IRQ. */
 void pblk_poll(void);

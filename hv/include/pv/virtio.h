@@ -10,8 +10,9 @@ struct vcpu;
 
 #define VIRTIO_QUEUES 3u      /* the most any device has (vsock: rx, tx, event) */
 #define VIRTIO_QUEUE_MAX 128u /* QueueNumMax */
-#define VIRTIO_SEGS 64u       /* buffers in one chain the devices take; more is refused:
-			       * a disk request's header, 62 data buffers and its status */
+#define VIRTIO_SEGS 64u       /* buffers in one vsock or net chain; more is refused */
+#define VIRTIO_TABLE_MAX 256u /* entries in one indirect table (disks: a request's header,
+			       * 254 data buffers and its status), and buffers in its chain */
 
 /* One split virtqueue (virtio 1.2 section 2.7): where the driver put its rings, and how far the
  * device got. The rings live in guest RAM and are read afresh, never trusted. */
@@ -36,10 +37,15 @@ struct vq_seg {
 struct vq_chain {
 	u16 head;
 	u16 count;
+	u16 cap;     /* entries seg[] has room for; a longer chain is refused */
 	u64 out_len; /* bytes in the device-readable segs, which come first */
 	u64 len;     /* bytes in all segs */
-	struct vq_seg seg[VIRTIO_SEGS];
+	struct vq_seg *seg;
 };
+/* A chain with room for n buffers, on the stack or static (a disk's 256 do not fit a stack). */
+#define VQ_CHAIN(name, n)            \
+	struct vq_seg name##_segs[n]; \
+	struct vq_chain name = { .cap = (n), .seg = name##_segs }
 
 /* One device slot of a VM: the transport's registers. */
 struct virtio_dev {
@@ -56,6 +62,7 @@ struct virtio_dev {
 #define VIRTIO_ID_BLK 2u
 #define VIRTIO_ID_VSOCK 19u
 #define VIRTIO_F_VERSION_1 BIT(32)
+#define VIRTIO_F_INDIRECT_DESC BIT(28) /* 2.7.5.3; offered by disks only */
 
 /* One lock for every virtio device and the board devices behind them: data moves between VMs'
  * devices, and the work under it is short. */
@@ -70,7 +77,9 @@ void virtio_interrupt(struct vm *vm, struct virtio_dev *d, u32 slot);
  * device (virtio_fail) and returns false; nothing is consumed then.
  *   vq_pending: entries waiting in the avail ring (0 when the ring is broken).
  *   vq_peek:    the chain at the front of the avail ring, writable (VQ_IN), readable (VQ_OUT)
- *               or readable then writable (VQ_MIXED), without taking it.
+ *               or readable then writable (VQ_MIXED), without taking it; into c's segments
+ *               (at most c->cap of them), through an indirect table if the driver took
+ *               VIRTIO_F_INDIRECT_DESC.
  *   vq_take:    takes the front entry (after vq_peek).
  *   vq_push:    hands a chain back on the used ring with `written` bytes; true when the driver
  *               wants an interrupt for it. */
