@@ -117,7 +117,8 @@ bool blk_setup(void)
 	blk_write(VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
 	if (!(blk_read(VIRTIO_MMIO_DEVICE_FEATURES) & VIRTIO_F_VERSION_1_HI))
 		return false;
-	uint32_t lo = blk_features() & (VIRTIO_BLK_F_RO | VIRTIO_BLK_F_BLK_SIZE | VIRTIO_BLK_F_FLUSH);
+	uint32_t lo = blk_features() & (VIRTIO_BLK_F_RO | VIRTIO_BLK_F_BLK_SIZE | VIRTIO_BLK_F_FLUSH |
+					VIRTIO_F_INDIRECT_DESC);
 	blk_write(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
 	blk_write(VIRTIO_MMIO_DRIVER_FEATURES, lo);
 	blk_write(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
@@ -164,22 +165,45 @@ static enum blk_wait wait_used(uint64_t us)
 	}
 }
 
-/* Section 2.7.13: descriptors and the ring entry before the index, the index before the
- * notification. Every request uses descriptors from 0: one is in flight at a time. */
-enum blk_wait blk_submit(const struct seg *segs, unsigned count, uint64_t us)
+static void chain(volatile struct ring_desc *d, const struct seg *segs, unsigned count,
+		  unsigned loop)
 {
-	for (unsigned i = 0; i < count && i < num; i++) {
-		volatile struct ring_desc *d = &ring.desc[i];
-		bool more = i + 1 < count;
-		d->addr = segs[i].addr;
-		d->len = segs[i].len;
-		d->flags = (uint16_t)(segs[i].flags | (more ? VIRTQ_DESC_F_NEXT : 0));
-		d->next = (uint16_t)(more ? i + 1 : 0);
+	for (unsigned i = 0; i < count; i++) {
+		bool more = i + 1 < count || i == loop;
+		d[i].addr = segs[i].addr;
+		d[i].len = segs[i].len;
+		d[i].flags = (uint16_t)(segs[i].flags | (more ? VIRTQ_DESC_F_NEXT : 0));
+		d[i].next = (uint16_t)(i == loop ? 0 : more ? i + 1 : 0);
 	}
+}
+
+static enum blk_wait publish(uint64_t us)
+{
 	ring.avail_ring[avail_next % num] = 0;
 	barrier();
 	ring.avail_idx = ++avail_next;
 	barrier();
 	blk_write(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
 	return wait_used(us);
+}
+
+/* Section 2.7.13: descriptors and the ring entry before the index, the index before the
+ * notification. Every request uses descriptors from 0: one is in flight at a time. */
+enum blk_wait blk_submit(const struct seg *segs, unsigned count, uint64_t us)
+{
+	chain(ring.desc, segs, count < num ? count : num, ~0u);
+	return publish(us);
+}
+
+static volatile _Alignas(16) struct ring_desc table_own[BLK_TABLE_SIZE];
+
+enum blk_wait blk_submit_indirect(const struct seg *segs, unsigned count, unsigned loop,
+				  uint64_t table, uint32_t len, uint16_t flags, uint64_t us)
+{
+	chain(table_own, segs, count < BLK_TABLE_SIZE ? count : BLK_TABLE_SIZE, loop);
+	ring.desc[0].addr = table ? table : blk_addr(table_own);
+	ring.desc[0].len = len ? len : 16u * count;
+	ring.desc[0].flags = flags;
+	ring.desc[0].next = 1;
+	return publish(us);
 }

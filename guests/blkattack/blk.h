@@ -19,6 +19,9 @@
 /* Section 2.7.5: descriptor flags. */
 #define VIRTQ_DESC_F_NEXT 1u
 #define VIRTQ_DESC_F_WRITE 2u
+#define VIRTQ_DESC_F_INDIRECT 4u
+#define VIRTIO_F_INDIRECT_DESC (1u << 28)
+#define BLK_TABLE_SIZE 8u /* entries of the indirect table we lay out */
 
 /* Section 5.2: the block device: its ID, the features we may take, config, requests. */
 #define VIRTIO_ID_BLOCK 2u
@@ -62,14 +65,20 @@ uint32_t blk_status(void);
  * Returns the slot, or -1. */
 int blk_find(unsigned slot);
 uint64_t blk_base(void);
-/* Reset, then the whole bring-up of section 3.1.1 with VERSION_1 and what of RO, BLK_SIZE and
- * FLUSH is offered; false if the device refused any step. */
+/* Reset, then the whole bring-up of section 3.1.1 with VERSION_1 and what of RO, BLK_SIZE,
+ * FLUSH and INDIRECT_DESC is offered; false if the device refused any step. */
 bool blk_setup(void);
 uint32_t blk_features(void);           /* the device's offer, low word */
 uint64_t blk_capacity(void);
 /* Lays the segments out as one chain (descriptors 0..count-1), publishes it, notifies, and
  * waits `us` microseconds at most for the device to use it or ask for a reset. */
 enum blk_wait blk_submit(const struct seg *segs, unsigned count, uint64_t us);
+/* The same segments as an indirect table (2.7.5.3, chained 0..count-1, count at most
+ * BLK_TABLE_SIZE; `next` of entry `loop`, if below count, points back to entry 0), named by one
+ * ring descriptor: at `table` (0: our own table) with `len` bytes (0: 16 count) and `flags`
+ * (INDIRECT and what else the case wants). */
+enum blk_wait blk_submit_indirect(const struct seg *segs, unsigned count, unsigned loop,
+				  uint64_t table, uint32_t len, uint16_t flags, uint64_t us);
 uint64_t blk_addr(const volatile void *p);
 
 #endif

@@ -300,6 +300,71 @@ static const char *no_status(void)
 	return outcome(blk_submit(s, 1, REQUEST_US));
 }
 
+/* ---- indirect tables (2.7.5.3): guest memory the device reads too ---- */
+
+/* The usual three buffers of a read of sector 0 into data. */
+static const char *indirect(unsigned loop, uint64_t table, uint32_t len, uint16_t flags)
+{
+	if (!(blk_features() & VIRTIO_F_INDIRECT_DESC))
+		return "not-offered";
+	struct seg s[3] = {
+		{ blk_addr(&hdr), sizeof(hdr), 0 },
+		{ blk_addr(data), SECTOR_SIZE, VIRTQ_DESC_F_WRITE },
+		{ blk_addr(&status), 1, VIRTQ_DESC_F_WRITE },
+	};
+	set_hdr(VIRTIO_BLK_T_IN, 0);
+	return outcome(blk_submit_indirect(s, 3, loop, table, len, flags, REQUEST_US));
+}
+
+static const char *indirect_read(void)
+{
+	return indirect(~0u, 0, 0, VIRTQ_DESC_F_INDIRECT);
+}
+
+static const char *indirect_with_next(void)
+{
+	return indirect(~0u, 0, 0, VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_NEXT);
+}
+
+static const char *indirect_bad_size(void)
+{
+	return indirect(~0u, 0, 40, VIRTQ_DESC_F_INDIRECT);
+}
+
+/* 257 descriptors: more than any request has (and than the table we wrote). */
+static const char *indirect_too_big(void)
+{
+	return indirect(~0u, 0, 16u * 257, VIRTQ_DESC_F_INDIRECT);
+}
+
+/* The hypervisor's 64 KiB as the table: it must not be read. */
+static const char *indirect_in_reserved(void)
+{
+	return indirect(~0u, reserved_start(), 48, VIRTQ_DESC_F_INDIRECT);
+}
+
+/* The GIC distributor as the table. */
+static const char *indirect_in_gic(void)
+{
+	return indirect(~0u, GICD_BASE, 48, VIRTQ_DESC_F_INDIRECT);
+}
+
+/* The last entry points back to the first. */
+static const char *indirect_loop(void)
+{
+	return indirect(2, 0, 0, VIRTQ_DESC_F_INDIRECT);
+}
+
+/* A table whose first entry names another table. */
+static const char *indirect_nested(void)
+{
+	if (!(blk_features() & VIRTIO_F_INDIRECT_DESC))
+		return "not-offered";
+	struct seg s[1] = { { blk_addr(&hdr), 48, VIRTQ_DESC_F_INDIRECT } };
+	set_hdr(VIRTIO_BLK_T_IN, 0);
+	return outcome(blk_submit_indirect(s, 1, ~0u, 0, 0, VIRTQ_DESC_F_INDIRECT, REQUEST_US));
+}
+
 /* Refusals cost the device little and the log at most a line a second. */
 static const char *storm_past_end(void)
 {
@@ -344,6 +409,14 @@ static const struct attack attacks[] = {
 	{ "header-split", header_split },
 	{ "header-writable", header_writable },
 	{ "status-readable", status_readable },
+	{ "indirect-read", indirect_read },
+	{ "indirect-with-next", indirect_with_next },
+	{ "indirect-bad-size", indirect_bad_size },
+	{ "indirect-too-big", indirect_too_big },
+	{ "indirect-in-reserved", indirect_in_reserved },
+	{ "indirect-in-gic", indirect_in_gic },
+	{ "indirect-loop", indirect_loop },
+	{ "indirect-nested", indirect_nested },
 	{ "no-status", no_status },
 	{ "storm-past-end", storm_past_end },
 	{ "read-back", read_back },

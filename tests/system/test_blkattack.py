@@ -63,6 +63,14 @@ CASES = [
     ("header-split", {"OK"}),  # legal framing (virtio 1.2 2.6.4)
     ("header-writable", REFUSED),
     ("status-readable", {"needs-reset"}),  # no device-writable byte at all
+    ("indirect-read", {"OK"}),  # the device offers VIRTIO_F_INDIRECT_DESC
+    ("indirect-with-next", {"needs-reset"}),
+    ("indirect-bad-size", {"needs-reset"}),
+    ("indirect-too-big", {"needs-reset"}),
+    ("indirect-in-reserved", {"needs-reset"}),
+    ("indirect-in-gic", {"needs-reset"}),
+    ("indirect-loop", {"needs-reset"}),
+    ("indirect-nested", {"needs-reset"}),
     ("no-status", {"needs-reset"}),
     ("storm-past-end", {"IOERR"}),
     ("read-back", {"same"}),
