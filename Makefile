@@ -43,7 +43,7 @@ QEMU_IO     = -global virtio-mmio.force-legacy=false \
               -netdev user,id=net,restrict=on -device virtio-net-device,netdev=net
 QEMU_HV    = $(QEMU_BOARD) $(QEMU_IO) -kernel $(BUILD)/pocketvisor.bin -initrd $(BUILD)/$(CONFIG).pvb
 
-.PHONY: all deps run provision check size bench clean unit system
+.PHONY: all deps run provision check stress size bench clean unit system
 all: $(BUILD)/pocketvisor.bin
 
 deps:
@@ -90,7 +90,13 @@ size: $(BUILD)/pocketvisor.elf
 	@sh scripts/size.sh $<
 
 check: deps all $(PVPACK) $(GUEST_BINS) $(LINUX_IMAGES) unit fuzz-slice
-	$(PYTHON) -m pytest -q tests/system
+	$(PYTHON) -m pytest -q -m "not stress" tests/system
+
+# The stress campaigns (tests marked `stress`), STRESS_RUNS times over; stops at the first failure.
+STRESS_RUNS ?= 20
+stress: deps all $(PVPACK) $(GUEST_BINS) $(LINUX_IMAGES)
+	@for i in $$(seq $(STRESS_RUNS)); do echo "stress: run $$i of $(STRESS_RUNS)"; \
+		$(PYTHON) -m pytest -q -m stress tests/system || exit 1; done
 
 clean:
 	rm -rf $(BUILD)

@@ -31,6 +31,7 @@ def pytest_configure(config):
                             "tests/configs/<config>.dts on QEMU, or with native=True the guest "
                             "harness.NATIVE[config] alone")
     config.addinivalue_line("markers", "linux: needs build/linux (`make linux`), else skipped")
+    config.addinivalue_line("markers", "stress: a campaign run by `make stress`, not `make check`")
 
 
 def pytest_runtest_setup(item):

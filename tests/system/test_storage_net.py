@@ -93,8 +93,9 @@ def run(boot, vm, command, result):
     return boot.expect(rf"^\[{vm}\] {result}\s*$", after=mark)
 
 
-def lease(boot, vm):
-    return boot.expect(rf"^\[{vm}\] pocketvisor: eth0 (\d+\.\d+\.\d+\.\d+)$").group(1)
+def lease(boot, vm, after=0):
+    return boot.expect(rf"^\[{vm}\] pocketvisor: eth0 (\d+\.\d+\.\d+\.\d+)$",
+                       after=after).group(1)
 
 
 def no_panic(text):
@@ -258,3 +259,41 @@ def test_peers_reach_each_other(start, tmp_path):
     assert ping(boot, "work", ips["open"])
     assert tcp(boot, "work", "open", ips["open"])
     no_panic(boot.text)
+
+
+# ---- a reset in the middle of disk and network I/O ----
+
+@pytest.mark.linux
+@pytest.mark.stress
+def test_reset_during_disk_and_net_io_leaves_both_working(start, tmp_path):
+    """open resets (`reboot -f`) while direct reads of its disk are at the board's disk, a write
+    is being synced and a DHCP renewal may be on the wire, twice: each time the next Linux
+    mounts /data rw, gets a lease, reads its whole disk and finds the file written before.
+    `make stress` runs it STRESS_RUNS times: about one run in 30 hangs the second Linux (a
+    known bug, docs/storage-net.md), so it is not part of `make check` until that is fixed."""
+    image = make_disk(tmp_path, "phone")
+    boot = start("phone", disk=image, net=True)
+    phone_up(boot)
+    focus(boot, "open")
+    marker = f"open-{secrets.token_hex(8)}"
+    run(boot, "open", f"echo {marker} >/data/mark && sync && echo wrote=$?", "wrote=0")
+    for _ in range(2):
+        mark = boot.mark()
+        # Reads and writes in loops, a renewal, then the reads counted twice a second apart
+        # (the I/O was really going on) and the reset.
+        boot.send("(while :; do dd if=/dev/vda of=/dev/null bs=1M iflag=direct 2>/dev/null;"
+                  " done &); (while :; do dd if=/dev/zero of=/data/fill bs=64k count=64"
+                  " conv=fsync 2>/dev/null; done &); (udhcpc -i eth0 -n -q -s /bin/true"
+                  " >/dev/null 2>&1 &); read a b </sys/block/vda/stat; sleep 1;"
+                  " read c d </sys/block/vda/stat; echo reads=$((c - a)); reboot -f\n")
+        reads = int(boot.expect(r"^\[open\] reads=(\d+)\s*$", after=mark).group(1))
+        assert reads > 0, "no disk I/O was going on when open reset"
+        boot.expect(r"^pv: info: vm open: reset", after=mark)
+        ready(boot, "open", after=mark)
+        assert "[open] pocketvisor: /data mounted rw" in boot.text[mark:].splitlines()
+        lease(boot, "open", after=mark)
+        run(boot, "open", "cat /data/mark", marker)
+        run(boot, "open", "dd if=/dev/vda of=/dev/null bs=1M iflag=direct 2>&1 | head -1",
+            r"\d+\+\d+ records in")
+    no_panic(boot.text)
+    boot.kill()
