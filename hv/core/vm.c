@@ -175,8 +175,16 @@ static void vm_quiesce(struct vm *vm)
 		__atomic_store_n(&vm->vcpus[i].power, (u32)VCPU_OFF, __ATOMIC_RELEASE);
 	for (u32 i = 0; i < vm->vcpu_count; i++) {
 		struct vcpu *v = &vm->vcpus[i];
-		if (v == self)
+		if (v == self) {
+			/* It stays loaded until sched_next, with its hardware state: LR0 may hold its
+			 * timer slot, which the vGIC reset would forget and leave to the next guest
+			 * here, and its timer's physical PPI may be active (a reboot from the guest's
+			 * timer handler), which would keep this core's virtual timer silent. vgic_sync,
+			 * on its exit, emptied the other LRs. */
+			arch_vgic_write_lr(0, 0);
+			arch_vtimer_lower();
 			continue;
+		}
 		if (__atomic_load_n(&v->running, __ATOMIC_ACQUIRE))
 			arch_kick(v->cpu);
 		while (__atomic_load_n(&v->running, __ATOMIC_ACQUIRE))

@@ -50,11 +50,11 @@ static void complete(struct vm *vm, struct vblk *b, u16 head, u32 written)
 /* The data part [from, to) of the chain as buffers, into r; false if it takes too many. */
 static bool slice(const struct vq_chain *c, u32 from, u32 to, struct pblk_req *r)
 {
-	u32 off = from;
+	u32 off = from, max = pblk_segs();
 	/* Found once, then segment by segment: a 62-buffer request is one pass, not 62. */
 	for (const struct vq_seg *s = vq_seg_at(c, &off); from < to; s++, off = 0) {
 		u32 n = s->len - off < to - from ? s->len - off : to - from;
-		if (r->count == pblk_segs())
+		if (r->count == max)
 			return false;
 		r->seg[r->count++] = (struct vq_seg){ pa_add(s->pa, off), n };
 		from += n;
@@ -68,7 +68,7 @@ static u32 request(struct vm *vm, struct vblk *b, const struct vq_chain *c, u32 
 {
 	struct blk_hdr h;
 	static struct pblk_req r; /* 4 KiB: not on a stack; virtio_lock is held */
-	r.type = 0, r.sector = 0, r.count = 0;
+	r.sector = 0, r.count = 0; /* type: set below before anything is submitted */
 	u32 end = (u32)c->len - 1, off = end; /* the status byte: the chain's last */
 	vq_read(&h, c, 0, HDR);
 	const struct vq_seg *st = vq_seg_at(c, &off); /* before off is read: it sets off */

@@ -421,6 +421,31 @@ TEST(system_reset_reloads_only_the_caller)
 	EXPECT_EQ(fake.s2_flushes, 1);
 }
 
+/* A reset asked by the vCPU this core has loaded: its hardware state goes with the old GIC. LR0
+ * held the timer slot; left there, the reset GIC would not know of it and the next guest on the
+ * core would get a timer interrupt the vGIC never sees (and lose it when that LR is reused). */
+TEST(system_reset_from_the_loaded_vcpu_empties_its_timer_slot)
+{
+	bundle_init(&tb, 1);
+	tb.h.vms[0].vcpu_count = 2;
+	create(RAM_POOL);
+	struct vcpu *v = &vms[0].vcpus[1];
+	const u64 slot = (1ull << 61) | (1ull << 60) | (27ull << 32) | 27; /* HW, group 1 */
+	v->power = VCPU_ON;
+	v->running = 1;
+	cpus[0].loaded = v;
+	vms[0].vgic.cpu[1].slot = slot;
+	vms[0].vgic.cpu[1].lr_used = 1;
+	fake.lr[0] = slot;
+	u32 lowers = fake.vtimer_lowers;
+	call(v, PSCI_SYSTEM_RESET, 0, 0, 0);
+	cpus[0].loaded = NULL;
+	EXPECT_EQ(vms[0].state, VM_RUNNING);
+	EXPECT_EQ(fake.lr[0], 0);
+	EXPECT_EQ(vms[0].vgic.cpu[1].slot, 0);
+	EXPECT_EQ(fake.vtimer_lowers, lowers + 1); /* its physical PPI not left active */
+}
+
 TEST(system_off_stops_one_vm_then_the_machine)
 {
 	jmp_buf off;
