@@ -38,9 +38,14 @@ QEMU_BOARD := -M virt,virtualization=on,gic-version=3 -cpu cortex-a57 -m 1G -smp
 # is there and the NIC just below. The network never leaves QEMU: restrict=on, no forwarding.
 # The disk image is the device's storage and persists across runs (`make provision`).
 DISK       := $(BUILD)/devices/$(DEVICE)/disk.img
+# The device secret (docs/attestation.md), loaded where the board keeps it (board.h
+# PLAT_UDS_BASE); the hypervisor reads and zeroes it at boot.
+UDS        := $(BUILD)/devices/$(DEVICE)/uds.bin
+UDS_BASE   := $(shell sed -n 's/^\#define PLAT_UDS_BASE \(0x[0-9a-fA-F]*\).*/\1/p' plat/qemu-virt/board.h)
 QEMU_IO     = -global virtio-mmio.force-legacy=false \
               -drive if=none,id=disk,format=raw,file=$(DISK) -device virtio-blk-device,drive=disk \
-              -netdev user,id=net,restrict=on -device virtio-net-device,netdev=net
+              -netdev user,id=net,restrict=on -device virtio-net-device,netdev=net \
+              -device loader,file=$(UDS),addr=$(UDS_BASE),force-raw=on
 QEMU_HV    = $(QEMU_BOARD) $(QEMU_IO) -kernel $(BUILD)/pocketvisor.bin -initrd $(BUILD)/$(CONFIG).pvb
 
 .PHONY: all deps run provision check stress size bench clean unit system
@@ -78,9 +83,11 @@ include tests/fuzz-guest.mk
 $(BUILD)/%.pvb: configs/%.dts $(PVPACK) $(GUEST_BINS)
 	$(PVPACK) -o $@ $<
 
-# The device's disk from the config's /disk layout; an existing one is kept (scripts/mkdisk.sh).
+# The device's disk from the config's /disk layout, and its secret; existing ones are kept
+# (scripts/mkdisk.sh, scripts/mkuds.sh).
 provision: deps $(PVPACK)
 	@sh scripts/mkdisk.sh configs/$(CONFIG).dts $(DISK) $(PVPACK)
+	@sh scripts/mkuds.sh $(UDS)
 
 run: deps all $(LINUX_IMAGES) $(BUILD)/$(CONFIG).pvb provision
 	@echo "pocketvisor: $(QEMU) $(QEMU_HV)"

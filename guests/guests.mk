@@ -7,7 +7,7 @@ CROSS ?= aarch64-linux-gnu-
 
 GUESTS := hello ticker smp attacker victim resetter crasher demo \
           timer sgi rt spinner hog idle pmu bench pingpong flood rtc vault vsbench vsecho \
-          vqattack longvictim conform chaos blkattack netspoof
+          vqattack longvictim conform chaos blkattack netspoof sealer
 
 # Guest-physical RAM base each guest is linked at (guest.ld); 16 MiB of RAM each. The --defsym
 # must come before -T on the link line, or the script's DEFINED() does not see it.

@@ -8,6 +8,7 @@
 #include <pv/cpu.h>
 #include <pv/fdt.h>
 #include <pv/gic.h>
+#include <pv/identity.h>
 #include <pv/log.h>
 #include <pv/provider.h>
 #include <pv/sched.h>
@@ -51,6 +52,7 @@ void boot_primary(u64 dtb, u64 start)
 		panic("boot bundle ends at %#lx, past the hypervisor's reserved RAM (%#llx)",
 		      board.initrd_end, PLAT_RAM_BASE + PLAT_HV_RESERVED);
 
+	identity_init((u8 *)(uintptr_t)PLAT_UDS_BASE);
 	gic_init_dist();
 	/* The board's devices are looked for (a second walk, reading every device node) only when
 	 * some VM has a disk or an uplink. */

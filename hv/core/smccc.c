@@ -1,6 +1,7 @@
 /* smccc.c: SMCCC 1.1 calls from guests, over HVC or SMC: the Arm-architecture calls here,
- * PSCI in vpsci.c, PV time in pvtime.c; anything else (the Spectre workaround queries, TRNG,
- * vendor calls) is NOT_SUPPORTED, never an exception. */
+ * PSCI in vpsci.c, PV time in pvtime.c, pocketvisor's own (keys, measurements) in identity.c;
+ * anything else (the Spectre workaround queries, TRNG) is NOT_SUPPORTED, never an exception. */
+#include <pv/identity.h>
 #include <pv/pvtime.h>
 #include <pv/smccc.h>
 #include <pv/vcpu.h>
@@ -21,7 +22,7 @@ void smccc_call(struct vcpu *vcpu)
 		break;
 	}
 	default:
-		if (!pvtime_call(vcpu, fid, &ret))
+		if (!pvtime_call(vcpu, fid, &ret) && !identity_call(vcpu, fid, &ret))
 			vpsci_call(vcpu, fid, &ret);
 		break;
 	}

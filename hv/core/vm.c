@@ -101,6 +101,7 @@ static bool vm_create(struct vm *vm, const struct pvb_header *h, u32 id, paddr_t
 	memcpy(vm->name, vm->cfg->name, PVB_NAME_SIZE);
 	vm->ram_pa = ram;
 	vm->vcpu_count = vm->cfg->vcpu_count;
+	vm->measured = 0; /* identity.c measures it when first asked */
 	if (!place_vcpus(vm))
 		return false;
 	/* Fresh RAM never shows a guest what was there before. */

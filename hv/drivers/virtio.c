@@ -60,8 +60,8 @@ static u8 tx_buf[NET_NUM][NET_BUF] __attribute__((aligned(64))) NOINIT;
 static u8 blk_hdr[PBLK_SLOTS][16] __attribute__((aligned(16)));
 static u8 boot_status;
 static u64 disk_sectors;
-static u32 disk_segs = PBLK_DATA_SEGS;
-static u32 tx_free = NET_NUM; /* tx buffers not at the NIC; they go round in ring order */
+static u32 disk_segs; /* set by disk_init: no initialised data (pocketvisor.ld) */
+static u32 tx_free; /* tx buffers not at the NIC; they go round in ring order */
 
 static volatile u32 *reg(const struct pdev *p, u32 off)
 {
@@ -143,6 +143,7 @@ static bool disk_init(struct pdev *p)
 	if (!(f & F_INDIRECT))
 		return false;
 	disk_sectors = (u64)reg(p, VMMIO_CONFIG)[1] << 32 | reg(p, VMMIO_CONFIG)[0];
+	disk_segs = PBLK_DATA_SEGS;
 	if (f & F_BLK_SEG_MAX) /* 5.2.4: its seg_max, at config offset 12 */
 		disk_segs = reg(p, VMMIO_CONFIG)[3] - 1 < PBLK_DATA_SEGS ? reg(p, VMMIO_CONFIG)[3]
 									  : PBLK_DATA_SEGS;
@@ -163,6 +164,7 @@ static bool nic_init(struct pdev *p)
 {
 	if (!begin(p, 0, 2, NET_NUM))
 		return false;
+	tx_free = NET_NUM;
 	for (u32 i = 0; i < NET_NUM; i++) {
 		rx_q.d[i] = (struct desc){ pa_of(rx_buf[i]), NET_BUF, D_WRITE, 0 };
 		tx_q.d[i] = (struct desc){ pa_of(tx_buf[i]), 0, 0, 0 };

@@ -39,7 +39,7 @@ static bool up(const struct vm *vm)
 	       vm->vsock.dev.vq[VSOCK_TX].ready;
 }
 
-static struct vm *vm_by_cid(u64 cid)
+struct vm *vm_by_cid(u64 cid)
 {
 	for (u32 i = 0; i < vm_count; i++)
 		if (vms[i].vsock.cid && vms[i].vsock.cid == cid)

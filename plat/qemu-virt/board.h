@@ -15,6 +15,11 @@
 #define PLAT_HV_RESERVED 0x10000000ull
 #define PLAT_BUNDLE_MAX_SIZE (PLAT_HV_RESERVED - 0x08000000ull - 0x00200000ull)
 
+/* The device secret (UDS, docs/attestation.md): 32 bytes a loader puts here (QEMU: -device
+ * loader,file=uds.bin,addr=PLAT_UDS_BASE), in the hypervisor's RAM between its image and the
+ * bundle, so never in a VM's. The hypervisor reads it once at boot and zeroes it. */
+#define PLAT_UDS_BASE 0x47fff000ull
+
 #define PLAT_CPU_COUNT 4u
 
 /* Host devices the hypervisor drives itself. */

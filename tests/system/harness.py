@@ -107,6 +107,21 @@ def io_args(disk=None, readonly=False, partition=None, net=False, guestfwd=()):
     return ["-global", "virtio-mmio.force-legacy=false", *args] if args else []
 
 
+def uds_base():
+    """PLAT_UDS_BASE from the board's header: where a loader puts the device secret."""
+    text = (ROOT / "plat" / "qemu-virt" / "board.h").read_text()
+    return int(re.search(r"#define PLAT_UDS_BASE (0x[0-9a-fA-F]+)", text).group(1), 16)
+
+
+def uds_args(uds):
+    """QEMU arguments that load the device secret file `uds` (32 bytes, docs/attestation.md) as
+    `make run` does; none without one (an unprovisioned device)."""
+    if uds is None:
+        return []
+    return ["-device", f"loader,file={str(uds).replace(',', ',,')},addr={uds_base():#x},"
+            "force-raw=on"]
+
+
 def run_to_exit(boot):
     """Starts `boot`, waits for QEMU to exit (the last VM off) and returns its output. The
     transcript is printed, which pytest shows only for a failing test."""
@@ -164,6 +179,10 @@ def line_index(text, line):
 
 
 def config_path(name):
+    """tests/configs/<name>.dts (or configs/), or `name` itself when it is a path to a .dts (a
+    config a test wrote)."""
+    if str(name).endswith(".dts"):
+        return Path(name)
     for d in (ROOT / "tests" / "configs", ROOT / "configs"):
         if (d / f"{name}.dts").is_file():
             return d / f"{name}.dts"
@@ -174,8 +193,9 @@ class Boot:
     """One QEMU run of pocketvisor with one config."""
 
     def __init__(self, config, smp=2, timeout=60, interactive=False, icount=False, native=False,
-                 disk=None, readonly=False, partition=None, net=False, guestfwd=()):
+                 disk=None, readonly=False, partition=None, net=False, guestfwd=(), uds=None):
         self.config, self.smp, self.timeout = config, smp, timeout
+        self.uds = uds  # the device secret file, loaded where the board keeps it (uds_args)
         self.native = native  # no hypervisor: `config` names a guest of NATIVE
         # The board's disk and NIC (io_args), only when asked for.
         self.io = dict(disk=disk, readonly=readonly, partition=partition, net=net,
@@ -220,16 +240,17 @@ class Boot:
         board = self._native_board() if self.native else self._pocketvisor_board()
         if board is None:
             return
-        self.command = [QEMU, *board, *io_args(**self.io),
+        self.command = [QEMU, *board, *io_args(**self.io), *uds_args(self.uds),
                         *(["-icount", "shift=0"] if self.icount else []), "-smp", str(self.smp)]
         self._launch()
 
     def _pocketvisor_board(self):
         """The board and pocketvisor with this config's bundle (packed now), or None."""
-        bundle = BUILD / "tests" / f"{self.config}.pvb"
+        dts = config_path(self.config)
+        bundle = BUILD / "tests" / f"{dts.stem}.pvb"
         bundle.parent.mkdir(parents=True, exist_ok=True)
         pack = subprocess.run([str(PVPACK), "-o", str(bundle),
-                               str(config_path(self.config).relative_to(ROOT))],
+                               str(dts.relative_to(ROOT) if dts.is_relative_to(ROOT) else dts)],
                               cwd=ROOT, capture_output=True, text=True, timeout=60)
         if pack.returncode != 0:
             self.error = (f"pvpack failed ({pack.returncode}); are the guests built "

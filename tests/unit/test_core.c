@@ -1,8 +1,12 @@
 /* test_core.c: the portable hypervisor core on the fake architecture: board DTB reading,
- * formatting, bundle re-checks, VM creation/reset/stop, PSCI, the vPL011 and the console. */
+ * formatting, bundle re-checks, VM creation/reset/stop, PSCI, the vPL011 and the console, and
+ * the measurements and keys (SHA-256, HMAC, HKDF against the FIPS and RFC vectors). */
 #include <libfdt.h>
 #include <stdlib.h>
 #include <pv/bundle_check.h>
+#include <pv/crypto.h>
+#include <pv/identity.h>
+#include <pv/measure.h>
 #include <pv/console.h>
 #include <pv/cpu.h>
 #include <pv/fdt.h>
@@ -661,4 +665,197 @@ TEST(vptimer_registers_and_line)
 	val = 0x1ff; /* CTL keeps only ENABLE and IMASK */
 	vptimer_access(v, VPTIMER_CTL, true, &val, 1000);
 	EXPECT_EQ(v->ptimer_ctl, 3);
+}
+
+/* ---- measurements and keys (identity.c, hv/lib/sha256.c, hv/lib/measure.c) ---- */
+
+static const char *hex(const u8 *p, u32 n)
+{
+	static char buf[2 * 64 + 1];
+	for (u32 i = 0; i < n && i < 64; i++)
+		snprintf(buf + 2 * i, 3, "%02x", p[i]);
+	return buf;
+}
+
+static const char *sha_hex(const void *p, u64 n)
+{
+	u8 d[SHA256_SIZE];
+	sha256(p, n, d);
+	return hex(d, SHA256_SIZE);
+}
+
+/* FIPS 180-4 examples (NIST CSRC "SHA256.pdf", "SHA256_2.pdf") and the million-a message. */
+TEST(sha256_known_answers)
+{
+	EXPECT_STR(sha_hex("", 0), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	EXPECT_STR(sha_hex("abc", 3), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+	EXPECT_STR(sha_hex(two, strlen(two)),
+		   "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+	static u8 a[1000000];
+	memset(a, 'a', sizeof(a));
+	EXPECT_STR(sha_hex(a, sizeof(a)),
+		   "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+	/* The same message in uneven pieces: every path through the block buffer. */
+	struct sha256 s;
+	u8 d[SHA256_SIZE];
+	sha256_init(&s);
+	for (u64 off = 0, step = 1; off < sizeof(a); off += step, step = step * 7 % 191 + 1)
+		sha256_update(&s, a + off, off + step <= sizeof(a) ? step : sizeof(a) - off);
+	sha256_final(&s, d);
+	EXPECT_STR(hex(d, SHA256_SIZE), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+	/* Around the padding's one-or-two-block edge. */
+	EXPECT_STR(sha_hex(a, 55), "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318");
+	EXPECT_STR(sha_hex(a, 56), "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a");
+	EXPECT_STR(sha_hex(a, 63), "7d3e74a05d7db15bce4ad9ec0658ea98e3f06eeecf16b4c6fff2da457ddc2f34");
+	EXPECT_STR(sha_hex(a, 64), "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb");
+	EXPECT_STR(sha_hex(a, 65), "635361c48bb9eab14198e76ea8ab7f1a41685d6ad62aa9146d301d4f17eb0ae0");
+}
+
+/* RFC 4231 test cases 1 and 2; RFC 5869 test case 1 (its PRK, and T(1): the OKM's first 32). */
+TEST(hmac_and_hkdf_known_answers)
+{
+	u8 key[22], d[SHA256_SIZE];
+	memset(key, 0x0b, sizeof(key));
+	hmac(key, 20, "Hi ", 3, "There", 5, d);
+	EXPECT_STR(hex(d, SHA256_SIZE), "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+	hmac((const u8 *)"Jefe", 4, "what do ya want for nothing?", 28, NULL, 0, d);
+	EXPECT_STR(hex(d, SHA256_SIZE), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+	u8 salt[13], info[10], prk[SHA256_SIZE];
+	for (u32 i = 0; i < 13; i++)
+		salt[i] = (u8)i;
+	for (u32 i = 0; i < 10; i++)
+		info[i] = (u8)(0xf0 + i);
+	hmac(salt, sizeof(salt), key, 22, NULL, 0, prk); /* HKDF-Extract */
+	EXPECT_STR(hex(prk, SHA256_SIZE), "077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5");
+	hkdf_expand32(prk, info, sizeof(info), d);
+	EXPECT_STR(hex(d, SHA256_SIZE), "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf");
+}
+
+/* The record (measure.h): where pvpack put a payload is not part of a VM; its bytes and every
+ * config field are. */
+TEST(vm_measurement_covers_config_and_images_not_layout)
+{
+	u8 m0[SHA256_SIZE], m[SHA256_SIZE];
+	bundle_init(&tb, 2);
+	memset(tb.payload, 0x11, 4096);
+	memcpy(tb.payload + 4096, tb.payload, 4096);
+	measure_vm(&tb.h.vms[0], (u8 *)&tb, m0);
+	struct pvb_vm moved = tb.h.vms[0];
+	moved.image.offset += 4096; /* the same bytes elsewhere in the bundle */
+	measure_vm(&moved, (u8 *)&tb, m);
+	EXPECT(!memcmp(m, m0, SHA256_SIZE));
+	tb.payload[4096 + 100] ^= 1; /* one byte of the image */
+	measure_vm(&moved, (u8 *)&tb, m);
+	EXPECT(memcmp(m, m0, SHA256_SIZE));
+	struct pvb_vm other = tb.h.vms[0];
+	other.ram_size += MiB(2); /* one config field */
+	measure_vm(&other, (u8 *)&tb, m);
+	EXPECT(memcmp(m, m0, SHA256_SIZE));
+	other = tb.h.vms[0];
+	other.name[0] = 'w';
+	measure_vm(&other, (u8 *)&tb, m);
+	EXPECT(memcmp(m, m0, SHA256_SIZE));
+}
+
+static s64 seal(struct vcpu *v, const char *label, u8 key[SHA256_SIZE])
+{
+	memset(v->regs.x, 0, sizeof(v->regs.x));
+	v->regs.x[0] = PV_SEAL_KEY;
+	memcpy(&v->regs.x[1], label, strlen(label));
+	v->regs.x[5] = strlen(label);
+	smccc_call(v);
+	memcpy(key, &v->regs.x[1], SHA256_SIZE);
+	return (s64)v->regs.x[0];
+}
+
+TEST(sealing_keys_are_per_vm_label_image_and_device)
+{
+	u8 uds[PV_UDS_SIZE], k[SHA256_SIZE], k2[SHA256_SIZE];
+	memset(uds, 0, sizeof(uds));
+	identity_init(uds); /* not provisioned */
+	bundle_init(&tb, 2);
+	memset(tb.payload, 0x11, 4096);
+	memset(tb.payload + 4096, 0x11, 4096); /* both VMs: the same image */
+	create(RAM_POOL);
+	struct vcpu *a = &vms[0].vcpus[0], *b = &vms[1].vcpus[0];
+	EXPECT_EQ(seal(a, "wallet", k), PV_E_NO_SECRET);
+
+	for (u32 i = 0; i < PV_UDS_SIZE; i++)
+		uds[i] = (u8)(i * 7 + 1);
+	identity_init(uds);
+	for (u32 i = 0; i < PV_UDS_SIZE; i++)
+		EXPECT_EQ(uds[i], 0); /* only what it derived is kept */
+	EXPECT_EQ(seal(a, "wallet", k), 0);
+	EXPECT_EQ(seal(a, "wallet", k2), 0);
+	EXPECT(!memcmp(k, k2, SHA256_SIZE)); /* the same again */
+	EXPECT_EQ(seal(a, "walleu", k2), 0);
+	EXPECT(memcmp(k, k2, SHA256_SIZE)); /* another label */
+	EXPECT_EQ(seal(b, "wallet", k2), 0);
+	EXPECT(memcmp(k, k2, SHA256_SIZE)); /* another VM (another name), same image */
+	{ /* a label longer than its 32 bytes */
+		memset(a->regs.x, 0, sizeof(a->regs.x));
+		a->regs.x[0] = PV_SEAL_KEY;
+		a->regs.x[5] = 33;
+		smccc_call(a);
+		EXPECT_EQ((s64)a->regs.x[0], PSCI_INVALID_PARAMETERS);
+	}
+
+	/* One byte of the image changed: a new boot measures a new VM and gets another key. */
+	tb.payload[5] ^= 0x80;
+	create(RAM_POOL);
+	EXPECT_EQ(seal(a, "wallet", k2), 0);
+	EXPECT(memcmp(k, k2, SHA256_SIZE));
+	tb.payload[5] ^= 0x80;
+	create(RAM_POOL);
+	EXPECT_EQ(seal(a, "wallet", k2), 0);
+	EXPECT(!memcmp(k, k2, SHA256_SIZE)); /* and the old one back with the old image */
+
+	/* Another device: another secret, other keys for the same VM. */
+	uds[0] = 0x99;
+	identity_init(uds);
+	EXPECT_EQ(seal(a, "wallet", k2), 0);
+	EXPECT(memcmp(k, k2, SHA256_SIZE));
+}
+
+static s64 measurement_of(struct vcpu *v, u64 cid, u8 m[SHA256_SIZE], char name[17])
+{
+	memset(v->regs.x, 0, sizeof(v->regs.x));
+	v->regs.x[0] = PV_MEASUREMENT;
+	v->regs.x[1] = cid;
+	smccc_call(v);
+	memcpy(m, &v->regs.x[1], SHA256_SIZE);
+	memcpy(name, &v->regs.x[5], 16);
+	name[16] = 0;
+	return (s64)v->regs.x[0];
+}
+
+TEST(measurements_of_others_only_for_an_attester)
+{
+	u8 m[SHA256_SIZE], want[SHA256_SIZE];
+	char name[17];
+	bundle_init(&tb, 2);
+	tb.h.vms[0].cid = 3;
+	tb.h.vms[1].cid = 4;
+	tb.h.vms[1].flags |= PVB_VM_ATTESTER;
+	create(RAM_POOL);
+	struct vcpu *a = &vms[0].vcpus[0], *b = &vms[1].vcpus[0];
+	EXPECT_EQ(measurement_of(a, 0, m, name), 0); /* its own */
+	measure_vm(&tb.h.vms[0], (u8 *)&tb, want);
+	EXPECT(!memcmp(m, want, SHA256_SIZE));
+	EXPECT_STR(name, "vm0");
+	EXPECT_EQ(measurement_of(a, 4, m, name), PV_E_DENIED);
+	EXPECT(strstr(fake.out, "pv: warn: vm vm0: asked for vm vm1's measurement: not an attester"));
+	EXPECT_EQ(measurement_of(b, 3, m, name), 0); /* the attester may */
+	EXPECT(!memcmp(m, want, SHA256_SIZE));
+	EXPECT_STR(name, "vm0");
+	EXPECT_EQ(measurement_of(b, 9, m, name), PV_E_NO_VM);
+	EXPECT_EQ(measurement_of(a, PVB_CID_HOST, m, name), 0); /* the hypervisor's, for anyone */
+	EXPECT_STR(hex(m, SHA256_SIZE), sha_hex(fake.image, sizeof(fake.image)));
+	EXPECT_STR(name, "pocketvisor");
+	memset(a->regs.x, 0, sizeof(a->regs.x));
+	a->regs.x[0] = PV_CALL_UID;
+	smccc_call(a);
+	EXPECT_EQ(a->regs.x[0], 0x1e5c3f7a); /* 7a3f5c1e-9b2d-4e6a-8c41-5d0f2b9e6a73 */
+	EXPECT_EQ(a->regs.x[3], 0x736a9e2b);
 }

@@ -5,13 +5,17 @@
 
 #include "pvpack.h"
 
-#define USAGE "usage: pvpack [-o OUT.pvb] [--check | --partitions] CONFIG.dts\n"
+#define USAGE                                                                              \
+	"usage: pvpack [-o OUT.pvb] [--check | --partitions] CONFIG.dts\n"                   \
+	"       pvpack --measure [--hypervisor pocketvisor.bin] CONFIG.dts\n"
 
 struct options {
 	const char *out;
 	const char *config;
 	int check_only;
 	int partitions; /* print the /disk layout instead of writing a bundle */
+	int measure;    /* print the measurements instead (docs/attestation.md) */
+	const char *hypervisor; /* --measure: the EL2 image, measured too */
 };
 
 static int usage_error(const char *why, const char *arg)
@@ -32,6 +36,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->check_only = 1;
 		} else if (strcmp(a, "--partitions") == 0) {
 			o->partitions = 1;
+		} else if (strcmp(a, "--measure") == 0) {
+			o->measure = 1;
+		} else if (strcmp(a, "--hypervisor") == 0) {
+			if (++i == argc)
+				return usage_error("--hypervisor needs a file name", "");
+			o->hypervisor = argv[i];
 		} else if (strcmp(a, "-o") == 0) {
 			if (++i == argc)
 				return usage_error("-o needs a file name", "");
@@ -53,6 +63,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 	if (o->partitions && o->check_only)
 		return usage_error("--partitions checks the config already, --check is one or the "
 				   "other", "");
+	if (o->measure && (o->out || o->check_only || o->partitions))
+		return usage_error("--measure writes no bundle and prints only measurements: no -o, "
+				   "--check or --partitions with it", "");
+	if (o->hypervisor && !o->measure)
+		return usage_error("--hypervisor is for --measure", "");
 	return 0;
 }
 
@@ -80,6 +95,8 @@ static int run(const struct options *o)
 	if (config_check(fdt, &d, &cfg) > 0) {
 		diag_print(&d, stderr, o->config);
 		status = 1;
+	} else if (o->measure) {
+		status = measure_print(&cfg, o->hypervisor, stdout) < 0;
 	} else if (o->partitions) {
 		/* The whole config is checked first: a layout is only provisioned for a config
 		 * that can also be packed. */
@@ -101,7 +118,7 @@ static int run(const struct options *o)
 
 int main(int argc, char **argv)
 {
-	struct options o = { NULL, NULL, 0, 0 };
+	struct options o = { NULL, NULL, 0, 0, 0, NULL };
 	int status = parse_args(argc, argv, &o);
 	if (status)
 		return status < 0 ? 0 : status;

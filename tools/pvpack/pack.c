@@ -102,7 +102,7 @@ static int write_vm(int fd, const struct pvb_vm *vm, const struct vm_source *src
 	return !vm->initrd.size || copy_file(fd, out_path, src->initrd_path, &initrd, 1, &vm->initrd);
 }
 
-static int write_contents(int fd, const struct pvpack_config *cfg, const char *out_path)
+int pack_contents(int fd, const struct pvpack_config *cfg, const char *out_path)
 {
 	const struct pvb_header *h = &cfg->header;
 	if (!write_at(fd, h, sizeof(*h), 0, out_path))
@@ -135,7 +135,7 @@ int pack_write(const struct pvpack_config *cfg, const char *out_path)
 		free(tmp);
 		return -1;
 	}
-	int ok = write_contents(fd, cfg, out_path);
+	int ok = pack_contents(fd, cfg, out_path);
 	if (close(fd) < 0 && ok)
 		ok = fail(out_path, strerror(errno));
 	if (ok && rename(tmp, out_path) < 0)

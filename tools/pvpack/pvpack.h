@@ -218,5 +218,13 @@ size_t config_check(const void *fdt, struct diag *d, struct pvpack_config *cfg);
 uint64_t pack_place(uint64_t *cursor, uint64_t size);
 uint64_t pack_end(uint64_t cursor);
 int pack_write(const struct pvpack_config *cfg, const char *out_path);
+/* The bundle into the open file fd (named out_path in messages); 1 on success, else 0 with the
+ * reason printed. */
+int pack_contents(int fd, const struct pvpack_config *cfg, const char *out_path);
+
+/* measure.c: `--measure`: "hypervisor HEX" (with hv_path, the EL2 image pocketvisor.bin) and
+ * "vm NAME HEX" for each VM, the values the hypervisor reports (docs/attestation.md). 0, or -1
+ * with the reason printed. */
+int measure_print(const struct pvpack_config *cfg, const char *hv_path, FILE *out);
 
 #endif

@@ -8,8 +8,8 @@
 #define ALL_CORES ((1u << PLAT_CPU_COUNT) - 1)
 
 static const char *const vm_props[] = {
-	"name", "memory", "vcpus", "cpus", "pin", "priority", "pmu", "image", "load", "entry",
-	"initrd", "bootargs", "disks",
+	"name",	  "memory", "vcpus",  "cpus",	  "pin",   "priority", "pmu",
+	"attester", "image",  "load",   "entry", "initrd", "bootargs", "disks",
 };
 
 static const char *const vm_children[] = { "devices", "vsock", "net" };
@@ -160,16 +160,19 @@ static void check_priority(const struct node_ctx *c, struct pvb_vm *vm)
 		diag_report(c->diag, c->path, "priority: %u is not in 0..255", vm->priority);
 }
 
-/* `pmu;` is a flag: the VM may count with the PMU. A value would suggest it means something. */
-static void check_pmu(const struct node_ctx *c, struct pvb_vm *vm)
+/* `pmu;` (the VM may count with the PMU) and `attester;` (it may ask the hypervisor for other
+ * VMs' measurements, docs/attestation.md) are flags: a value would suggest it means something. */
+static void check_flag(const struct node_ctx *c, struct pvb_vm *vm, const char *name,
+		       uint32_t flag)
 {
 	int len;
-	if (!fdt_getprop(c->fdt, c->offset, "pmu", &len))
+	if (!fdt_getprop(c->fdt, c->offset, name, &len))
 		return;
 	if (len != 0)
-		diag_report(c->diag, c->path, "pmu: is a flag and takes no value (write \"pmu;\")");
+		diag_report(c->diag, c->path, "%s: is a flag and takes no value (write \"%s;\")", name,
+			    name);
 	else
-		vm->flags |= PVB_VM_PMU;
+		vm->flags |= flag;
 }
 
 static void check_bootargs(const struct node_ctx *c, struct vm_source *src)
@@ -205,7 +208,8 @@ void vm_check(const struct node_ctx *c, struct pvb_vm *vm, struct vm_source *src
 	int mask_ok = check_cpus(c, vm);
 	check_pin(c, vm, vcpus_ok, mask_ok);
 	check_priority(c, vm);
-	check_pmu(c, vm);
+	check_flag(c, vm, "pmu", PVB_VM_PMU);
+	check_flag(c, vm, "attester", PVB_VM_ATTESTER);
 	int image_ok = image_check(c, vm, src, ram_ok);
 	layout_check(c, vm, src, ram_ok, image_ok);
 	check_bootargs(c, src);

@@ -1,6 +1,7 @@
 /* cpu.c: physical cores: identity, start through the board's PSCI, kicks, idle, power off. */
 #include <pv/arch.h>
 #include <pv/cpu.h>
+#include <pv/crypto.h>
 #include <pv/exit.h>
 #include <pv/log.h>
 #include <pv/smccc.h>
@@ -77,4 +78,24 @@ _Noreturn void hv_exception(u64 kind, u64 *frame)
 void arch_sync_icache(void)
 {
 	__asm__ volatile("ic ialluis\n dsb ish\n isb" ::: "memory");
+}
+
+void sha256_ce_blocks(u32 h[8], const u8 *p, u64 n);
+
+bool arch_sha256_blocks(u32 h[8], const u8 *p, u64 n)
+{
+	if (!FIELD(read_sysreg(id_aa64isar0_el1), 15, 12)) /* SHA2: 0 = none */
+		return false;
+	if (n)
+		sha256_ce_blocks(h, p, n);
+	return true;
+}
+
+/* From the linker script: the image as loaded, up to the end of its constants. */
+extern const u8 __image_start[], __measured_end[];
+
+const u8 *arch_image(u64 *size)
+{
+	*size = (u64)(__measured_end - __image_start);
+	return __image_start;
 }

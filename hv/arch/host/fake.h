@@ -22,6 +22,7 @@ struct fake_state {
 	u32 spi_deactivations;
 	bool vtimer_line;  /* the virtual timer's output (arch_vtimer_line); reset high */
 	u32 vtimer_lowers; /* arch_vtimer_lower calls */
+	u8 image[64]; /* what arch_image measures as the hypervisor */
 	/* The block and net provider (provider.h): a disk in host memory, requests held until
 	 * fake_disk_finish, frames sent to the uplink kept in order. */
 	u8 *disk;          /* disk_sectors * 512 bytes, or NULL */

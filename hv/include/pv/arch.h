@@ -27,6 +27,9 @@ void arch_zero_ram(paddr_t pa, u64 size);
 void arch_copy_to_ram(paddr_t pa, const void *src, u64 size);
 void arch_ram_cached(void);
 void arch_sync_icache(void);
+/* The hypervisor's image as loaded, up to the end of its constants (pocketvisor.bin, which has
+ * no initialised data): what identity.c measures. */
+const u8 *arch_image(u64 *size);
 
 /* Timers: the physical counter, the core's one scheduling event, vCPUs' virtual timers. */
 u64 arch_timer_now(void);

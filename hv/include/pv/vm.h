@@ -32,6 +32,8 @@ struct vm {
 	struct vsock vsock;
 	struct vblk blk[PVB_MAX_DISKS];
 	struct vnet net;
+	u8 measurement[32]; /* identity.c: computed the first time it is asked for */
+	u32 measured;
 };
 
 extern struct vm vms[PVB_MAX_VMS];

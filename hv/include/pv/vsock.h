@@ -41,5 +41,7 @@ void vsock_notify(struct vm *vm, u32 q);
 /* The device is reset (status 0, NEEDS_RESET, VM reset or stop): every stream the VM had is
  * closed and its peers get RST. */
 void vsock_reset(struct vm *vm);
+/* The VM whose vsock CID is cid (its config's), or NULL: vsock routing and the attester call. */
+struct vm *vm_by_cid(u64 cid);
 
 #endif

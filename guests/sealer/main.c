@@ -1,0 +1,88 @@
+/* sealer: asks the hypervisor for what pocketvisor's identity calls give a VM (docs/abi.md) and
+ * prints it, for tests/system/test_identity.py to check against the host's own computation:
+ * the service's UID, the hypervisor's and its own measurement, its sealing keys for two labels,
+ * a label too long, and the measurement of every other CID from 3 to 6 (which only a VM with
+ * `attester;` may read). */
+#include "guest.h"
+
+#define PV_CALL_UID 0x8600ff01u
+#define PV_SEAL_KEY 0xc6000001u
+#define PV_MEASUREMENT 0xc6000002u
+#define CID_HOST 2u
+
+/* SMCCC with arguments in x1..x5 and results in x0..x6 (the pocketvisor calls use more than
+ * SMCCC 1.1's four result registers). */
+static int64_t call(uint32_t fid, uint64_t r[7])
+{
+	register uint64_t x0 __asm__("x0") = fid;
+	register uint64_t x1 __asm__("x1") = r[1], x2 __asm__("x2") = r[2], x3 __asm__("x3") = r[3];
+	register uint64_t x4 __asm__("x4") = r[4], x5 __asm__("x5") = r[5], x6 __asm__("x6") = r[6];
+	__asm__ volatile("hvc #0"
+			 : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3), "+r"(x4), "+r"(x5), "+r"(x6)
+			 :
+			 : "memory");
+	r[0] = x0, r[1] = x1, r[2] = x2, r[3] = x3, r[4] = x4, r[5] = x5, r[6] = x6;
+	return fid & (1u << 30) ? (int64_t)x0 : (int32_t)(uint32_t)x0;
+}
+
+/* The 32 bytes in r[1..4], in memory order. */
+static void print_hex32(const uint64_t *r)
+{
+	const uint8_t *b = (const uint8_t *)&r[1];
+	for (unsigned i = 0; i < 32; i++)
+		printf("%02x", b[i]);
+}
+
+static void measurement(const char *what, uint64_t cid)
+{
+	uint64_t r[7] = { 0, cid, 0, 0, 0, 0, 0 };
+	int64_t e = call(PV_MEASUREMENT, r);
+	if (e) {
+		printf("sealer: %s refused %ld\n", what, e);
+		return;
+	}
+	char name[17];
+	memcpy(name, &r[5], 16);
+	name[16] = 0;
+	printf("sealer: %s %s ", what, name);
+	print_hex32(r);
+	printf("\n");
+}
+
+static void key(const char *label)
+{
+	uint64_t r[7] = { 0 };
+	size_t n = strlen(label);
+	memcpy(&r[1], label, n);
+	r[5] = n;
+	int64_t e = call(PV_SEAL_KEY, r);
+	if (e) {
+		printf("sealer: key %s refused %ld\n", label, e);
+		return;
+	}
+	printf("sealer: key %s ", label);
+	print_hex32(r);
+	printf("\n");
+}
+
+int main(uint64_t boot_arg)
+{
+	(void)boot_arg;
+	uint64_t r[7] = { 0 };
+	call(PV_CALL_UID, r);
+	printf("sealer: uid %08lx %08lx %08lx %08lx\n", r[0] & 0xffffffffu, r[1] & 0xffffffffu,
+	       r[2] & 0xffffffffu, r[3] & 0xffffffffu);
+	measurement("hypervisor", CID_HOST);
+	measurement("self", 0);
+	key("wallet");
+	key("drm");
+	key("0123456789abcdef0123456789abcdef!"); /* 33 bytes: one too many */
+	for (unsigned cid = 3; cid <= 6; cid++) {
+		char what[8] = "cid ?";
+		what[4] = (char)('0' + cid);
+		measurement(what, cid);
+	}
+	printf("sealer: done\n");
+	psci_system_off();
+	return 0;
+}
