@@ -7,7 +7,7 @@ CROSS ?= aarch64-linux-gnu-
 
 GUESTS := hello ticker smp attacker victim resetter crasher demo \
           timer sgi rt spinner hog idle pmu bench pingpong flood rtc vault vsbench vsecho \
-          vqattack longvictim conform chaos blkattack netspoof sealer
+          vqattack longvictim conform chaos blkattack netspoof vcrypto sealer
 
 # Guest-physical RAM base each guest is linked at (guest.ld); 16 MiB of RAM each. The --defsym
 # must come before -T on the link line, or the script's DEFINED() does not see it.
@@ -45,6 +45,11 @@ GUEST_AR       := $(CROSS)ar
 GUEST_ELFS     := $(GUESTS:%=$(BUILD)/guests/%.elf)
 GUEST_BINS     := $(GUESTS:%=$(BUILD)/guests/%.bin)
 guest_objs      = $(call src_to_obj,$(wildcard guests/$(1)/*.S guests/$(1)/*.c))
+# Guests built against Mbed TLS: its headers, build/cache/mbedtls/libmbedcrypto.a in their
+# <name>_LIBS (linked before libguest.a, which has the string functions it calls) and
+# --gc-sections in <name>_LDFLAGS (the library's unused functions, a third of it, dropped).
+MBEDTLS_GUESTS := vcrypto
+include guests/vault/mbedtls.mk
 GUEST_ALL_SRCS := $(GUEST_LIB_SRCS) $(foreach g,$(GUESTS),$(wildcard guests/$(g)/*.S guests/$(g)/*.c))
 GUEST_ALL_OBJS := $(call src_to_obj,$(GUEST_ALL_SRCS))
 
@@ -66,11 +71,13 @@ $(GUEST_LIB_ARCHIVE): $(call src_to_obj,$(filter %.c,$(GUEST_LIB_SRCS)))
 	$(GUEST_AR) rcs $@ $^
 
 define guest_rule
-$(BUILD)/guests/$(1).elf: $(call guest_objs,$(1)) $(GUEST_LIB_OBJS) guests/lib/guest.ld guests/guests.mk
+$(BUILD)/guests/$(1).elf: $(call guest_objs,$(1)) $$($(1)_LIBS) $(GUEST_LIB_OBJS) guests/lib/guest.ld \
+                          guests/guests.mk
 	$$(GUEST_CC) $$(GUEST_CFLAGS) \
 		-Wl,--defsym=GUEST_RAM_BASE=$$(or $$($(1)_RAM_BASE),$$(GUEST_RAM_BASE_DEFAULT)) \
 		$$(if $$($(1)_RAM_SIZE),-Wl$$(comma)--defsym=GUEST_RAM_SIZE=$$($(1)_RAM_SIZE)) \
-		$$(GUEST_LDFLAGS) $(call guest_objs,$(1)) $$(GUEST_LIB_OBJS) -o $$@
+		$$(GUEST_LDFLAGS) $$($(1)_LDFLAGS) $(call guest_objs,$(1)) $$($(1)_LIBS) \
+		$$(GUEST_LIB_OBJS) -o $$@
 endef
 $(foreach g,$(GUESTS),$(eval $(call guest_rule,$(g))))
 

@@ -177,6 +177,10 @@ unsigned cpu_id(void);                  /* MPIDR_EL1.Aff0 = vCPU number */
 bool str_eq(const char *a, const char *b);
 void *memset(void *d, int c, size_t n); /* the compiler may emit calls to these two */
 void *memcpy(void *d, const void *s, size_t n);
+void *memmove(void *d, const void *s, size_t n); /* these for Mbed TLS (guests/vault/libc) */
+int memcmp(const void *a, const void *b, size_t n);
+int strcmp(const char *a, const char *b);
+size_t strlen(const char *s);
 
 /* Cross-vCPU flags: single writer per slot, ordered with full-system barriers. No exclusives:
  * with the MMU off memory is Device, where exclusives and atomics are not reliable. */

@@ -1,4 +1,5 @@
-/* util.c: small helpers every guest needs: delays, vCPU id, strings, weak defaults. */
+/* util.c: small helpers every guest needs: delays, vCPU id, strings, weak defaults, and the
+ * <string.h> functions the compiler or Mbed TLS (guests/vault/libc/string.h) may call. */
 #include "guest.h"
 
 uint64_t boot_cntpct; /* set by crt0 after clearing .bss */
@@ -55,6 +56,44 @@ void *memcpy(void *d, const void *s, size_t n)
 	while (n--)
 		*p++ = *q++;
 	return d;
+}
+
+/* Copies backwards when the destination starts inside the source. */
+void *memmove(void *d, const void *s, size_t n)
+{
+	unsigned char *p = d;
+	const unsigned char *q = s;
+	if (p <= q || p >= q + n)
+		return memcpy(d, s, n);
+	while (n--)
+		p[n] = q[n];
+	return d;
+}
+
+int memcmp(const void *a, const void *b, size_t n)
+{
+	const unsigned char *p = a, *q = b;
+	for (; n; n--, p++, q++)
+		if (*p != *q)
+			return *p - *q;
+	return 0;
+}
+
+int strcmp(const char *a, const char *b)
+{
+	while (*a && *a == *b) {
+		a++;
+		b++;
+	}
+	return (unsigned char)*a - (unsigned char)*b;
+}
+
+size_t strlen(const char *s)
+{
+	size_t n = 0;
+	while (s[n])
+		n++;
+	return n;
 }
 
 /* Guests that never start secondaries need no secondary_main; one started anyway just stops. */
