@@ -7,6 +7,7 @@ dtc and describe that VM. Configs name images relative to the repo root; the `im
 creates them under build/tests/img (raw bytes, a fake arm64 Linux Image, an ELF executable).
 """
 
+import hashlib
 import os
 import random
 import re
@@ -426,15 +427,48 @@ def test_dtc_errors_pass_through(pvpack, tmp_path):
 @pytest.mark.parametrize("args", [[], ["-x", "a.dts"], ["a.dts", "b.dts"], ["a.dts", "-o"],
                                   ["--check", "-o", "x.pvb", "a.dts"],
                                   ["--partitions", "-o", "x.pvb", "a.dts"],
-                                  ["--partitions", "--check", "a.dts"]],
+                                  ["--partitions", "--check", "a.dts"],
+                                  ["--measure", "-o", "x.pvb", "a.dts"],
+                                  ["--measure", "--check", "a.dts"],
+                                  ["--hypervisor", "x.bin", "a.dts"],
+                                  ["--measure", "a.dts", "--hypervisor"]],
                          ids=["none", "unknown-option", "two-configs", "o-without-file",
-                              "check-with-o", "partitions-with-o", "partitions-with-check"])
+                              "check-with-o", "partitions-with-o", "partitions-with-check",
+                              "measure-with-o", "measure-with-check", "hypervisor-alone",
+                              "hypervisor-without-file"])
 def test_usage_errors_exit_2(pvpack, args):
     r = pvpack(*args)
     assert r.returncode == 2
-    assert r.stderr.splitlines()[-1] == "usage: pvpack [-o OUT.pvb] [--check | --partitions] CONFIG.dts"
+    assert r.stderr.splitlines()[-2:] == USAGE.splitlines()
+
+
+USAGE = ("usage: pvpack [-o OUT.pvb] [--check | --partitions] CONFIG.dts\n"
+         "       pvpack --measure [--hypervisor pocketvisor.bin] CONFIG.dts\n")
 
 
 def test_help(pvpack):
     r = pvpack("--help")
-    assert (r.returncode, r.stdout) == (0, "usage: pvpack [-o OUT.pvb] [--check | --partitions] CONFIG.dts\n")
+    assert (r.returncode, r.stdout) == (0, USAGE)
+
+
+def test_measure_prints_what_the_bundle_holds(pvpack, tmp_path):
+    """--measure: the hypervisor's line is the SHA-256 of the file given, each VM's changes with
+    its config and not with where pvpack puts its payloads (docs/attestation.md)."""
+    hv = tmp_path / "hv.bin"
+    hv.write_bytes(b"not really a hypervisor")
+    r = pvpack("--measure", "--hypervisor", hv, "tests/configs/identity.dts")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "hypervisor " + hashlib.sha256(hv.read_bytes()).hexdigest()
+    names = [line.split()[1] for line in lines[1:]]
+    assert names == ["alpha", "beta"] and all(line.startswith("vm ") for line in lines[1:])
+    again = pvpack("--measure", "tests/configs/identity.dts")
+    assert again.stdout.splitlines() == lines[1:]  # the same config: the same values
+    changed = tmp_path / "changed.dts"
+    changed.write_text((ROOT / "tests" / "configs" / "identity.dts").read_text()
+                       .replace('name = "beta";', 'name = "beta";\n\t\t\tpriority = <2>;'))
+    other = pvpack("--measure", changed).stdout.splitlines()
+    assert other[0] == lines[1] and other[1] != lines[2]  # only beta changed
+    missing = pvpack("--measure", "--hypervisor", tmp_path / "none.bin",
+                     "tests/configs/identity.dts")
+    assert missing.returncode == 1 and "none.bin: No such file or directory" in missing.stderr
