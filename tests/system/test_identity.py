@@ -210,9 +210,9 @@ def test_no_byte_of_the_device_secret_is_left_in_ram(tmp_path):
                              "-initrd", str(bundle), "-smp", "2", "-S"], cwd=ROOT,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
+    ram, base, size = tmp_path / "ram.bin", 0x40000000, 1 << 30
     try:
         mon = Monitor(sock, time.monotonic() + 30)
-        ram, base, size = tmp_path / "ram.bin", 0x40000000, 1 << 30
 
         def dump():
             ram.unlink(missing_ok=True)
@@ -240,3 +240,4 @@ def test_no_byte_of_the_device_secret_is_left_in_ram(tmp_path):
     finally:
         qemu.kill()
         qemu.wait()
+        ram.unlink(missing_ok=True)  # 1 GiB: not left for pytest's kept temporary directories
