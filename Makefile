@@ -83,11 +83,18 @@ include tests/fuzz-guest.mk
 $(BUILD)/%.pvb: configs/%.dts $(PVPACK) $(GUEST_BINS)
 	$(PVPACK) -o $@ $<
 
-# The device's disk from the config's /disk layout, and its secret; existing ones are kept
-# (scripts/mkdisk.sh, scripts/mkuds.sh).
-provision: deps $(PVPACK)
+# The device's disk from the config's /disk layout, its secret, and the certificate of its
+# vault's device key; existing ones are kept (scripts/mkdisk.sh, scripts/mkuds.sh, and the
+# factory step, scripts/factory.py: it boots the device once with the command `make run` uses,
+# reads the vault's device key and signs it with $(FACTORY)/manufacturer-key.pem, made once;
+# docs/vault.md). A re-built hypervisor or vault has another key: delete $(CERT) to certify it.
+CERT       := $(BUILD)/devices/$(DEVICE)/device-cert.cbor
+FACTORY    := $(BUILD)/factory
+provision: deps all $(PVPACK) $(GUEST_BINS) $(LINUX_IMAGES) $(BUILD)/$(CONFIG).pvb
 	@sh scripts/mkdisk.sh configs/$(CONFIG).dts $(DISK) $(PVPACK)
 	@sh scripts/mkuds.sh $(UDS)
+	@$(PYTHON) scripts/factory.py --cert $(CERT) --factory $(FACTORY) --device $(DEVICE) \
+		--measure $(PVPACK) $(BUILD)/pocketvisor.bin configs/$(CONFIG).dts -- $(QEMU) $(QEMU_HV)
 
 run: deps all $(LINUX_IMAGES) $(BUILD)/$(CONFIG).pvb provision
 	@echo "pocketvisor: $(QEMU) $(QEMU_HV)"

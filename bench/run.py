@@ -265,7 +265,7 @@ def vsock_bench():
         text = "" if error else run_qemu_typing(
             ["-M", "virt,virtualization=on,gic-version=3", *COMMON, "-kernel",
              str(BUILD / "pocketvisor.bin"), "-initrd", str(bundle)],
-            "pocketvisor: linux ready", "vsockt rt 4 5000 1000 64",
+            "pocketvisor: linux ready", "vsockt rt 4 5100 1000 64",
             r"vsockt: (rt \d+ 64 ticks \d+\s|.*:)")  # the whole line: output comes in pieces
         m = LINUX_RT.search(text)
         linux = (f"{int(m.group(2)) * 16 // int(m.group(1)):,}" if m else

@@ -7,7 +7,7 @@ CROSS ?= aarch64-linux-gnu-
 
 GUESTS := hello ticker smp attacker victim resetter crasher demo \
           timer sgi rt spinner hog idle pmu bench pingpong flood rtc vault vsbench vsecho \
-          vqattack longvictim conform chaos blkattack netspoof vcrypto sealer
+          vqattack longvictim conform chaos blkattack netspoof vcrypto sealer vaultpoke
 
 # Guest-physical RAM base each guest is linked at (guest.ld); 16 MiB of RAM each. The --defsym
 # must come before -T on the link line, or the script's DEFINED() does not see it.
@@ -48,7 +48,7 @@ guest_objs      = $(call src_to_obj,$(wildcard guests/$(1)/*.S guests/$(1)/*.c))
 # Guests built against Mbed TLS: its headers, build/cache/mbedtls/libmbedcrypto.a in their
 # <name>_LIBS (linked before libguest.a, which has the string functions it calls) and
 # --gc-sections in <name>_LDFLAGS (the library's unused functions, a third of it, dropped).
-MBEDTLS_GUESTS := vcrypto
+MBEDTLS_GUESTS := vcrypto vault
 include guests/vault/mbedtls.mk
 GUEST_ALL_SRCS := $(GUEST_LIB_SRCS) $(foreach g,$(GUESTS),$(wildcard guests/$(g)/*.S guests/$(g)/*.c))
 GUEST_ALL_OBJS := $(call src_to_obj,$(GUEST_ALL_SRCS))

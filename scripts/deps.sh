@@ -7,7 +7,8 @@ need=""
 # libFuzzer with the sanitizer runtimes.
 # fdisk (sfdisk) and e2fsprogs (mkfs.ext4, debugfs): the board's disk image (scripts/mkdisk.sh).
 # dpkg-dev (dpkg-source): Mbed TLS from Debian's source package (scripts/mbedtls.sh).
-# python3-cryptography and python3-cbor2: the host side of the vault's crypto (test_vcrypto.py).
+# python3-cryptography and python3-cbor2: the host side of the vault's crypto (test_vcrypto.py,
+# test_attest.py, tools/pvverify, scripts/factory.py).
 for pkg in make gcc libc6-dev gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu \
 	libc6-dev-arm64-cross qemu-system-arm device-tree-compiler libfdt-dev python3 python3-pytest \
 	clang-14 libclang-rt-14-dev fdisk e2fsprogs dpkg-dev python3-cryptography python3-cbor2; do

@@ -63,6 +63,22 @@ void psci_system_reset(void);
  * vCPUs the VM has (including this one). */
 unsigned smp_start_all(void);
 
+/* ---- pv.c: pocketvisor's identity calls over HVC (docs/abi.md); errors are negative ---- */
+#define PV_SEAL_KEY 0xc6000001u
+#define PV_MEASUREMENT 0xc6000002u
+#define PV_E_DENIED (-3)
+#define PV_E_NO_SECRET (-4)
+#define PV_E_NO_VM (-5)
+#define PV_KEY_SIZE 32u
+#define PV_NAME_SIZE 16u                /* NUL-padded; a name of 16 characters has no NUL */
+/* The caller's sealing key for `label` (up to 32 bytes): 0, or PV_E_NO_SECRET / -2. */
+/* Any of them: x1..x6 in from r[1..6], x0..x6 out into r[0..6]; returns x0 (w0 for SMC32 IDs). */
+int64_t pv_call(uint32_t fid, uint64_t r[7]);
+int64_t pv_seal_key(const char *label, uint8_t key[PV_KEY_SIZE]);
+/* The measurement and name of the VM with vsock CID `cid` (0: the caller, 2: the hypervisor);
+ * name gets the 16 bytes and a NUL. 0, or PV_E_DENIED / PV_E_NO_VM. */
+int64_t pv_measurement(uint64_t cid, uint8_t measurement[PV_KEY_SIZE], char name[PV_NAME_SIZE + 1]);
+
 /* ---- probe.S: a 32-bit access that may fault (no frame, no C: see vectors.S) ---- */
 struct probe {
 	uint64_t esr; /* 0 if the access did not fault */

@@ -3,8 +3,8 @@
 #   build/linux/config             that kernel's .config, to check what it was built with
 #   build/linux/modules/*.ko       that kernel's own modules for vsock, disk and net (LINUX_MODULES)
 #   build/linux/socat/             Debian's socat and exactly the shared objects it loads
-#   build/linux/initramfs.cpio.gz  busybox-static, /init, memprobe, ticks, pmc, vsockt, hwbp and
-#                                  udhcpc's script (guests/linux/), the modules and socat
+#   build/linux/initramfs.cpio.gz  busybox-static, /init, memprobe, ticks, pmc, vsockt, hwbp,
+#                                  vault and udhcpc's script (guests/linux/), the modules and socat
 # The .debs are cached in build/cache/: after the first build nothing uses the network.
 # `rm -rf build/cache` picks up Debian's newest kernel at the next build.
 
@@ -47,7 +47,7 @@ $(LINUX_DIR)/busybox: scripts/linux-guest.sh
 $(LINUX_DIR)/socat.list: scripts/linux-guest.sh
 	$(LINUX_GUEST) socat $(LINUX_CACHE) $(LINUX_DIR)
 
-$(LINUX_DIR)/memprobe $(LINUX_DIR)/vsockt $(LINUX_DIR)/hwbp: $(LINUX_DIR)/%: guests/linux/%.c guests/linux/linux.mk
+$(LINUX_DIR)/memprobe $(LINUX_DIR)/vsockt $(LINUX_DIR)/hwbp $(LINUX_DIR)/vault: $(LINUX_DIR)/%: guests/linux/%.c guests/linux/linux.mk
 	@mkdir -p $(dir $@)
 	$(CROSS)gcc $(LINUX_CFLAGS) $< -o $@
 
@@ -60,6 +60,6 @@ $(LINUX_DIR)/ticks $(LINUX_DIR)/pmc: $(LINUX_DIR)/%: guests/linux/%.c \
 $(LINUX_DIR)/initramfs.cpio.gz: guests/linux/initramfs.list guests/linux/init \
                                 guests/linux/udhcpc.script scripts/mkcpio.py \
                                 $(LINUX_DIR)/busybox $(LINUX_DIR)/memprobe $(LINUX_DIR)/ticks $(LINUX_DIR)/pmc \
-                                $(LINUX_DIR)/vsockt $(LINUX_DIR)/hwbp $(LINUX_KOS) \
+                                $(LINUX_DIR)/vsockt $(LINUX_DIR)/hwbp $(LINUX_DIR)/vault $(LINUX_KOS) \
                                 $(LINUX_DIR)/socat.list
 	$(PYTHON) scripts/mkcpio.py $< $@

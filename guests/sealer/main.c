@@ -8,24 +8,7 @@
 #include "guest.h"
 
 #define PV_CALL_UID 0x8600ff01u
-#define PV_SEAL_KEY 0xc6000001u
-#define PV_MEASUREMENT 0xc6000002u
 #define CID_HOST 2u
-
-/* SMCCC with arguments in x1..x5 and results in x0..x6 (the pocketvisor calls use more than
- * SMCCC 1.1's four result registers). */
-static int64_t call(uint32_t fid, uint64_t r[7])
-{
-	register uint64_t x0 __asm__("x0") = fid;
-	register uint64_t x1 __asm__("x1") = r[1], x2 __asm__("x2") = r[2], x3 __asm__("x3") = r[3];
-	register uint64_t x4 __asm__("x4") = r[4], x5 __asm__("x5") = r[5], x6 __asm__("x6") = r[6];
-	__asm__ volatile("hvc #0"
-			 : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3), "+r"(x4), "+r"(x5), "+r"(x6)
-			 :
-			 : "memory");
-	r[0] = x0, r[1] = x1, r[2] = x2, r[3] = x3, r[4] = x4, r[5] = x5, r[6] = x6;
-	return fid & (1u << 30) ? (int64_t)x0 : (int32_t)(uint32_t)x0;
-}
 
 /* The 32 bytes in r[1..4], in memory order. */
 static void print_hex32(const uint64_t *r)
@@ -38,7 +21,7 @@ static void print_hex32(const uint64_t *r)
 static void measurement(const char *what, uint64_t cid)
 {
 	uint64_t r[7] = { 0, cid, 0, 0, 0, 0, 0 };
-	int64_t e = call(PV_MEASUREMENT, r);
+	int64_t e = pv_call(PV_MEASUREMENT, r);
 	if (e) {
 		printf("sealer: %s refused %ld\n", what, e);
 		return;
@@ -57,7 +40,7 @@ static void key(const char *label)
 	size_t n = strlen(label);
 	memcpy(&r[1], label, n);
 	r[5] = n;
-	int64_t e = call(PV_SEAL_KEY, r);
+	int64_t e = pv_call(PV_SEAL_KEY, r);
 	if (e) {
 		printf("sealer: key %s refused %ld\n", label, e);
 		return;
@@ -71,11 +54,11 @@ int main(uint64_t boot_arg)
 {
 	(void)boot_arg;
 	uint64_t r[7] = { 0 };
-	call(PV_CALL_UID, r);
+	pv_call(PV_CALL_UID, r);
 	printf("sealer: uid %08lx %08lx %08lx %08lx\n", r[0] & 0xffffffffu, r[1] & 0xffffffffu,
 	       r[2] & 0xffffffffu, r[3] & 0xffffffffu);
 	uint64_t start = timer_now(), rs[7] = { 0 };
-	call(PV_MEASUREMENT, rs); /* the first of its own: its images are hashed now */
+	pv_call(PV_MEASUREMENT, rs); /* the first of its own: its images are hashed now */
 	uint64_t first = timer_now() - start;
 	measurement("hypervisor", CID_HOST);
 	measurement("self", 0);
@@ -88,11 +71,11 @@ int main(uint64_t boot_arg)
 		measurement(what, cid);
 	}
 	uint64_t t0 = timer_now(), r2[7] = { 0 };
-	call(PV_MEASUREMENT, r2); /* the caller's own: measured already, above */
+	pv_call(PV_MEASUREMENT, r2); /* the caller's own: measured already, above */
 	uint64_t t1 = timer_now();
 	r2[5] = 6;
 	memcpy(&r2[1], "wallet", 6);
-	call(PV_SEAL_KEY, r2);
+	pv_call(PV_SEAL_KEY, r2);
 	uint64_t t2 = timer_now();
 	printf("sealer: ticks first %lu again %lu key %lu\n", first, t1 - t0, t2 - t1);
 	printf("sealer: done\n");

@@ -1,79 +1,14 @@
-/* vault: the trusted-services VM, for now a vsock echo service on port 5000 serving several
- * peers at once (no one peer CID may hold more than half the table), plus the demo's console:
- * each typed line is echoed, `off` powers the VM off. Idle, it sleeps in WFI. */
-#include "guest.h"
+/* vault: the trusted-services VM. Its device attestation key signs tokens on vsock port 5000
+ * (attest.c, docs/vault.md); an echo service runs on port 5100 (echo.c); the demo's console
+ * echoes each typed line, `off` powers the VM off. Idle, it sleeps in WFI. */
+#include "vault.h"
 
-#define ECHO_PORT 5000u
-#define PER_CID_MAX (VSOCK_CONN_COUNT / 2)
-#define CHUNK 1024u
-#define ANNOUNCE_FIRST 4u      /* connections named one by one; then counts at powers of two */
 #define LINE_MAX 80
 #define RX_RING 256u           /* typed bytes, filled by the UART interrupt */
 
-static bool serving[VSOCK_CONN_COUNT];
-static unsigned accepted, closed;
-static uint8_t chunk[CHUNK];
-
 static volatile char typed[RX_RING];
 static volatile unsigned typed_head, typed_tail;
-
-/* ---- vsock echo ---- */
-
-static bool power_of_two(unsigned n) { return n && !(n & (n - 1)); }
-
-static void on_accept(int c)
-{
-	uint64_t cid;
-	uint32_t port;
-
-	serving[c] = true;
-	accepted++;
-	if (accepted <= ANNOUNCE_FIRST && vsock_peer(c, &cid, &port))
-		printf("vault: connection from cid %lu port %u\n", cid, port);
-	else if (power_of_two(accepted))
-		printf("vault: %u connections accepted\n", accepted);
-}
-
-static void on_close(int c)
-{
-	vsock_close(c);
-	serving[c] = false;
-	closed++;
-	if (closed <= ANNOUNCE_FIRST || power_of_two(closed))
-		printf("vault: %u connections closed\n", closed);
-}
-
-/* Takes in only what can go straight back out, so the vault holds no data of its own and a
- * peer that stops reading stalls only its own stream. */
-static void echo(int c)
-{
-	for (;;) {
-		uint32_t room = vsock_send_space(c);
-		if (!room) {
-			if (vsock_send(c, chunk, 0) < 0) /* the stream can carry nothing any more */
-				on_close(c);
-			return;
-		}
-		int n = vsock_recv(c, chunk, room < CHUNK ? room : CHUNK);
-		if (n < 0)
-			on_close(c);
-		if (n <= 0)
-			return;
-		vsock_send(c, chunk, (uint32_t)n);
-	}
-}
-
-static void serve(void)
-{
-	int c;
-
-	vsock_poll();
-	while ((c = vsock_accept(ECHO_PORT)) >= 0)
-		on_accept(c);
-	for (unsigned i = 0; i < VSOCK_CONN_COUNT; i++)
-		if (serving[i])
-			echo((int)i);
-}
+static volatile bool deadline_due;
 
 /* ---- console ---- */
 
@@ -116,6 +51,26 @@ static void console(void)
 	}
 }
 
+/* ---- request deadlines: the virtual timer wakes the loop ---- */
+
+static void timer_irq(unsigned intid)
+{
+	(void)intid;
+	vtimer_stop(); /* a level: it stays pending until stopped */
+	deadline_due = true;
+}
+
+static void arm_deadline(void)
+{
+	uint64_t d = attest_deadline();
+
+	deadline_due = false;
+	if (d)
+		vtimer_arm(d);
+	else
+		vtimer_stop();
+}
+
 int main(uint64_t boot_arg)
 {
 	(void)boot_arg;
@@ -123,16 +78,24 @@ int main(uint64_t boot_arg)
 	gic_cpu_init();
 	irq_set_handler(INTID_UART, uart_irq);
 	gic_enable(INTID_UART, IRQ_PRIO_DEFAULT);
+	irq_set_handler(INTID_VTIMER, timer_irq);
+	gic_enable(INTID_VTIMER, IRQ_PRIO_DEFAULT);
 	uart_rx_irq_enable();
 	irq_enable();
-	if (vsock_init() && vsock_listen(ECHO_PORT, PER_CID_MAX))
+	devkey_init();
+	if (vsock_init() && echo_start() && attest_start()) {
+		printf("vault: attestation on port %u, cid %lu\n", ATTEST_PORT, vsock_cid());
 		printf("vault: vsock echo on port %u, cid %lu\n", ECHO_PORT, vsock_cid());
-	else
+	} else {
 		printf("vault: no vsock device\n");
+	}
 	printf("vault: up, type a line to echo it, 'off' to power off\n");
 	for (;;) {
-		serve();
+		vsock_poll();
+		attest_serve();
+		echo_serve();
 		console();
-		WAIT_UNTIL(vsock_pending() || typed_waiting());
+		arm_deadline();
+		WAIT_UNTIL(vsock_pending() || typed_waiting() || deadline_due);
 	}
 }

@@ -1,6 +1,6 @@
 # fuzz.mk: libFuzzer targets (clang, ASan + UBSan) over the host builds of what reads hostile
 # input: the boot bundle, pvpack's config checks, the board DTB, the vGIC's registers, the trap
-# decoders and virtio (docs/security.md, "Fuzzing").
+# decoders, virtio and the vault's attestation requests (docs/security.md, "Fuzzing").
 #   make fuzz        each target for FUZZ_RUNS executions (2,000,000 each), one after the
 #                    other on one core, growing $(BUILD)/fuzz/corpus/<name>
 #   make fuzz-slice  each for FUZZ_SLICE_RUNS (20,000) from the checked-in seeds alone, with a
@@ -11,7 +11,7 @@ FUZZ_CC         ?= clang-14
 FUZZ_DIR        := $(BUILD)/fuzz
 FUZZ_RUNS       ?= 2000000
 FUZZ_SLICE_RUNS ?= 20000
-FUZZ_TARGETS    := bundle pvpack fdt vgic trap virtio
+FUZZ_TARGETS    := bundle pvpack fdt vgic trap virtio vaultreq
 FUZZ_BINS       := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 # -fsanitize=fuzzer: coverage instrumentation and libFuzzer's main (libclang-rt-14-dev). The
 # sources of several modules are linked together with fake.c's arch hooks, which have no
@@ -46,6 +46,13 @@ $(FUZZ_DIR)/fuzz_trap: tests/fuzz/fuzz_trap.c tests/fuzz/host_sysreg.h $(FUZZ_TR
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CORE_FLAGS) -include tests/fuzz/host_sysreg.h $< $(FUZZ_TRAP_SRCS) \
 		$(CORE_SRCS) -lfdt -o $@
+
+# The vault's request parser (guests/vault/request.c and cbor.c, portable C) on its own.
+FUZZ_VAULT_SRCS := guests/vault/request.c guests/vault/cbor.c
+$(FUZZ_DIR)/fuzz_vaultreq: tests/fuzz/fuzz_vaultreq.c tests/fuzz/fuzz.h tests/fuzz/fuzz.mk \
+                           $(FUZZ_VAULT_SRCS) guests/vault/request.h guests/vault/cbor.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Iguests/vault $< $(FUZZ_VAULT_SRCS) -o $@
 
 # $(1): target, $(2): executions, $(3): corpus directory new inputs go to, $(4): more options.
 # -timeout=10: an input that keeps EL2 busy for seconds is a bug too.

@@ -242,6 +242,23 @@ def virtio():
     write("virtio", "regress-queue-ready-sel", sel)
 
 
+# ---- vaultreq: an attestation request's CBOR body (docs/vault.md) ----
+
+def vaultreq():
+    nonce = bytes([0xa1, 0x65]) + b"nonce"
+    write("vaultreq", "good-8", nonce + u8(0x48) + bytes(range(8)))
+    write("vaultreq", "good-64", nonce + u8(0x58, 64) + bytes(range(64)))
+    write("vaultreq", "long-head", nonce + u8(0x5a) + struct.pack(">I", 9) + bytes(9))
+    write("vaultreq", "too-long", nonce + u8(0x58, 65) + bytes(65))
+    write("vaultreq", "two-keys", u8(0xa2) + nonce[1:] + u8(0x48) + bytes(8) + u8(0x61) + b"x" +
+          u8(0x00))
+    write("vaultreq", "indefinite", u8(0xbf) + nonce[1:] + u8(0x48) + bytes(8) + u8(0xff))
+    write("vaultreq", "huge-count", u8(0xbb) + b"\xff" * 8)
+    write("vaultreq", "huge-string", nonce + u8(0x5b) + b"\xff" * 8)
+    write("vaultreq", "text-nonce", nonce + u8(0x68) + b"abcdefgh")
+    write("vaultreq", "array", u8(0x82, 0x01, 0x02))
+
+
 def main():
     if not os.path.isdir("tests/fuzz"):
         sys.exit("mkcorpus.py: run it from the repository root")
@@ -251,6 +268,7 @@ def main():
     vgic()
     trap()
     virtio()
+    vaultreq()
 
 
 if __name__ == "__main__":

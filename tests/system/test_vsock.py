@@ -1,9 +1,10 @@
 """test_vsock.py: vsock between VMs under the config's policy (docs/virtio.md), with Debian's own
 kernel modules and socat in the Linux VMs and the vault's echo service (guests/vault).
 
-The phone (configs/phone.dts): open (CID 3) and work (CID 4) may connect to vault:5000 (CID 5)
-and to nothing else. tests/configs/vsock2.dts: two Linux VMs, a (CID 3) and b (CID 4), that may
-talk to each other, for the bulk transfer and a reboot in the middle of a stream."""
+The phone (configs/phone.dts): open (CID 3) and work (CID 4) may connect to the vault (CID 5) on
+ports 5000 (attestation, test_attest.py) and 5100 (its echo) and to nothing else.
+tests/configs/vsock2.dts: two Linux VMs, a (CID 3) and b (CID 4), that may talk to each other,
+for the bulk transfer and a reboot in the middle of a stream."""
 
 import re
 
@@ -12,7 +13,7 @@ import pytest
 from harness import hv_lines, vm_lines
 from test_linux import READY, complaints, focus, ready, run
 
-VAULT_UP = r"^\[vault\] vault: vsock echo on port 5000"
+VAULT_UP = r"^\[vault\] vault: vsock echo on port 5100"
 
 
 def phone_up(boot):
@@ -35,12 +36,12 @@ def test_phone_open_and_work_reach_the_vault_at_once_and_not_each_other(boot):
         "cid=0x0013")  # device ID 19: vsock
     # (a) open streams lines through the vault's echo for ~8 s in the background...
     boot.send("(i=0; while [ $i -lt 40 ]; do echo open-$i; i=$((i+1)); sleep 0.2; done) | "
-              "socat -t 5 - VSOCK-CONNECT:5:5000 > /tmp/echo.txt && echo open-done &\n")
+              "socat -t 5 - VSOCK-CONNECT:5:5100 > /tmp/echo.txt && echo open-done &\n")
     # ... while work does the same, at once.
     focus(boot, "work")
     mark = boot.mark()
     run(boot, "work", "(i=0; while [ $i -lt 20 ]; do echo work-$i; i=$((i+1)); done) | "
-        "socat -t 5 - VSOCK-CONNECT:5:5000 | grep -c work-", "20", after=mark)
+        "socat -t 5 - VSOCK-CONNECT:5:5100 | grep -c work-", "20", after=mark)
     work_done = boot.mark()
     focus(boot, "open")
     done = boot.expect(r"^\[open\] .*open-done\s*$", after=mark)  # not the typed command
@@ -56,13 +57,13 @@ def test_phone_open_and_work_reach_the_vault_at_once_and_not_each_other(boot):
     assert any("connect to 3:5000 refused: not allowed by its policy" in line
                for line in refusals(boot.text, "work")), hv_lines(boot.text)
     # and the vault, which may be reached, still answers.
-    run(boot, "work", "vsockt rt 5 5000 100 64", r"vsockt: rt 100 64 ticks \d+")
+    run(boot, "work", "vsockt rt 5 5100 100 64", r"vsockt: rt 100 64 ticks \d+")
     # (d) open opens every stream it may and writes into each until it blocks, never reading
     # the echoes: the vault takes 8 streams per peer and refuses the rest, and each stream stops
     # at its credit, so neither the vault nor the hypervisor holds more.
     focus(boot, "open")
     mark = boot.mark()
-    boot.send("vsockt flood 5 5000 40 &\n")
+    boot.send("vsockt flood 5 5100 40 &\n")
     m = boot.expect(r"^\[open\] .*vsockt: flood opened (\d+) of 40", after=mark)
     assert int(m.group(1)) == 8, m.group(0)
     boot.expect(r"^\[open\] .*vsockt: flood holding", after=mark)
@@ -71,7 +72,7 @@ def test_phone_open_and_work_reach_the_vault_at_once_and_not_each_other(boot):
     assert len(wrote) == 8 and all(0 < w <= 1 << 20 for w in wrote), wrote
     # work is served at once while open's streams sit full.
     focus(boot, "work")
-    run(boot, "work", "vsockt rt 5 5000 100 64", r"vsockt: rt 100 64 ticks \d+")
+    run(boot, "work", "vsockt rt 5 5100 100 64", r"vsockt: rt 100 64 ticks \d+")
     assert "PANIC" not in boot.text
     assert not complaints(boot.text), complaints(boot.text)
 
