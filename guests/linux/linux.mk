@@ -47,7 +47,8 @@ $(LINUX_DIR)/busybox: scripts/linux-guest.sh
 $(LINUX_DIR)/socat.list: scripts/linux-guest.sh
 	$(LINUX_GUEST) socat $(LINUX_CACHE) $(LINUX_DIR)
 
-$(LINUX_DIR)/memprobe $(LINUX_DIR)/vsockt $(LINUX_DIR)/hwbp $(LINUX_DIR)/vault: $(LINUX_DIR)/%: guests/linux/%.c guests/linux/linux.mk
+$(LINUX_DIR)/memprobe $(LINUX_DIR)/vsockt $(LINUX_DIR)/hwbp $(LINUX_DIR)/vault: $(LINUX_DIR)/%: guests/linux/%.c guests/linux/cli.h \
+                                                                       guests/linux/linux.mk
 	@mkdir -p $(dir $@)
 	$(CROSS)gcc $(LINUX_CFLAGS) $< -o $@
 

@@ -19,6 +19,8 @@
 
 #include <linux/vm_sockets.h>
 
+#include "cli.h"
+
 #define DEFAULT_CID 5u
 #define DEFAULT_PORT 5000u
 #define DEFAULT_TIMEOUT 10u
@@ -48,18 +50,6 @@ static _Noreturn void timed_out(void)
 
 	snprintf(what, sizeof(what), "no answer within %lu s", timeout_s);
 	fail(what);
-}
-
-static unsigned long number(const char *s, unsigned long max)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v > max)
-		usage();
-	return v;
 }
 
 static int hex_digit(char c)

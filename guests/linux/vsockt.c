@@ -20,6 +20,8 @@
 
 #include <linux/vm_sockets.h>
 
+#include "cli.h"
+
 #define BACKLOG 64
 #define ECHO_CHUNK 65536
 
@@ -41,19 +43,6 @@ static _Noreturn void usage(void)
 	fputs("usage: vsockt rt CID PORT N SIZE | flood CID PORT K | sink PORT | echo PORT\n",
 	      stderr);
 	exit(2);
-}
-
-/* A decimal argument in [0, max], or usage. */
-static unsigned long number(const char *s, unsigned long max)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v > max)
-		usage();
-	return v;
 }
 
 static uint64_t counter(void)

@@ -1,0 +1,24 @@
+/* cli.h: argument parsing shared by the static Linux tools (vsockt.c, vault.c). Each tool
+ * defines its own usage(), which prints its synopsis and exits with status 2. */
+#ifndef PV_LINUX_CLI_H
+#define PV_LINUX_CLI_H
+
+#include <errno.h>
+#include <stdlib.h>
+
+static _Noreturn void usage(void);
+
+/* A decimal argument in [0, max], or usage. */
+static unsigned long number(const char *s, unsigned long max)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v > max)
+		usage();
+	return v;
+}
+
+#endif
