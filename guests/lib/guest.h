@@ -69,6 +69,11 @@ unsigned smp_start_all(void);
 #define PV_E_DENIED (-3)
 #define PV_E_NO_SECRET (-4)
 #define PV_E_NO_VM (-5)
+#define PV_COUNTER 0xc6000003u
+#define PV_COUNTERS 8u                  /* the VM's own counters 0..7 (`rollback-counters;`) */
+#define PV_COUNTER_BOOT 8u              /* read only: how many times the device booted */
+#define PV_E_NO_STORE (-6)
+#define PV_E_IO (-7)
 #define PV_KEY_SIZE 32u
 #define PV_NAME_SIZE 16u                /* NUL-padded; a name of 16 characters has no NUL */
 /* The caller's sealing key for `label` (up to 32 bytes): 0, or PV_E_NO_SECRET / -2. */
@@ -78,6 +83,10 @@ int64_t pv_seal_key(const char *label, uint8_t key[PV_KEY_SIZE]);
 /* The measurement and name of the VM with vsock CID `cid` (0: the caller, 2: the hypervisor);
  * name gets the 16 bytes and a NUL. 0, or PV_E_DENIED / PV_E_NO_VM. */
 int64_t pv_measurement(uint64_t cid, uint8_t measurement[PV_KEY_SIZE], char name[PV_NAME_SIZE + 1]);
+/* Monotonic counter `index` (docs/abi.md): its value in *value, after adding one if `add`.
+ * 0, or -2 (bad index, or add to the boot count), PV_E_DENIED, PV_E_NO_SECRET, PV_E_NO_STORE,
+ * PV_E_IO (not written: the value is unchanged). */
+int64_t pv_counter(uint32_t index, bool add, uint64_t *value);
 
 /* ---- probe.S: a 32-bit access that may fault (no frame, no C: see vectors.S) ---- */
 struct probe {

@@ -45,3 +45,13 @@ int64_t pv_measurement(uint64_t cid, uint8_t measurement[PV_KEY_SIZE], char name
 	name[PV_NAME_SIZE] = '\0';
 	return 0;
 }
+
+int64_t pv_counter(uint32_t index, bool add, uint64_t *value)
+{
+	uint64_t r[7] = { 0, index, add, 0, 0, 0, 0 };
+	int64_t e = pv_call(PV_COUNTER, r);
+
+	if (!e)
+		*value = r[1];
+	return e;
+}

@@ -2,7 +2,8 @@
  * prints it, for tests/system/test_identity.py to check against the host's own computation:
  * the service's UID, the hypervisor's and its own measurement, its sealing keys for two labels,
  * a label too long, and the measurement of every other CID from 3 to 6 (which only a VM with
- * `attester;` may read). Then the cost of each, in counter ticks (x16 instructions under
+ * `attester;` may read), then its rollback counters: the device's boot count, its counter 0 after
+ * adding one, and an add to the boot count (read only). Then the cost of each, in counter ticks (x16 instructions under
  * `-icount shift=0`: make bench's identity rows): a measurement taken the first time and again,
  * and a key from measurements already taken. */
 #include "guest.h"
@@ -50,6 +51,16 @@ static void key(const char *label)
 	printf("\n");
 }
 
+static void counter(unsigned index, bool add)
+{
+	uint64_t v;
+	int64_t e = pv_counter(index, add, &v);
+	if (e)
+		printf("sealer: counter %u refused %ld\n", index, e);
+	else
+		printf("sealer: counter %u %lu\n", index, v);
+}
+
 int main(uint64_t boot_arg)
 {
 	(void)boot_arg;
@@ -70,6 +81,9 @@ int main(uint64_t boot_arg)
 		what[4] = (char)('0' + cid);
 		measurement(what, cid);
 	}
+	counter(PV_COUNTER_BOOT, false);
+	counter(0, true);
+	counter(PV_COUNTER_BOOT, true);
 	uint64_t t0 = timer_now(), r2[7] = { 0 };
 	pv_call(PV_MEASUREMENT, r2); /* the caller's own: measured already, above */
 	uint64_t t1 = timer_now();

@@ -71,6 +71,7 @@ void boot_primary(u64 dtb, u64 start)
 			   board.ram_base + board.ram_size))
 		panic("no VM could be started");
 	blk_attach();
+	counters_init();
 	arch_ram_cached();
 	console_banner();
 	for (u32 id = 1; id < PLAT_CPU_COUNT; id++)

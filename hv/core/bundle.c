@@ -67,7 +67,7 @@ bool bundle_uses_board(const u8 *b, u64 size)
 	const struct pvb_header *h = (const struct pvb_header *)b;
 	for (u32 i = 0; i < h->vm_count; i++) {
 		const struct pvb_vm *vm = &h->vms[i];
-		if (vm->net_flags & PVB_NET_UPLINK)
+		if (vm->net_flags & PVB_NET_UPLINK || vm->flags & PVB_VM_COUNTERS)
 			return true;
 		for (u32 d = 0; d < PVB_MAX_DISKS; d++)
 			if (vm->disks[d].part[0])

@@ -36,6 +36,13 @@ void identity_init(u8 *uds)
 	secure_zero(uds, PV_UDS_SIZE);
 }
 
+bool identity_key(const char *label, u32 len, u8 out[SHA256_SIZE])
+{
+	if (provisioned)
+		hmac(device_key, SHA256_SIZE, label, len, NULL, 0, out);
+	return provisioned;
+}
+
 /* Several cores may compute one at once: they write the same bytes. */
 static const u8 *take(u8 m[SHA256_SIZE], u32 *done, const struct vm *vm)
 {
@@ -111,6 +118,8 @@ bool identity_call(struct vcpu *vcpu, u32 fid, s64 *ret)
 		*ret = seal_key(vcpu->vm, x);
 	else if (fid == PV_MEASUREMENT)
 		*ret = measurement(vcpu->vm, x);
+	else if (fid == PV_COUNTER)
+		*ret = counter_call(vcpu->vm, x);
 	else if (fid == PV_CALL_UID) /* 7a3f5c1e-9b2d-4e6a-8c41-5d0f2b9e6a73, bytes 0-3 in w0 */
 		*ret = 0x1e5c3f7a, x[1] = 0x6a4e2d9b, x[2] = 0x0f5d418c, x[3] = 0x736a9e2b;
 	else

@@ -21,7 +21,8 @@
 /* A block request is one ring entry (its slot) pointing to that slot's table of descriptors:
  * header, data, status. */
 #define BLK_PER (PBLK_DATA_SEGS + 2)
-#define BLK_NUM PBLK_SLOTS
+#define BLK_NUM 16u /* a power of two above PBLK_SLOTS and the hypervisor's own slot */
+#define SYNC_TAG PBLK_SLOTS
 #define NET_NUM 16u
 #define NET_BUF 1536u /* a header and the longest frame */
 
@@ -54,13 +55,15 @@ static RING(NET_NUM) rx_q, tx_q;
  * table is filled before its request is posted, a tx buffer before it is sent, and only the
  * length the NIC says it wrote is taken from an rx buffer. */
 #define NOINIT __attribute__((section(".noinit.virtio")))
-static struct desc blk_table[PBLK_SLOTS][BLK_PER] __attribute__((aligned(16))) NOINIT;
+static struct desc blk_table[PBLK_SLOTS + 1][BLK_PER] __attribute__((aligned(16))) NOINIT;
 static u8 rx_buf[NET_NUM][NET_BUF] __attribute__((aligned(64))) NOINIT;
 static u8 tx_buf[NET_NUM][NET_BUF] __attribute__((aligned(64))) NOINIT;
-static u8 blk_hdr[PBLK_SLOTS][16] __attribute__((aligned(16)));
-static u8 boot_status;
+static u8 blk_hdr[PBLK_SLOTS + 1][16] __attribute__((aligned(16)));
+static u8 sync_status;
+static u32 sync_done;
 static u64 disk_sectors;
 static u32 disk_segs; /* set by disk_init: no initialised data (pocketvisor.ld) */
+static u32 disk_flush; /* F_BLK_FLUSH was agreed */
 static u32 tx_free; /* tx buffers not at the NIC; they go round in ring order */
 
 static volatile u32 *reg(const struct pdev *p, u32 off)
@@ -143,6 +146,7 @@ static bool disk_init(struct pdev *p)
 	if (!(f & F_INDIRECT))
 		return false;
 	disk_sectors = (u64)reg(p, VMMIO_CONFIG)[1] << 32 | reg(p, VMMIO_CONFIG)[0];
+	disk_flush = (u32)(f >> 9) & 1;
 	disk_segs = PBLK_DATA_SEGS;
 	if (f & F_BLK_SEG_MAX) /* 5.2.4: its seg_max, at config offset 12 */
 		disk_segs = reg(p, VMMIO_CONFIG)[3] - 1 < PBLK_DATA_SEGS ? reg(p, VMMIO_CONFIG)[3]
@@ -235,24 +239,31 @@ void pblk_poll(void)
 {
 	while (disk.last_used[0] != used_idx(&blk_q.used_idx)) {
 		u32 id = blk_q.used[disk.last_used[0]++ % BLK_NUM].id;
-		if (id < BLK_NUM)
+		if (id < PBLK_SLOTS)
 			blk_done(id);
+		else if (id == SYNC_TAG)
+			sync_done = 1;
 	}
 }
 
-bool pblk_read(u64 sector, void *buf)
+bool pblk_sync(u32 type, u64 sector, void *buf)
 {
+	static struct pblk_req r; /* 4 KiB: not on a stack; one caller at a time (virtio_lock) */
 	if (!disk.base || sector >= disk_sectors)
 		return false;
-	u16 want = (u16)(disk.last_used[0] + 1);
-	struct pblk_req r = { 0, sector, 1, { { pa_init(pa_of(buf)), 512 } },
-			      pa_init(pa_of(&boot_status)) };
-	boot_status = 0xff;
-	pblk_submit(&r, 0); /* nothing else runs at boot */
-	while (used_idx(&blk_q.used_idx) != want)
-		;
-	disk.last_used[0] = want;
-	return boot_status == 0;
+	if (type == PBLK_FLUSH && !disk_flush)
+		return true; /* nothing is cached that a flush would write */
+	r.type = type;
+	r.sector = sector;
+	r.count = type != PBLK_FLUSH;
+	r.seg[0] = (struct vq_seg){ pa_init(pa_of(buf)), 512 };
+	r.status = pa_init(pa_of(&sync_status));
+	sync_status = 0xff;
+	sync_done = 0;
+	pblk_submit(&r, SYNC_TAG);
+	while (!sync_done)
+		pblk_poll(); /* VMs' requests that end meanwhile complete as usual */
+	return sync_status == 0;
 }
 
 bool pnet_present(void)

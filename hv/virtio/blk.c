@@ -4,14 +4,15 @@
  * board's disk moves the data straight into or out of the VM's RAM. */
 #include <pv/blk.h>
 #include <pv/gpt.h>
+#include <pv/identity.h>
 #include <pv/log.h>
 #include <pv/provider.h>
 #include <pv/string.h>
 #include <pv/vm.h>
 
-#define T_IN 0u
-#define T_OUT 1u
-#define T_FLUSH 4u
+#define T_IN PBLK_IN
+#define T_OUT PBLK_OUT
+#define T_FLUSH PBLK_FLUSH
 #define S_OK 0u
 #define S_IOERR 1u
 #define S_UNSUPP 2u
@@ -204,6 +205,8 @@ static void match(const struct gpt_entry *e, u64 disk_sectors)
 {
 	if (e->first > e->last || e->last >= disk_sectors)
 		return;
+	if (name_eq(e->name, "hv-rpmb")) /* the hypervisor's own: pvpack gives it to no VM */
+		counters_partition(e->first, e->last - e->first + 1);
 	for (u32 i = 0; i < vm_count; i++)
 		for (u32 d = 0; d < PVB_MAX_DISKS; d++) {
 			const struct pvb_disk *pd = &vms[i].cfg->disks[d];
@@ -222,12 +225,12 @@ void blk_attach(void)
 	static u8 buf[SECTOR] __attribute__((aligned(8)));
 	const struct gpt_header *h = (const void *)buf;
 	u64 sectors = pblk_sectors();
-	if (sectors > 2 && pblk_read(1, buf) && !memcmp(h->sig, GPT_SIGNATURE, 8) &&
+	if (sectors > 2 && pblk_sync(PBLK_IN, 1, buf) && !memcmp(h->sig, GPT_SIGNATURE, 8) &&
 	    h->entry_size == sizeof(struct gpt_entry) && h->count <= 128) {
 		u64 lba = h->entries;
 		u32 count = h->count;
 		for (u32 i = 0; i < count; i++) {
-			if (i % 4 == 0 && !pblk_read(lba + i / 4, buf))
+			if (i % 4 == 0 && !pblk_sync(PBLK_IN, lba + i / 4, buf))
 				break;
 			match((const struct gpt_entry *)buf + i % 4, sectors);
 		}

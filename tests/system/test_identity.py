@@ -72,7 +72,7 @@ def parse(out, vm):
         words = line.split()
         if words[:1] != ["sealer:"] or len(words) < 3:
             continue
-        if words[1] in ("key", "cid"):
+        if words[1] in ("key", "cid", "counter"):
             what, rest = " ".join(words[1:3]), words[3:]
         else:
             what, rest = words[1], words[2:]

@@ -10,6 +10,8 @@
 #include <pv/virtio_regs.h>
 
 #include <pv/blk.h>
+#include <pv/identity.h>
+#include <pv/smccc.h>
 #include <pv/bundle.h>
 #include <pv/net.h>
 #include <pv/provider.h>
@@ -60,6 +62,7 @@
 #define LOGS_START 128u /* "logs": sectors 128..159 */
 #define LOGS_SECTORS 32u
 #define SPARE_START 200u /* "spare": sectors 200..263 */
+#define RPMB_START 300u /* "hv-rpmb": sectors 300..307 */
 
 /* ---- VMs from a bundle, the disk they share ---- */
 
@@ -116,6 +119,7 @@ static void disk_format(void)
 	gpt_part(0, "data", DATA_START, DATA_START + DATA_SECTORS - 1);
 	gpt_part(1, "logs", LOGS_START, LOGS_START + LOGS_SECTORS - 1);
 	gpt_part(5, "spare", SPARE_START, SPARE_START + 63); /* in the entries' second sector */
+	gpt_part(6, "hv-rpmb", RPMB_START, RPMB_START + 7);
 }
 
 static u64 used_ring_at; /* when set: every used ring there instead (one queue in use) */
@@ -1058,6 +1062,151 @@ TEST(blk_partition_past_the_disk_is_ignored)
 	blk_attach();
 	EXPECT_EQ(rd(0, 1, VMMIO_DEVICE_ID), 0); /* an empty transport */
 	EXPECT(strstr(fake.out, "vm vm0: disk 0: partition data: 0 sectors (not on the board's disk"));
+}
+
+/* ---- rollback counters on hv-rpmb (counters.c) ---- */
+
+static void provision(u8 seed)
+{
+	u8 uds[PV_UDS_SIZE];
+	for (u32 i = 0; i < PV_UDS_SIZE; i++)
+		uds[i] = (u8)(seed + i * 5);
+	identity_init(uds);
+}
+
+/* A device of two VMs, vm0 with `rollback-counters;`, booted: its store read and this boot
+ * counted. rpmb_new: the partition is blank, as provisioning leaves it. */
+static void counters_boot(bool rpmb_new)
+{
+	static u8 keep[8 * 512];
+	memcpy(keep, disk + RPMB_START * 512, sizeof(keep));
+	bundle(2);
+	tb.h.vms[0].flags = PVB_VM_COUNTERS;
+	EXPECT_EQ(create(), 2);
+	memcpy(disk + RPMB_START * 512, keep, sizeof(keep)); /* create() formats the disk */
+	if (rpmb_new)
+		memset(disk + RPMB_START * 512, 0, sizeof(keep));
+	out_clear();
+	counters_init();
+}
+
+static s64 counter(u32 vm, u64 index, u64 add, u64 *value)
+{
+	u64 x[8] = { 0, index, add, 0, 0, 0, 0, 0 };
+	s64 e = counter_call(&vms[vm], x);
+	*value = x[1];
+	return e;
+}
+
+TEST(counters_count_and_survive_a_reboot)
+{
+	u64 v;
+	provision(1);
+	counters_boot(true);
+	EXPECT(strstr(fake.out, "pv: info: hv-rpmb: boot 1"));
+	EXPECT_EQ(counter(0, PV_COUNTER_BOOT, 0, &v), 0);
+	EXPECT_EQ(v, 1);
+	EXPECT_EQ(counter(0, 3, 0, &v), 0);
+	EXPECT_EQ(v, 0); /* a new device: every counter at 0 */
+	u32 writes = fake.sync_writes, flushes = fake.flushes;
+	EXPECT_EQ(counter(0, 3, 1, &v), 0);
+	EXPECT_EQ(v, 1);
+	EXPECT_EQ(counter(0, 3, 1, &v), 0);
+	EXPECT_EQ(v, 2);
+	EXPECT_EQ(fake.sync_writes, writes + 2); /* each add written and flushed before it returns */
+	EXPECT_EQ(fake.flushes, flushes + 2);
+	EXPECT_EQ(counter(0, 4, 0, &v), 0);
+	EXPECT_EQ(v, 0); /* counters are separate */
+
+	counters_boot(false); /* the same device again */
+	EXPECT(strstr(fake.out, "pv: info: hv-rpmb: boot 2"));
+	EXPECT_EQ(counter(0, 3, 0, &v), 0);
+	EXPECT_EQ(v, 2);
+	EXPECT_EQ(counter(0, PV_COUNTER_BOOT, 0, &v), 0);
+	EXPECT_EQ(v, 2);
+	/* both copies were written: sector seq % 2, and seq is now 4 */
+	EXPECT(memcmp(disk + RPMB_START * 512, disk + (RPMB_START + 1) * 512, 512) != 0);
+}
+
+TEST(counters_are_refused_to_vms_without_the_role_and_for_bad_arguments)
+{
+	u64 v;
+	provision(1);
+	counters_boot(true);
+	out_clear();
+	EXPECT_EQ(counter(1, 0, 0, &v), PV_E_DENIED);
+	EXPECT(strstr(fake.out, "pv: warn: vm vm1: counter 0: not allowed"));
+	EXPECT_EQ(counter(0, PV_COUNTER_BOOT, 1, &v), PSCI_INVALID_PARAMETERS); /* read only */
+	EXPECT_EQ(counter(0, PV_COUNTER_BOOT + 1, 0, &v), PSCI_INVALID_PARAMETERS);
+	EXPECT_EQ(counter(0, 0, 2, &v), PSCI_INVALID_PARAMETERS);
+	EXPECT_EQ(counter(0, 0, 0, &v), 0);
+	EXPECT_EQ(v, 0); /* nothing changed */
+}
+
+TEST(counter_write_that_fails_leaves_the_value)
+{
+	u64 v;
+	provision(1);
+	counters_boot(true);
+	EXPECT_EQ(counter(0, 1, 1, &v), 0);
+	fake.sync_fail = true;
+	out_clear();
+	EXPECT_EQ(counter(0, 1, 1, &v), PV_E_IO);
+	EXPECT(strstr(fake.out, "pv: error: vm vm0: hv-rpmb: counter 1: cannot be written"));
+	fake.sync_fail = false;
+	EXPECT_EQ(counter(0, 1, 0, &v), 0);
+	EXPECT_EQ(v, 1);
+	EXPECT_EQ(counter(0, 1, 1, &v), 0);
+	EXPECT_EQ(v, 2);
+	counters_boot(false);
+	EXPECT_EQ(counter(0, 1, 0, &v), 0);
+	EXPECT_EQ(v, 2); /* what the disk holds is what was answered */
+}
+
+TEST(counters_refuse_a_store_another_device_wrote_or_someone_changed)
+{
+	u64 v;
+	provision(1);
+	counters_boot(true);
+	EXPECT_EQ(counter(0, 0, 1, &v), 0);
+	provision(2); /* another device secret, the same disk */
+	counters_boot(false);
+	EXPECT(strstr(fake.out, "pv: error: hv-rpmb: a copy does not authenticate (another "
+			    "device's, or altered): no rollback counters"));
+	EXPECT_EQ(counter(0, 0, 0, &v), PV_E_NO_STORE);
+
+	provision(1);
+	counters_boot(false);
+	EXPECT_EQ(counter(0, 0, 0, &v), 0);
+	EXPECT_EQ(v, 1); /* its own device still reads it */
+	disk[RPMB_START * 512 + 40] ^= 1; /* one byte of a copy */
+	counters_boot(false);
+	EXPECT(strstr(fake.out, "a copy does not authenticate"));
+	EXPECT_EQ(counter(0, 0, 1, &v), PV_E_NO_STORE);
+	/* Erased, as whoever holds a plain disk can: the store starts again at 0, the limit of a
+	 * partition standing in for RPMB (docs/attestation.md, "What the counters cannot do"). */
+	memset(disk + RPMB_START * 512, 0, 1024);
+	counters_boot(false);
+	EXPECT(strstr(fake.out, "pv: info: hv-rpmb: boot 1"));
+}
+
+TEST(counters_without_a_secret_or_a_partition)
+{
+	u64 v;
+	u8 none[PV_UDS_SIZE] = { 0 };
+	identity_init(none);
+	counters_boot(true);
+	EXPECT_EQ(counter(0, 0, 0, &v), PV_E_NO_SECRET);
+	provision(1);
+	counters_boot(true);
+	gpt_part(6, "other", RPMB_START, RPMB_START + 7);
+	counters_partition(0, 0);
+	blk_attach();
+	out_clear();
+	counters_init();
+	EXPECT(strstr(fake.out, "pv: error: hv-rpmb: no such partition, or it cannot be read: no "
+			    "rollback counters"));
+	EXPECT_EQ(counter(0, 0, 0, &v), PV_E_NO_STORE);
 }
 
 /* ---- virtio-net: the switch ---- */

@@ -132,6 +132,11 @@ static int part_exists(const void *fdt, int disk, const char *name, size_t len)
 	return 0;
 }
 
+int disk_has_part(const void *fdt, const char *name)
+{
+	return part_exists(fdt, node_subnode(fdt, 0, "disk"), name, strlen(name));
+}
+
 static enum entry_result entry_decode(const void *fdt, int disk, const char *text,
 				      struct entry *e)
 {
@@ -204,6 +209,11 @@ void disk_check_vm(const struct node_ctx *c, struct pvb_vm *vm)
 		report_entry(c, text, r);
 		if (r != ENTRY_OK)
 			continue;
+		if (e.part_len == strlen(DISK_RPMB) && !memcmp(e.part, DISK_RPMB, e.part_len)) {
+			diag_report(c->diag, c->path, "disks: partition \"" DISK_RPMB "\" is the "
+				    "hypervisor's (rollback counters): no VM may have it");
+			continue;
+		}
 		if (find_part(c->fdt, disk, list, text, &e, &earlier)) {
 			diag_report(c->diag, c->path, "disks: partition \"%.*s\" is listed twice",
 				    (int)e.part_len, e.part);

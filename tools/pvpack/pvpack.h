@@ -65,6 +65,8 @@ struct vm_source {
 
 /* The board disk's GPT layout (disk.c), which pvpack prints for provisioning. */
 #define PVPACK_MAX_PARTS 16u
+#define DISK_RPMB "hv-rpmb"      /* the hypervisor's rollback counters: never a VM's */
+#define PVPACK_COUNTER_VMS 4u    /* VMs with `rollback-counters;`: hv/core/counters.c's entries */
 #define PVPACK_DISK_MAX_MIB (64u * 1024) /* 64 GiB: the whole disk, and so any partition */
 struct disk_part {
 	char name[PVB_PART_NAME_SIZE]; /* empty if it is bad */
@@ -184,6 +186,7 @@ void vsock_check(const struct node_ctx *c, struct pvb_vm *vm);
  * VMs share must be ":ro" in both, checked against the earlier VMs in the FDT. */
 void disk_check_layout(const void *fdt, struct diag *d, struct disk_layout *layout);
 void disk_check_vm(const struct node_ctx *c, struct pvb_vm *vm);
+int disk_has_part(const void *fdt, const char *name); /* /disk has a partition of that name */
 /* `pvpack --partitions`: one line per partition, "<name> <size-mib> <fs or ->". */
 void disk_print_layout(const struct disk_layout *layout, FILE *out);
 

@@ -9,7 +9,7 @@
 
 static const char *const vm_props[] = {
 	"name",	  "memory", "vcpus",  "cpus",	  "pin",   "priority", "pmu",
-	"attester", "image",  "load",   "entry", "initrd", "bootargs", "disks",
+	"attester", "image",  "load",   "entry", "initrd", "bootargs", "disks", "rollback-counters",
 };
 
 static const char *const vm_children[] = { "devices", "vsock", "net" };
@@ -175,6 +175,28 @@ static void check_flag(const struct node_ctx *c, struct pvb_vm *vm, const char *
 		vm->flags |= flag;
 }
 
+/* `rollback-counters;`: counters the hypervisor keeps on the /disk partition DISK_RPMB, for at
+ * most PV_COUNTER_VMS VMs (the store's entries); the later VM is the one reported. */
+static void check_counters(const struct node_ctx *c, struct pvb_vm *vm)
+{
+	int vms = fdt_parent_offset(c->fdt, c->offset), other;
+	uint32_t earlier = 0;
+	check_flag(c, vm, "rollback-counters", PVB_VM_COUNTERS);
+	if (!(vm->flags & PVB_VM_COUNTERS))
+		return;
+	if (!disk_has_part(c->fdt, DISK_RPMB))
+		diag_report(c->diag, c->path, "rollback-counters: needs a partition \"" DISK_RPMB
+			    "\" in /disk, where the hypervisor keeps them");
+	fdt_for_each_subnode(other, c->fdt, vms) {
+		if (other == c->offset)
+			break;
+		earlier += fdt_getprop(c->fdt, other, "rollback-counters", NULL) != NULL;
+	}
+	if (earlier >= PVPACK_COUNTER_VMS)
+		diag_report(c->diag, c->path, "rollback-counters: at most %u VMs may have them",
+			    PVPACK_COUNTER_VMS);
+}
+
 static void check_bootargs(const struct node_ctx *c, struct vm_source *src)
 {
 	src->bootargs = DEFAULT_BOOTARGS;
@@ -210,6 +232,7 @@ void vm_check(const struct node_ctx *c, struct pvb_vm *vm, struct vm_source *src
 	check_priority(c, vm);
 	check_flag(c, vm, "pmu", PVB_VM_PMU);
 	check_flag(c, vm, "attester", PVB_VM_ATTESTER);
+	check_counters(c, vm);
 	int image_ok = image_check(c, vm, src, ram_ok);
 	layout_check(c, vm, src, ram_ok, image_ok);
 	check_bootargs(c, src);

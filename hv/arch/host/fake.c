@@ -184,11 +184,16 @@ void fake_disk_finish(void)
 		}
 }
 
-bool pblk_read(u64 sector, void *buf)
+bool pblk_sync(u32 type, u64 sector, void *buf)
 {
-	if (!fake.disk || sector >= fake.disk_sectors)
+	if (!fake.disk || sector >= fake.disk_sectors || (type != PBLK_IN && fake.sync_fail))
 		return false;
-	memcpy(buf, fake.disk + sector * 512, 512);
+	if (type == PBLK_IN)
+		memcpy(buf, fake.disk + sector * 512, 512);
+	else if (type == PBLK_OUT)
+		memcpy(fake.disk + sector * 512, buf, 512), fake.sync_writes++;
+	else
+		fake.flushes++;
 	return true;
 }
 

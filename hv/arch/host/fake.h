@@ -28,7 +28,8 @@ struct fake_state {
 	u8 *disk;          /* disk_sectors * 512 bytes, or NULL */
 	u64 disk_sectors;
 	struct pblk_req_copy { u32 type, count; u64 sector; u64 pa[256], len[256]; u64 status; bool held; } req[8];
-	u32 submits, flushes;
+	u32 submits, flushes, sync_writes;
+	bool sync_fail; /* pblk_sync writes and flushes fail */
 	u8 sent[8][1536];  /* the uplink's frames (header first), the last 8 */
 	u32 sent_len[8], sends;
 	bool nic, nic_full; /* an uplink exists; it has no room */

@@ -101,6 +101,7 @@ struct pvb_vm {
 #define PVB_NO_PIN 0xffu
 #define PVB_VM_PMU 0x1u      /* flags: the VM may use the PMU (the measurement guest) */
 #define PVB_VM_ATTESTER 0x2u /* it may read other VMs' measurements (docs/attestation.md) */
+#define PVB_VM_COUNTERS 0x4u /* it has rollback counters on hv-rpmb (docs/attestation.md) */
 
 struct pvb_header {
 	uint32_t magic;

@@ -20,8 +20,11 @@ bool provider_irq(u32 intid);
  * status byte (VIRTIO_BLK_S_*) at status when done and calls blk_done(tag). */
 #define PBLK_SLOTS 8u      /* requests in flight at once; tag < PBLK_SLOTS */
 #define PBLK_DATA_SEGS 254u /* data buffers one request may have, at most */
+#define PBLK_IN 0u    /* request types: virtio-blk's (5.2.6) */
+#define PBLK_OUT 1u
+#define PBLK_FLUSH 4u
 struct pblk_req {
-	u32 type; /* VIRTIO_BLK_T_IN, _OUT or _FLUSH */
+	u32 type; /* PBLK_* */
 	u64 sector;
 	u32 count;
 	struct vq_seg seg[PBLK_DATA_SEGS];
@@ -32,8 +35,10 @@ u32 pblk_segs(void);    /* data buffers per request the disk takes (<= PBLK_DATA
 void pblk_submit(const struct pblk_req *r, u32 tag);
 /* Takes the disk's finished requests now (blk_done for each), without waiting for its IRQ. */
 void pblk_poll(void);
-/* Boot only: one 512-byte sector into buf, waiting for it. */
-bool pblk_read(u64 sector, void *buf);
+/* The hypervisor's own request, waiting for it (at boot, or with virtio_lock held): one
+ * 512-byte sector in (PBLK_IN) or out (PBLK_OUT) at buf, or a flush (PBLK_FLUSH, buf unused).
+ * False if the disk refused it or there is none. */
+bool pblk_sync(u32 type, u64 sector, void *buf);
 void blk_done(u32 tag);
 
 /* Net. pnet_send copies the frame (len bytes of f from off) and sends it with a clean header;
