@@ -24,6 +24,22 @@ else
 fi
 if [ -e "$image" ]; then
 	echo "mkdisk: $image exists: kept (delete it to start from a fresh disk)"
+	# A disk made for an older layout is kept all the same (it is the phone's data), but said:
+	# a partition it lacks is missing for its VM (or the hypervisor, for hv-rpmb).
+	if [ -z "$layout_file" ]; then
+		want=$("$pvpack" --partitions "$config" 2>/dev/null | awk '{print $1}' | sort | tr '\n' ' ')
+	elif [ "$layout_file" = - ]; then
+		want=$(awk '$1 !~ /^#/ && NF {print $1}' | sort | tr '\n' ' ')
+	else
+		want=$(awk '$1 !~ /^#/ && NF {print $1}' "$layout_file" | sort | tr '\n' ' ')
+	fi
+	have=$(sfdisk -d "$image" 2>/dev/null | sed -n 's/.*name="\([^"]*\)".*/\1/p' | sort |
+		tr '\n' ' ')
+	if [ "$want" != "$have" ]; then
+		echo "mkdisk: warning: $image has the partitions [ $have] but the layout wants" \
+			"[ $want]: each one missing is missing to whoever uses it; delete the image to" \
+			"make it again (its data is lost)" >&2
+	fi
 	exit 0
 fi
 

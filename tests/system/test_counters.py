@@ -85,3 +85,22 @@ def test_changed_store_and_another_device_are_refused(disk, tmp_path):
     out = boot(disk, uds(tmp_path, "device a"))
     assert refusal in hv_lines(out)
     assert counters(out, "alpha")[0] == ("refused", NO_STORE)
+
+
+def test_a_disk_made_before_hv_rpmb_is_kept_and_said(tmp_path):
+    """A device provisioned before its config had hv-rpmb keeps its disk (its data), and
+    scripts/mkdisk.sh says which partitions it lacks."""
+    image = tmp_path / "disk.img"
+    mkdisk = ["sh", "scripts/mkdisk.sh", "--layout", "-", str(image)]
+    subprocess.run(mkdisk, input="vault-data 4 -\n", text=True, cwd=ROOT, check=True,
+                   capture_output=True)
+    before = image.read_bytes()
+    r = subprocess.run(["sh", "scripts/mkdisk.sh", "tests/configs/counters.dts", str(image)],
+                       cwd=ROOT, capture_output=True, text=True, check=True)
+    assert image.read_bytes() == before
+    assert r.stderr == (f"mkdisk: warning: {image} has the partitions [ vault-data ] but the "
+                        "layout wants [ hv-rpmb ]: each one missing is missing to whoever uses "
+                        "it; delete the image to make it again (its data is lost)\n")
+    r = subprocess.run(mkdisk, input="vault-data 4 -\n", text=True, cwd=ROOT, check=True,
+                       capture_output=True)
+    assert r.stderr == ""  # the same layout: nothing to say
