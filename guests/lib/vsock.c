@@ -30,7 +30,7 @@ _Static_assert(sizeof(struct hdr) == 44, "virtio_vsock_hdr is 44 bytes");
 #define PAYLOAD_MAX 4096u               /* per rx and tx buffer, after the header */
 #define PKT_SIZE ((uint32_t)sizeof(struct hdr) + PAYLOAD_MAX)
 #define EVENT_BUFS 4u
-#define LISTEN_MAX 4u
+#define LISTEN_MAX 8u                   /* the vault listens on 5000-5003 and 5100 */
 #define CLOSE_TIMEOUT_US 1000000u       /* SHUTDOWN sent and no RST back: forget it anyway */
 #define PORT_FIRST_EPHEMERAL 49152u
 

@@ -47,10 +47,16 @@ $(LINUX_DIR)/busybox: scripts/linux-guest.sh
 $(LINUX_DIR)/socat.list: scripts/linux-guest.sh
 	$(LINUX_GUEST) socat $(LINUX_CACHE) $(LINUX_DIR)
 
-$(LINUX_DIR)/memprobe $(LINUX_DIR)/vsockt $(LINUX_DIR)/hwbp $(LINUX_DIR)/vault: $(LINUX_DIR)/%: guests/linux/%.c guests/linux/cli.h \
+$(LINUX_DIR)/memprobe $(LINUX_DIR)/vsockt $(LINUX_DIR)/hwbp: $(LINUX_DIR)/%: guests/linux/%.c guests/linux/cli.h \
                                                                        guests/linux/linux.mk
 	@mkdir -p $(dir $@)
 	$(CROSS)gcc $(LINUX_CFLAGS) $< -o $@
+
+# vault speaks the vault's CBOR with the vault's own codec (portable C).
+$(LINUX_DIR)/vault: guests/linux/vault.c guests/linux/cli.h guests/vault/cbor.c guests/vault/cbor.h \
+                    guests/linux/linux.mk
+	@mkdir -p $(dir $@)
+	$(CROSS)gcc $(LINUX_CFLAGS) -Iguests/vault guests/linux/vault.c guests/vault/cbor.c -o $@
 
 # No C library at all: a counter read and one write(2); pmc: a perf counter around a command.
 $(LINUX_DIR)/ticks $(LINUX_DIR)/pmc: $(LINUX_DIR)/%: guests/linux/%.c \

@@ -1,12 +1,18 @@
-/* vault.c: the Linux side of the vault's attestation service (docs/vault.md):
- *   vault [-c CID] [-p PORT] [-t SECONDS] attest NONCE
- * sends {"nonce": NONCE} (NONCE in hex) to the vault (CID 5, port 5000, 10 s by default) and
- * prints the token as hex lines short enough for pocketvisor's 120-character console lines:
+/* vault.c: the Linux side of the vault's services (docs/vault.md):
+ *   vault [-c CID] [-p PORT] [-t SECONDS] attest NONCE          port 5000
+ *   vault ... key create|pub|delete SLOT, key sign SLOT MSG      port 5001 (keystore)
+ *   vault ... drm install FILE, drm play ID, drm info ID         port 5002 (DRM licences)
+ *   vault ... topup AMOUNT, pay AMOUNT PAYEE [SEQ], balance, receipt N   port 5003 (wallet)
+ * sends one request (CBOR, length-prefixed) to the vault (CID 5, 10 s by default) and prints
+ * the answer as lines short enough for pocketvisor's 120-character console lines, e.g.
  *   vault: token 1 <64 hex digits>  ...  vault: token end <bytes>
- * or the vault's refusal, `vault: refused: <text>`. Exit status 0 with a token, 1 otherwise
- * (refused, connection reset, timeout), 2 for bad usage. The vault judges the nonce (8 to 64
- * bytes); this tool only checks that it is hex and fits a one-byte CBOR length. */
+ * or the vault's refusal: `vault: refused: <text>` for attest, `vault: key create: <text>` and
+ * the like for the others. Exit status 0 with an answer, 1 otherwise (refused, connection
+ * reset, timeout), 2 for bad usage. The vault judges every argument; this tool only checks
+ * that numbers are numbers and hex is hex. The CBOR codec is the vault's own (guests/vault/cbor.c). */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,37 +25,48 @@
 
 #include <linux/vm_sockets.h>
 
+#include "cbor.h"
 #include "cli.h"
 
 #define DEFAULT_CID 5u
-#define DEFAULT_PORT 5000u
+#define ATTEST_PORT 5000u
+#define KEYSTORE_PORT 5001u
+#define DRM_PORT 5002u
+#define WALLET_PORT 5003u
+#define REQUEST_MAX 1024u       /* the vault takes 512 at most and judges the rest */
+#define LICENCE_FILE_MAX 4096u
 #define DEFAULT_TIMEOUT 10u
 #define NONCE_MAX 255u          /* {"nonce": bstr} with a one-byte length: the vault takes 64 */
 #define ANSWER_MAX 4096u
 #define HEX_CHUNK 32u           /* bytes per token line */
 
-static unsigned long cid = DEFAULT_CID, port = DEFAULT_PORT, timeout_s = DEFAULT_TIMEOUT;
+static unsigned long cid = DEFAULT_CID, port, timeout_s = DEFAULT_TIMEOUT;
+static const char *what;        /* "key create" and the like: the prefix of a refusal */
 static struct timespec deadline;
 
 static _Noreturn void usage(void)
 {
-	fputs("usage: vault [-c CID] [-p PORT] [-t SECONDS] attest NONCE (hex)\n", stderr);
+	fputs("usage: vault [-c CID] [-p PORT] [-t SECONDS] COMMAND\n"
+	      "  attest NONCE (hex)\n"
+	      "  key create|pub|delete SLOT    key sign SLOT MSG\n"
+	      "  drm install FILE    drm play ID    drm info ID\n"
+	      "  topup AMOUNT    pay AMOUNT PAYEE [SEQ]    balance    receipt N\n", stderr);
 	exit(2);
 }
 
 /* Every failure names the peer: "vault: CID 5 port 5000: <what went wrong>". */
-static _Noreturn void fail(const char *what)
+static _Noreturn void fail(const char *why)
 {
-	printf("vault: CID %lu port %lu: %s\n", cid, port, what);
+	printf("vault: CID %lu port %lu: %s\n", cid, port, why);
 	exit(1);
 }
 
 static _Noreturn void timed_out(void)
 {
-	char what[64];
+	char why[64];
 
-	snprintf(what, sizeof(what), "no answer within %lu s", timeout_s);
-	fail(what);
+	snprintf(why, sizeof(why), "no answer within %lu s", timeout_s);
+	fail(why);
 }
 
 static int hex_digit(char c)
@@ -172,36 +189,49 @@ static const char *error_text(uint8_t *a, size_t n)
 	return (const char *)a;
 }
 
-static int attest(const char *hex)
+/* One request and its answer's body (in `answer`, its size returned). */
+static uint32_t exchange(const uint8_t *body, size_t size, uint8_t *answer)
 {
-	static const uint8_t head[] = { 0xa1, 0x65, 'n', 'o', 'n', 'c', 'e' };
-	uint8_t req[4 + sizeof(head) + 2 + NONCE_MAX], len[4];
-	static uint8_t answer[ANSWER_MAX + 1];
-	size_t at = 4 + sizeof(head);
-
-	/* {"nonce": h'...'}: the byte string's length in its head byte below 24, else in one more. */
-	memcpy(req + 4, head, sizeof(head));
-	size_t n = parse_hex(hex, req + at + 2, NONCE_MAX);
-	if (n < 24) {
-		req[at++] = (uint8_t)(0x40 | n);
-		memmove(req + at, req + at + 1, n);
-	} else {
-		req[at++] = 0x58;
-		req[at++] = (uint8_t)n;
-	}
-	size_t body = at + n - 4;
-	req[0] = 0, req[1] = 0, req[2] = (uint8_t)(body >> 8), req[3] = (uint8_t)body;
-
+	uint8_t len[4] = { (uint8_t)(size >> 24), (uint8_t)(size >> 16), (uint8_t)(size >> 8),
+			   (uint8_t)size };
 	int fd = dial();
-	write_all(fd, req, 4 + body);
+
+	write_all(fd, len, 4);
+	write_all(fd, body, size);
 	if (!read_all(fd, len, 4))
 		fail("the stream ended without an answer");
-	uint32_t size = (uint32_t)len[0] << 24 | (uint32_t)len[1] << 16 | (uint32_t)len[2] << 8 | len[3];
-	if (size > ANSWER_MAX)
-		fail("an answer too long for a token");
-	if (!read_all(fd, answer, size))
+	uint32_t n = (uint32_t)len[0] << 24 | (uint32_t)len[1] << 16 | (uint32_t)len[2] << 8 | len[3];
+	if (n > ANSWER_MAX)
+		fail("an answer too long");
+	if (!read_all(fd, answer, n))
 		fail("the stream ended in the middle of the answer");
 	close(fd);
+	return n;
+}
+
+static void print_hex_lines(const char *name, const uint8_t *b, size_t size)
+{
+	for (size_t from = 0, line = 1; from < size; from += HEX_CHUNK, line++) {
+		printf("vault: %s %zu ", name, line);
+		for (size_t i = from; i < size && i < from + HEX_CHUNK; i++)
+			printf("%02x", b[i]);
+		putchar('\n');
+	}
+	printf("vault: %s end %zu\n", name, size);
+}
+
+static int attest(const char *hex)
+{
+	static uint8_t answer[ANSWER_MAX + 1];
+	uint8_t nonce[NONCE_MAX], body[16 + NONCE_MAX];
+	struct cbor_out o;
+	size_t n = parse_hex(hex, nonce, NONCE_MAX);
+
+	cbor_out_init(&o, body, sizeof(body));
+	cbor_head(&o, CBOR_MAP, 1);
+	cbor_tstr(&o, "nonce", 5);
+	cbor_bstr(&o, nonce, n);
+	uint32_t size = exchange(body, o.len, answer);
 	const char *why = error_text(answer, size);
 	if (why) {
 		printf("vault: refused: %s\n", why);
@@ -209,13 +239,266 @@ static int attest(const char *hex)
 	}
 	if (!size || answer[0] != 0xd2) /* tag 18: COSE_Sign1 */
 		fail("the answer is neither a token nor a refusal");
-	for (uint32_t from = 0, line = 1; from < size; from += HEX_CHUNK, line++) {
-		printf("vault: token %u ", line);
-		for (uint32_t i = from; i < size && i < from + HEX_CHUNK; i++)
-			printf("%02x", answer[i]);
-		putchar('\n');
+	print_hex_lines("token", answer, size);
+	return 0;
+}
+
+/* ---- the services: a request map of text keys, an answer map of text keys ---- */
+
+struct field {
+	const char *key;
+	unsigned major;         /* CBOR_UINT, CBOR_BSTR, CBOR_TSTR */
+	uint64_t value;
+	const uint8_t *bytes;   /* into the answer */
+	size_t size;
+};
+
+#define FIELDS_MAX 8u
+static struct field got[FIELDS_MAX];
+static unsigned got_count;
+
+static const struct field *field(const char *key, unsigned major)
+{
+	for (unsigned i = 0; i < got_count; i++)
+		if (!strcmp(got[i].key, key) && got[i].major == major)
+			return &got[i];
+	printf("vault: %s: the answer has no %s\n", what, key);
+	exit(1);
+}
+
+/* The answer as fields; a refusal ({"error": text}) is printed and ends the program. */
+static void decode(uint8_t *a, uint32_t size)
+{
+	static char keys[FIELDS_MAX][16];
+	struct cbor_in in = { a, size };
+	unsigned major;
+	uint64_t count, n;
+
+	const char *why = error_text(a, size);
+	if (why) {
+		printf("vault: %s: %s\n", what, why);
+		exit(1);
 	}
-	printf("vault: token end %u\n", size);
+	if (cbor_read_head(&in, &major, &count) != CBOR_OK || major != CBOR_MAP || count > FIELDS_MAX)
+		fail("the answer is not a map");
+	for (got_count = 0; got_count < count; got_count++) {
+		struct field *f = &got[got_count];
+		const uint8_t *k;
+		if (cbor_read_head(&in, &major, &n) != CBOR_OK || major != CBOR_TSTR || n >= 16 ||
+		    !(k = cbor_read_bytes(&in, n)))
+			fail("the answer has a bad key");
+		memcpy(keys[got_count], k, n);
+		keys[got_count][n] = '\0';
+		f->key = keys[got_count];
+		if (cbor_read_head(&in, &f->major, &f->value) != CBOR_OK)
+			fail("the answer is not CBOR");
+		if (f->major == CBOR_BSTR || f->major == CBOR_TSTR) {
+			f->size = (size_t)f->value;
+			if (!(f->bytes = cbor_read_bytes(&in, f->value)))
+				fail("the answer is cut short");
+		} else if (f->major != CBOR_UINT) {
+			fail("the answer has a value of an unexpected type");
+		}
+	}
+}
+
+static struct cbor_out req;
+static uint8_t req_buf[REQUEST_MAX];
+
+static void request(const char *op, unsigned pairs)
+{
+	cbor_out_init(&req, req_buf, sizeof(req_buf));
+	cbor_head(&req, CBOR_MAP, 1 + pairs);
+	cbor_tstr(&req, "op", 2);
+	cbor_tstr(&req, op, strlen(op));
+}
+
+static void text_arg(const char *key, const char *v)
+{
+	cbor_tstr(&req, key, strlen(key));
+	cbor_tstr(&req, v, strlen(v));
+}
+
+static void bytes_arg(const char *key, const uint8_t *v, size_t n)
+{
+	cbor_tstr(&req, key, strlen(key));
+	cbor_bstr(&req, v, n);
+}
+
+static void uint_arg(const char *key, uint64_t v)
+{
+	cbor_tstr(&req, key, strlen(key));
+	cbor_uint(&req, v);
+}
+
+static void send_request(void)
+{
+	static uint8_t answer[ANSWER_MAX + 1];
+
+	if (req.overflow)
+		usage();
+	decode(answer, exchange(req_buf, req.len, answer));
+}
+
+static void hex_line(const char *prefix, const uint8_t *b, size_t n)
+{
+	printf("%s", prefix);
+	for (size_t i = 0; i < n; i++)
+		printf("%02x", b[i]);
+	putchar('\n');
+}
+
+/* 65 bytes of public key or 64 of signature: two lines, so the console keeps each whole. */
+static void halves(const char *slot, const char *name, const struct field *f)
+{
+	char prefix[64];
+	size_t half = (f->size + 1) / 2;
+
+	snprintf(prefix, sizeof(prefix), "vault: key %s %s 1/2 ", slot, name);
+	hex_line(prefix, f->bytes, half);
+	snprintf(prefix, sizeof(prefix), "vault: key %s %s 2/2 ", slot, name);
+	hex_line(prefix, f->bytes + half, f->size - half);
+}
+
+static int key(int argc, char **argv)
+{
+	static char w[32];
+
+	if (argc < 2)
+		usage();
+	const char *op = argv[0], *slot = argv[1];
+	snprintf(w, sizeof(w), "key %s", op);
+	what = w;
+	if (!strcmp(op, "sign") && argc == 3) {
+		request("sign", 2);
+		text_arg("slot", slot);
+		bytes_arg("msg", (const uint8_t *)argv[2], strlen(argv[2]));
+		send_request();
+		halves(slot, "sig", field("sig", CBOR_BSTR));
+		return 0;
+	}
+	if (argc != 2 || (strcmp(op, "create") && strcmp(op, "pub") && strcmp(op, "delete")))
+		usage();
+	request(op, 1);
+	text_arg("slot", slot);
+	send_request();
+	if (!strcmp(op, "delete")) {
+		field("deleted", CBOR_TSTR);
+		printf("vault: key %s deleted\n", slot);
+	} else {
+		if (!strcmp(op, "create"))
+			printf("vault: key %s created\n", slot);
+		halves(slot, "pub", field("pub", CBOR_BSTR));
+	}
+	return 0;
+}
+
+/* A licence file: its bytes, or their hex (as pvlicence --hex writes it, spaces allowed). */
+static size_t read_licence(const char *path, uint8_t *out)
+{
+	static char text[LICENCE_FILE_MAX + 1];
+	FILE *f = fopen(path, "rb");
+
+	if (!f) {
+		printf("vault: drm install: %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+	size_t n = fread(text, 1, LICENCE_FILE_MAX, f), h = 0;
+	fclose(f);
+	bool hex = n > 0;
+	for (size_t i = 0; i < n; i++)
+		hex = hex && (hex_digit(text[i]) >= 0 || text[i] == ' ' || text[i] == '\n');
+	if (!hex) {
+		memcpy(out, text, n);
+		return n;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (hex_digit(text[i]) >= 0)
+			text[h++] = text[i];
+	if (h % 2)
+		usage();
+	for (size_t i = 0; i < h / 2; i++)
+		out[i] = (uint8_t)(hex_digit(text[2 * i]) << 4 | hex_digit(text[2 * i + 1]));
+	return h / 2;
+}
+
+static void licence_line(const char *verb)
+{
+	const struct field *id = field("id", CBOR_TSTR);
+	printf("vault: licence %.*s %s%" PRIu64 " plays left\n", (int)id->size,
+	       (const char *)id->bytes, verb, field("plays", CBOR_UINT)->value);
+}
+
+static int drm(int argc, char **argv)
+{
+	static uint8_t licence[LICENCE_FILE_MAX];
+	static char w[32];
+
+	if (argc != 2)
+		usage();
+	const char *op = argv[0];
+	snprintf(w, sizeof(w), "drm %s", op);
+	what = w;
+	if (!strcmp(op, "install")) {
+		size_t n = read_licence(argv[1], licence);
+		request("install", 1);
+		bytes_arg("licence", licence, n);
+		send_request();
+		licence_line("installed, ");
+	} else if (!strcmp(op, "play") || !strcmp(op, "info")) {
+		request(op, 1);
+		text_arg("id", argv[1]);
+		send_request();
+		if (!strcmp(op, "play")) {
+			const struct field *k = field("key", CBOR_BSTR);
+			licence_line("played, ");
+			hex_line("vault: content key ", k->bytes, k->size);
+		} else {
+			licence_line("");
+		}
+	} else {
+		usage();
+	}
+	return 0;
+}
+
+static int wallet(int argc, char **argv)
+{
+	const char *op = argv[0];
+
+	what = op;
+	if (!strcmp(op, "topup") && argc == 2) {
+		request("topup", 1);
+		uint_arg("amount", number(argv[1], ~0ul));
+		send_request();
+		printf("vault: balance %" PRIu64 "\n", field("balance", CBOR_UINT)->value);
+	} else if (!strcmp(op, "pay") && (argc == 3 || argc == 4)) {
+		request("pay", (unsigned)argc - 1);
+		uint_arg("amount", number(argv[1], ~0ul));
+		text_arg("payee", argv[2]);
+		if (argc == 4)
+			uint_arg("seq", number(argv[3], ~0ul));
+		send_request();
+		printf("vault: paid %s to %s: payment %" PRIu64 ", balance %" PRIu64 ", counter %" PRIu64
+		       "\n", argv[1], argv[2], field("seq", CBOR_UINT)->value,
+		       field("balance", CBOR_UINT)->value, field("counter", CBOR_UINT)->value);
+		const struct field *r = field("receipt", CBOR_BSTR);
+		print_hex_lines("receipt", r->bytes, r->size);
+	} else if (!strcmp(op, "balance") && argc == 1) {
+		request("balance", 0);
+		send_request();
+		printf("vault: balance %" PRIu64 ", %" PRIu64 " payments, counter %" PRIu64 "\n",
+		       field("balance", CBOR_UINT)->value, field("payments", CBOR_UINT)->value,
+		       field("counter", CBOR_UINT)->value);
+	} else if (!strcmp(op, "receipt") && argc == 2) {
+		request("receipt", 1);
+		uint_arg("seq", number(argv[1], ~0ul));
+		send_request();
+		const struct field *r = field("receipt", CBOR_BSTR);
+		print_hex_lines("receipt", r->bytes, r->size);
+	} else {
+		usage();
+	}
 	return 0;
 }
 
@@ -233,10 +516,26 @@ int main(int argc, char **argv)
 		else
 			usage();
 	}
-	if (argc - optind != 2 || strcmp(argv[optind], "attest") != 0 || !timeout_s)
+	if (argc - optind < 1 || !timeout_s)
 		usage();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += (time_t)timeout_s;
-	return attest(argv[optind + 1]);
+	const char *cmd = argv[optind];
+	int n = argc - optind - 1;
+	char **args = argv + optind + 1;
+	if (!strcmp(cmd, "attest") && n == 1) {
+		port = port ? port : ATTEST_PORT;
+		return attest(args[0]);
+	}
+	if (!strcmp(cmd, "key")) {
+		port = port ? port : KEYSTORE_PORT;
+		return key(n, args);
+	}
+	if (!strcmp(cmd, "drm")) {
+		port = port ? port : DRM_PORT;
+		return drm(n, args);
+	}
+	port = port ? port : WALLET_PORT;
+	return wallet(argc - optind, argv + optind);
 }

@@ -94,3 +94,30 @@ const uint8_t *cbor_read_bytes(struct cbor_in *in, uint64_t n)
 	in->left -= (size_t)n;
 	return p;
 }
+
+const char *cbor_err_text(enum cbor_err e)
+{
+	return e == CBOR_INDEFINITE ? "indefinite length" : "not CBOR";
+}
+
+const char *cbor_read_map(struct cbor_in *in, uint64_t *count)
+{
+	unsigned major;
+	enum cbor_err e = cbor_read_head(in, &major, count);
+
+	if (e != CBOR_OK)
+		return cbor_err_text(e);
+	return major == CBOR_MAP ? NULL : "not a map";
+}
+
+const char *cbor_read_key(struct cbor_in *in, const uint8_t **key, uint64_t *n)
+{
+	unsigned major;
+	enum cbor_err e = cbor_read_head(in, &major, n);
+
+	if (e != CBOR_OK)
+		return cbor_err_text(e);
+	if (major != CBOR_TSTR)
+		return "key not a text string";
+	return (*key = cbor_read_bytes(in, *n)) ? NULL : "not CBOR";
+}

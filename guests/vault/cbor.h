@@ -52,5 +52,11 @@ enum cbor_err {
 enum cbor_err cbor_read_head(struct cbor_in *in, unsigned *major, uint64_t *arg);
 /* The n bytes of a string whose head was just read, or NULL (and nothing taken) if fewer remain. */
 const uint8_t *cbor_read_bytes(struct cbor_in *in, uint64_t n);
+/* For request parsers (docs/vault.md, "Errors"): a head error in words; a map's head (its pair
+ * count into *count); the next key, a text string (its bytes and size). Each answers NULL, or
+ * the refusal's text. */
+const char *cbor_err_text(enum cbor_err e);
+const char *cbor_read_map(struct cbor_in *in, uint64_t *count);
+const char *cbor_read_key(struct cbor_in *in, const uint8_t **key, uint64_t *n);
 
 #endif

@@ -5,6 +5,7 @@
  * this file. */
 #include "vault.h"
 
+#include "mbedtls/ecdh.h"
 #include "mbedtls/ecdsa.h"
 #include "mbedtls/hkdf.h"
 #include "mbedtls/hmac_drbg.h"
@@ -162,5 +163,26 @@ bool devkey_sign(const uint8_t hash[SHA256_SIZE], uint8_t sig[SIG_SIZE])
 		printf("vault: signing failed (-0x%x)\n", (unsigned)-ret);
 	mbedtls_mpi_free(&r);
 	mbedtls_mpi_free(&s);
+	return ret == 0;
+}
+
+bool devkey_ecdh(const uint8_t peer[PUB_SIZE], uint8_t shared[SHA256_SIZE])
+{
+	mbedtls_ecp_point p;
+	mbedtls_mpi z;
+	int ret;
+
+	if (state != DEVKEY_READY)
+		return false;
+	mbedtls_ecp_point_init(&p);
+	mbedtls_mpi_init(&z);
+	/* The peer's point is checked to be on the curve first (SEC 1 3.2.2): an invalid-curve
+	 * point would make the shared secret leak bits of d. */
+	if (!(ret = mbedtls_ecp_point_read_binary(&grp, &p, peer, PUB_SIZE)) &&
+	    !(ret = mbedtls_ecp_check_pubkey(&grp, &p)) &&
+	    !(ret = mbedtls_ecdh_compute_shared(&grp, &z, &p, &d, mbedtls_hmac_drbg_random, &blind)))
+		ret = mbedtls_mpi_write_binary(&z, shared, SCALAR_SIZE);
+	mbedtls_ecp_point_free(&p);
+	mbedtls_mpi_free(&z);
 	return ret == 0;
 }

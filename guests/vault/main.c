@@ -1,6 +1,8 @@
-/* vault: the trusted-services VM. Its device attestation key signs tokens on vsock port 5000
- * (attest.c, docs/vault.md); an echo service runs on port 5100 (echo.c); the demo's console
- * echoes each typed line, `off` powers the VM off. Idle, it sleeps in WFI. */
+/* vault: the trusted-services VM (docs/vault.md). Its device attestation key signs tokens on
+ * vsock port 5000 (attest.c); the keystore, DRM licences and wallet serve ports 5001-5003
+ * (keystore.c, drm.c, wallet.c) with their records sealed on the vault-data disk (store.c); an
+ * echo service runs on port 5100 (echo.c); the demo's console echoes each typed line, `off`
+ * powers the VM off. Idle, it sleeps in WFI. */
 #include "vault.h"
 
 #define LINE_MAX 80
@@ -62,7 +64,7 @@ static void timer_irq(unsigned intid)
 
 static void arm_deadline(void)
 {
-	uint64_t d = attest_deadline();
+	uint64_t d = server_deadline();
 
 	deadline_due = false;
 	if (d)
@@ -73,7 +75,8 @@ static void arm_deadline(void)
 
 int main(uint64_t boot_arg)
 {
-	(void)boot_arg;
+	uint8_t seed[32] = { 0 };
+
 	gic_init();
 	gic_cpu_init();
 	irq_set_handler(INTID_UART, uart_irq);
@@ -83,8 +86,13 @@ int main(uint64_t boot_arg)
 	uart_rx_irq_enable();
 	irq_enable();
 	devkey_init();
-	if (vsock_init() && echo_start() && attest_start()) {
+	store_init();
+	store_secret("pocketvisor services blinding", seed);
+	crypto_init(seed);
+	if (vsock_init() && echo_start() && attest_start() && keystore_start() &&
+	    drm_start(bootargs(boot_arg)) && wallet_start()) {
 		printf("vault: attestation on port %u, cid %lu\n", ATTEST_PORT, vsock_cid());
+		printf("vault: keystore, drm, wallet on ports %u-%u\n", KEYSTORE_PORT, WALLET_PORT);
 		printf("vault: vsock echo on port %u, cid %lu\n", ECHO_PORT, vsock_cid());
 	} else {
 		printf("vault: no vsock device\n");
@@ -92,7 +100,7 @@ int main(uint64_t boot_arg)
 	printf("vault: up, type a line to echo it, 'off' to power off\n");
 	for (;;) {
 		vsock_poll();
-		attest_serve();
+		server_serve();
 		echo_serve();
 		console();
 		arm_deadline();

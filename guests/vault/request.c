@@ -5,11 +5,6 @@
 
 #include "cbor.h"
 
-static const char *head_error(enum cbor_err e)
-{
-	return e == CBOR_INDEFINITE ? "indefinite length" : "not CBOR";
-}
-
 /* The only key there is. A request that names another is refused rather than half-read: a
  * client that sends something new learns at once that this vault does not know it. */
 static const char nonce_key[] = "nonce";
@@ -20,28 +15,22 @@ const char *request_parse(const uint8_t *body, size_t size, struct request *req)
 	unsigned major;
 	uint64_t count, n;
 	enum cbor_err e;
-	const uint8_t *nonce = NULL;
+	const uint8_t *nonce = NULL, *key;
 	size_t nonce_size = 0;
+	const char *bad = cbor_read_map(&in, &count);
 
-	if ((e = cbor_read_head(&in, &major, &count)) != CBOR_OK)
-		return head_error(e);
-	if (major != CBOR_MAP)
-		return "not a map";
+	if (bad)
+		return bad;
 	/* Each pair takes at least two bytes, so a huge count ends at the body's end. */
 	for (uint64_t i = 0; i < count; i++) {
-		if ((e = cbor_read_head(&in, &major, &n)) != CBOR_OK)
-			return head_error(e);
-		if (major != CBOR_TSTR)
-			return "key not a text string";
-		const uint8_t *key = cbor_read_bytes(&in, n);
-		if (!key)
-			return "not CBOR";
+		if ((bad = cbor_read_key(&in, &key, &n)))
+			return bad;
 		if (n != sizeof(nonce_key) - 1 || memcmp(key, nonce_key, sizeof(nonce_key) - 1) != 0)
 			return "unknown key";
 		if (nonce)
 			return "duplicate key";
 		if ((e = cbor_read_head(&in, &major, &n)) != CBOR_OK)
-			return head_error(e);
+			return cbor_err_text(e);
 		if (major != CBOR_BSTR)
 			return "nonce not a byte string";
 		if (!(nonce = cbor_read_bytes(&in, n)))

@@ -6,11 +6,18 @@
  * good request, whose token it prints in hex (with the round trip's counter ticks). For each case one line of everything the vault
  * answered, in order, until the stream ended (tests/system/test_attest.py knows what each must
  * be). Then, for ever, a siege: rounds of three stalled requests beside a good one, so the vault
- * is busy with streams that go nowhere while other VMs ask for tokens. */
+ * is busy with streams that go nowhere while other VMs ask for tokens.
+ * With bootargs `vaultpoke.services=1` it pokes the keystore, DRM and wallet (ports 5001-5003)
+ * instead: "svc" cases of the same kinds, a forged licence and another VM's key slot, then
+ * good requests of its own (a key, a top-up and a payment), then a siege of stalls beside a
+ * good request (tests/system/test_vault_services.py). */
 #include "guest.h"
 
 #define VAULT_CID 5u
 #define ATTEST_PORT 5000u
+#define KEYSTORE 5001u
+#define DRM 5002u
+#define WALLET 5003u
 #define CONNECT_TRIES 500u      /* RST while the vault is not up yet: try again 10 ms later */
 #define ANSWER_WAIT_US 10000000u /* the vault answers or closes within 5 s of a stall */
 #define ANSWER_MAX 512u
@@ -58,10 +65,12 @@ static void pause_us(uint64_t us)
 
 /* ---- streams ---- */
 
+static uint32_t port = ATTEST_PORT;     /* the service the cases go to */
+
 static int open_stream(void)
 {
 	for (unsigned i = 0; i < CONNECT_TRIES; i++) {
-		int c = vsock_connect(VAULT_CID, ATTEST_PORT);
+		int c = vsock_connect(VAULT_CID, port);
 		if (c >= 0)
 			return c;
 		pause_us(10000);
@@ -129,9 +138,10 @@ static void note_u(unsigned v)
 	note(s);
 }
 
-enum got { GOT_TOKEN, GOT_ERROR, GOT_ODD, GOT_END, GOT_NOTHING };
+enum got { GOT_TOKEN, GOT_ERROR, GOT_ANSWER, GOT_ODD, GOT_END, GOT_NOTHING };
 
-/* One answer, noted in the summary: "token N bytes", "refused: TEXT", "ended", "no answer". */
+/* One answer, noted in the summary: "token N bytes", "answer N bytes" (a service's map),
+ * "refused: TEXT", "ended", "no answer". */
 static enum got read_answer(int c, uint32_t *size)
 {
 	uint8_t len[4];
@@ -175,6 +185,12 @@ static enum got read_answer(int c, uint32_t *size)
 		note(" bytes");
 		return GOT_TOKEN;
 	}
+	if (n && answer[0] >= 0xa1 && answer[0] <= 0xb7) { /* a map: a service's answer */
+		note("answer ");
+		note_u(n);
+		note(" bytes");
+		return GOT_ANSWER;
+	}
 	note("something else");
 	return GOT_ODD;
 }
@@ -187,7 +203,7 @@ static void read_to_end(int c)
 
 	do
 		g = read_answer(c, &size);
-	while (g == GOT_TOKEN || g == GOT_ERROR);
+	while (g == GOT_TOKEN || g == GOT_ERROR || g == GOT_ANSWER);
 }
 
 static void report(const char *name)
@@ -392,9 +408,224 @@ static void siege(unsigned round)
 	summary[0] = '\0';
 }
 
+/* ---- the keystore, DRM and wallet services (ports 5001-5003), with bootargs
+ * `vaultpoke.services=1`: one stream per case, then good requests, then a siege ---- */
+
+#define OP(s) 0x62, 'o', 'p', s
+#define T_CREATE 0x66, 'c', 'r', 'e', 'a', 't', 'e'
+#define T_SIGN 0x64, 's', 'i', 'g', 'n'
+#define T_PUB 0x63, 'p', 'u', 'b'
+#define T_PAY 0x63, 'p', 'a', 'y'
+#define K_SLOT 0x64, 's', 'l', 'o', 't'
+#define K_MSG 0x63, 'm', 's', 'g'
+#define K_ID 0x62, 'i', 'd'
+#define K_AMOUNT 0x66, 'a', 'm', 'o', 'u', 'n', 't'
+#define K_PAYEE 0x65, 'p', 'a', 'y', 'e', 'e'
+#define K_LICENCE 0x67, 'l', 'i', 'c', 'e', 'n', 'c', 'e'
+#define SHOP 0x64, 's', 'h', 'o', 'p'
+
+struct svc_case {
+	const char *name;
+	uint32_t port;
+	const uint8_t *body;
+	uint32_t size;
+};
+
+static void svc_case(const char *name, uint32_t to, const uint8_t *bytes, uint32_t size)
+{
+	char full[40] = "svc ";
+	size_t n = 4;
+	for (const char *p = name; *p && n + 1 < sizeof(full); p++)
+		full[n++] = *p;
+	full[n] = '\0';
+	port = to;
+	one_case(full, bytes, size);
+}
+
+static void svc_framed(const char *name, uint32_t to, const uint8_t *body, uint32_t size)
+{
+	svc_case(name, to, buf, frame(buf, body, size));
+}
+
+/* A licence of the right shape whose signature is zeros: only the signature check stops it. */
+static uint32_t forged_licence(uint8_t *b)
+{
+	static const uint8_t head[] = { 0xa2, OP(0x67), 'i', 'n', 's', 't', 'a', 'l', 'l', K_LICENCE,
+					0x59, 0x00, 0x00 };
+	static const uint8_t cose[] = { 0xd2, 0x84, 0x43, 0xa1, 0x01, 0x26, 0xa0, 0x58 };
+	static const uint8_t claims[] = { 0xa5, 0x01, 0x64, 'f', 'i', 'l', 'm', 0x02, 0x03, 0x03,
+					  0x69, 'v', 'a', 'u', 'l', 't', 'p', 'o', 'k', 'e', 0x04,
+					  0x58, 0x41 };
+	uint32_t at = sizeof(head), start;
+
+	memcpy(b, head, sizeof(head));
+	start = at;
+	memcpy(b + at, cose, sizeof(cose));
+	at += sizeof(cose);
+	uint32_t payload = sizeof(claims) + 65 + 3 + 32;
+	b[at++] = (uint8_t)payload;
+	memcpy(b + at, claims, sizeof(claims));
+	at += sizeof(claims);
+	b[at++] = 0x04; /* the ephemeral key: a point's form, not a point */
+	memset(b + at, 0x11, 64);
+	at += 64;
+	b[at++] = 0x05;
+	b[at++] = 0x58;
+	b[at++] = 32;
+	memset(b + at, 0x22, 32);
+	at += 32;
+	b[at++] = 0x58;
+	b[at++] = 64;
+	memset(b + at, 0, 64);
+	at += 64;
+	b[start - 2] = (uint8_t)((at - start) >> 8);
+	b[start - 1] = (uint8_t)(at - start);
+	return at;
+}
+
+static void service_cases(void)
+{
+	static uint8_t body[600];
+	uint32_t n;
+
+	svc_case("huge-length", KEYSTORE, BYTES(0xff, 0xff, 0xff, 0xff));
+	svc_case("empty", DRM, BYTES(0x00, 0x00, 0x00, 0x00));
+	svc_case("over-limit", WALLET, BYTES(0x00, 0x00, 0x02, 0x01));
+	svc_case("stall", KEYSTORE, BYTES(0x00, 0x00, 0x00, 0x20, 0xa1, OP(0x63)));
+	svc_framed("not-cbor", KEYSTORE, BYTES(0xff));
+	svc_framed("huge-map", WALLET, BYTES(0xbb, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff));
+	svc_framed("indefinite", WALLET, BYTES(0xbf, OP(0x67), 'b', 'a', 'l', 'a', 'n', 'c', 'e', 0xff));
+	svc_framed("trailing", WALLET, BYTES(0xa1, OP(0x67), 'b', 'a', 'l', 'a', 'n', 'c', 'e', 0x00));
+	svc_framed("no-op", KEYSTORE, BYTES(0xa1, K_SLOT, 0x61, 'a'));
+	svc_framed("unknown-op", KEYSTORE, BYTES(0xa1, OP(0x65), 's', 't', 'e', 'a', 'l'));
+	svc_framed("duplicate", KEYSTORE, BYTES(0xa3, OP(T_PUB), K_SLOT, 0x61, 'a', K_SLOT, 0x61, 'b'));
+	svc_framed("slot-long", KEYSTORE, BYTES(0xa2, OP(T_CREATE), K_SLOT, 0x71, 'a', 'a', 'a', 'a',
+						'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a'));
+	svc_framed("slot-bad", KEYSTORE, BYTES(0xa2, OP(T_CREATE), K_SLOT, 0x63, 'a', ' ', '/'));
+	svc_framed("msg-type", KEYSTORE, BYTES(0xa3, OP(T_SIGN), K_SLOT, 0x61, 'a', K_MSG, 0x61, 'x'));
+	svc_framed("missing", KEYSTORE, BYTES(0xa2, OP(T_SIGN), K_SLOT, 0x61, 'a'));
+	svc_framed("extra", KEYSTORE, BYTES(0xa3, OP(T_PUB), K_SLOT, 0x61, 'a', K_MSG, 0x40));
+	n = 0;
+	const uint8_t sign_head[] = { 0xa3, OP(T_SIGN), K_SLOT, 0x61, 'a', K_MSG, 0x59, 0x01, 0x01 };
+	memcpy(body, sign_head, sizeof(sign_head));
+	n = sizeof(sign_head) + 257;
+	memset(body + sizeof(sign_head), 0x5a, 257);
+	svc_framed("msg-long", KEYSTORE, body, n);
+	/* Another VM's slot: open's k1 in tests/configs/vault-services.dts. Not ours: not found. */
+	svc_framed("theft", KEYSTORE, BYTES(0xa3, OP(T_SIGN), K_SLOT, 0x62, 'k', '1', K_MSG, 0x41, 'x'));
+	svc_framed("licence-garbage", DRM, BYTES(0xa2, OP(0x67), 'i', 'n', 's', 't', 'a', 'l', 'l',
+						 K_LICENCE, 0x42, 0x01, 0x02));
+	const uint8_t huge_head[] = { 0xa2, OP(0x67), 'i', 'n', 's', 't', 'a', 'l', 'l', K_LICENCE,
+				      0x59, 0x01, 0x91 };
+	memcpy(body, huge_head, sizeof(huge_head));
+	memset(body + sizeof(huge_head), 0xd2, 401);
+	svc_framed("licence-huge", DRM, body, (uint32_t)sizeof(huge_head) + 401);
+	svc_framed("licence-forged", DRM, body, forged_licence(body));
+	svc_framed("id-type", DRM, BYTES(0xa2, OP(0x64), 'i', 'n', 'f', 'o', K_ID, 0x05));
+	svc_framed("play-missing", DRM, BYTES(0xa2, OP(0x64), 'p', 'l', 'a', 'y', K_ID, 0x64, 'f', 'i',
+					      'l', 'm'));
+	svc_framed("amount-zero", WALLET, BYTES(0xa3, OP(T_PAY), K_AMOUNT, 0x00, K_PAYEE, SHOP));
+	svc_framed("amount-huge", WALLET, BYTES(0xa3, OP(T_PAY), K_AMOUNT, 0x1b, 0xff, 0xff, 0xff, 0xff,
+						0xff, 0xff, 0xff, 0xff, K_PAYEE, SHOP));
+	svc_framed("amount-negative", WALLET, BYTES(0xa3, OP(T_PAY), K_AMOUNT, 0x20, K_PAYEE, SHOP));
+	svc_framed("receipt-none", WALLET, BYTES(0xa2, OP(0x67), 'r', 'e', 'c', 'e', 'i', 'p', 't',
+						 0x63, 's', 'e', 'q', 0x18, 99));
+}
+
+static void print_hex_answer(const char *name, uint32_t size)
+{
+	for (uint32_t at = 0; at < size; at += HEX_CHUNK) {
+		printf("vaultpoke: %s hex ", name);
+		for (uint32_t i = at; i < size && i < at + HEX_CHUNK; i++)
+			printf("%02x", answer[i]);
+		printf("\n");
+	}
+}
+
+/* One request and one answer, then the stream is closed. */
+static void svc_good(const char *name, uint32_t to, const uint8_t *body, uint32_t size)
+{
+	uint32_t got = 0;
+	enum got g = GOT_NOTHING;
+	int c;
+
+	port = to;
+	if ((c = open_stream()) < 0) {
+		note("connect refused");
+	} else {
+		if (send_all(c, buf, frame(buf, body, size)))
+			g = read_answer(c, &got);
+		else
+			note("send failed");
+		vsock_close(c);
+	}
+	printf("vaultpoke: svc good %s: %s\n", name, summary);
+	if (g == GOT_ANSWER) /* its bytes, for the test to decode */
+		print_hex_answer(name, got);
+	summary_len = 0;
+	summary[0] = '\0';
+}
+
+/* Well-formed requests, each on its own stream: what a VM of this name owns. */
+static void service_good(void)
+{
+	svc_good("create", KEYSTORE, BYTES(0xa2, OP(T_CREATE), K_SLOT, 0x64, 'p', 'o', 'k', 'e'));
+	svc_good("sign", KEYSTORE, BYTES(0xa3, OP(T_SIGN), K_SLOT, 0x64, 'p', 'o', 'k', 'e',
+						K_MSG, 0x45, 'h', 'e', 'l', 'l', 'o'));
+	svc_good("topup", WALLET, BYTES(0xa2, OP(0x65), 't', 'o', 'p', 'u', 'p', K_AMOUNT, 0x18, 100));
+	svc_good("pay", WALLET, BYTES(0xa3, OP(T_PAY), K_AMOUNT, 0x07, K_PAYEE, SHOP));
+	svc_good("balance", WALLET, BYTES(0xa1, OP(0x67), 'b', 'a', 'l', 'a', 'n', 'c', 'e'));
+}
+
+/* A stalled request on each service beside a good one: the stalls time out, the good one is
+ * answered at once. */
+static void service_siege(unsigned round)
+{
+	static const uint32_t ports[] = { KEYSTORE, DRM, WALLET };
+	int stalls[3];
+	uint8_t req[32];
+	uint32_t size;
+	unsigned refused = 0, answers = 0;
+
+	for (unsigned i = 0; i < 3; i++) {
+		port = ports[i];
+		if ((stalls[i] = open_stream()) >= 0)
+			send_all(stalls[i], BYTES(0x00, 0x00, 0x00, 0x40, 0xa1));
+	}
+	port = WALLET;
+	int c = open_stream();
+	if (c >= 0 && send_all(c, req, frame(req, BYTES(0xa1, OP(0x67), 'b', 'a', 'l', 'a', 'n', 'c',
+							 'e'))))
+		answers += read_answer(c, &size) == GOT_ANSWER;
+	if (c >= 0)
+		vsock_close(c);
+	for (unsigned i = 0; i < 3; i++)
+		if (stalls[i] >= 0) {
+			refused += read_answer(stalls[i], &size) == GOT_ERROR;
+			vsock_close(stalls[i]);
+		}
+	printf("vaultpoke: svc siege round %u: %u answer, %u of 3 stalls refused\n", round, answers,
+	       refused);
+	summary_len = 0;
+	summary[0] = '\0';
+}
+
+static _Noreturn void services(void)
+{
+	printf("vaultpoke: cid %lu, poking cid %u ports %u-%u\n", vsock_cid(), VAULT_CID, KEYSTORE,
+	       WALLET);
+	service_cases();
+	service_good();
+	printf("vaultpoke: svc cases done\n");
+	for (unsigned round = 1;; round++)
+		service_siege(round);
+}
+
 int main(uint64_t boot_arg)
 {
-	(void)boot_arg;
+	uint64_t svc = 0;
+
+	bootarg_u64(bootargs(boot_arg), "vaultpoke.services", &svc);
 	gic_init();
 	gic_cpu_init();
 	irq_set_handler(INTID_VTIMER, timer_irq);
@@ -404,6 +635,8 @@ int main(uint64_t boot_arg)
 		printf("vaultpoke: no vsock device\n");
 		psci_system_off();
 	}
+	if (svc)
+		services();
 	printf("vaultpoke: cid %lu, poking cid %u port %u\n", vsock_cid(), VAULT_CID, ATTEST_PORT);
 	length_cases();
 	framed_cases();

@@ -1,6 +1,7 @@
 # fuzz.mk: libFuzzer targets (clang, ASan + UBSan) over the host builds of what reads hostile
 # input: the boot bundle, pvpack's config checks, the board DTB, the vGIC's registers, the trap
-# decoders, virtio and the vault's attestation requests (docs/security.md, "Fuzzing").
+# decoders, virtio, the vault's attestation requests and its service requests and licences
+# (docs/security.md, "Fuzzing").
 #   make fuzz        each target for FUZZ_RUNS executions (2,000,000 each), one after the
 #                    other on one core, growing $(BUILD)/fuzz/corpus/<name>
 #   make fuzz-slice  each for FUZZ_SLICE_RUNS (20,000) from the checked-in seeds alone, with a
@@ -11,7 +12,7 @@ FUZZ_CC         ?= clang-14
 FUZZ_DIR        := $(BUILD)/fuzz
 FUZZ_RUNS       ?= 2000000
 FUZZ_SLICE_RUNS ?= 20000
-FUZZ_TARGETS    := bundle pvpack fdt vgic trap virtio vaultreq
+FUZZ_TARGETS    := bundle pvpack fdt vgic trap virtio vaultreq vaultsvc
 FUZZ_BINS       := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 # -fsanitize=fuzzer: coverage instrumentation and libFuzzer's main (libclang-rt-14-dev). The
 # sources of several modules are linked together with fake.c's arch hooks, which have no
@@ -53,6 +54,14 @@ $(FUZZ_DIR)/fuzz_vaultreq: tests/fuzz/fuzz_vaultreq.c tests/fuzz/fuzz.h tests/fu
                            $(FUZZ_VAULT_SRCS) guests/vault/request.h guests/vault/cbor.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Iguests/vault $< $(FUZZ_VAULT_SRCS) -o $@
+
+# The keystore, DRM and wallet request parser and the licence parser (svcreq.c, licence.c).
+FUZZ_VAULTSVC_SRCS := guests/vault/svcreq.c guests/vault/licence.c guests/vault/cbor.c
+$(FUZZ_DIR)/fuzz_vaultsvc: tests/fuzz/fuzz_vaultsvc.c tests/fuzz/fuzz.h tests/fuzz/fuzz.mk \
+                           $(FUZZ_VAULTSVC_SRCS) guests/vault/svcreq.h guests/vault/licence.h \
+                           guests/vault/cbor.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Iguests/vault $< $(FUZZ_VAULTSVC_SRCS) -o $@
 
 # $(1): target, $(2): executions, $(3): corpus directory new inputs go to, $(4): more options.
 # -timeout=10: an input that keeps EL2 busy for seconds is a bug too.

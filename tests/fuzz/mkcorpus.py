@@ -259,6 +259,42 @@ def vaultreq():
     write("vaultreq", "array", u8(0x82, 0x01, 0x02))
 
 
+# ---- vaultsvc: a service request's body (docs/vault.md, "Trusted services"), after a byte
+# choosing the service (0 keystore, 1 drm, 2 wallet), and licences ----
+
+def vaultsvc():
+    def tstr(s):
+        b = s.encode()
+        return u8(0x60 | len(b)) + b if len(b) < 24 else u8(0x78, len(b)) + b
+
+    def bstr(b):
+        return u8(0x40 | len(b)) + b if len(b) < 24 else (u8(0x58, len(b)) + b if len(b) < 256
+                                                           else u8(0x59) + struct.pack(">H", len(b)) + b)
+
+    def req(service, *pairs):
+        return u8(service, 0xa0 | len(pairs)) + b"".join(pairs)
+
+    op = lambda name: tstr("op") + tstr(name)
+    write("vaultsvc", "ks-create", req(0, op("create"), tstr("slot") + tstr("k1")))
+    write("vaultsvc", "ks-sign", req(0, op("sign"), tstr("slot") + tstr("k1"),
+                                     tstr("msg") + bstr(b"hello")))
+    write("vaultsvc", "ks-msg-long", req(0, op("sign"), tstr("slot") + tstr("k1"),
+                                         tstr("msg") + bstr(bytes(257))))
+    write("vaultsvc", "ks-extra", req(0, op("pub"), tstr("slot") + tstr("k1"), tstr("seq") + u8(1)))
+    write("vaultsvc", "w-pay", req(2, op("pay"), tstr("amount") + u8(0x18, 20),
+                                   tstr("payee") + tstr("shop"), tstr("seq") + u8(3)))
+    write("vaultsvc", "w-huge", req(2, op("pay"), tstr("amount") + u8(0x1b) + b"\xff" * 8,
+                                    tstr("payee") + tstr("shop")))
+    write("vaultsvc", "w-balance", req(2, op("balance")))
+    write("vaultsvc", "d-play", req(1, op("play"), tstr("id") + tstr("film")))
+    claims = (u8(0xa5, 0x01) + tstr("film") + u8(0x02, 0x03, 0x03) + tstr("open") + u8(0x04) +
+              bstr(b"\x04" + bytes(64)) + u8(0x05) + bstr(bytes(32)))
+    cose = u8(0xd2, 0x84) + bstr(bytes([0xa1, 0x01, 0x26])) + u8(0xa0) + bstr(claims) + bstr(bytes(64))
+    write("vaultsvc", "d-install", req(1, op("install"), tstr("licence") + bstr(cose)))
+    write("vaultsvc", "licence", u8(1) + cose)
+    write("vaultsvc", "indefinite", u8(0, 0xbf) + op("pub") + u8(0xff))
+
+
 def main():
     if not os.path.isdir("tests/fuzz"):
         sys.exit("mkcorpus.py: run it from the repository root")
@@ -269,6 +305,7 @@ def main():
     trap()
     virtio()
     vaultreq()
+    vaultsvc()
 
 
 if __name__ == "__main__":

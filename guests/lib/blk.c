@@ -1,4 +1,4 @@
-/* blk.c: blkattack's raw virtio-blk transport: registers, bring-up, one request chain at a time. */
+/* blk.c: the bare-metal virtio-blk driver (blk.h): registers, bring-up, one request chain at a time. */
 #include "blk.h"
 
 /* Section 2.7: the split ring, with the alignments the spec asks (16, 2, 4). */
@@ -206,4 +206,43 @@ enum blk_wait blk_submit_indirect(const struct seg *segs, unsigned count, unsign
 	ring.desc[0].flags = flags;
 	ring.desc[0].next = 1;
 	return publish(us);
+}
+
+/* ---- well-formed requests (section 5.2.6): header, data, status ---- */
+
+#define RW_US 1000000u
+
+static volatile struct blk_req_hdr rw_hdr;
+static volatile uint8_t rw_status;
+
+static bool rw(uint32_t type, uint64_t sector, void *buf, uint32_t size)
+{
+	struct seg s[3] = {
+		{ blk_addr(&rw_hdr), sizeof(rw_hdr), 0 },
+		{ blk_addr(buf), size, (uint16_t)(type == VIRTIO_BLK_T_IN ? VIRTQ_DESC_F_WRITE : 0) },
+		{ blk_addr(&rw_status), 1, VIRTQ_DESC_F_WRITE },
+	};
+
+	if (!base)
+		return false;
+	rw_hdr.type = type;
+	rw_hdr.reserved = 0;
+	rw_hdr.sector = sector;
+	rw_status = 0xff;
+	if (size)
+		return blk_submit(s, 3, RW_US) == BLK_USED && rw_status == VIRTIO_BLK_S_OK;
+	s[1] = s[2];
+	return blk_submit(s, 2, RW_US) == BLK_USED && rw_status == VIRTIO_BLK_S_OK;
+}
+
+bool blk_rw(bool write, uint64_t sector, void *buf, uint32_t size)
+{
+	if (!size || size % SECTOR_SIZE)
+		return false;
+	return rw(write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN, sector, buf, size);
+}
+
+bool blk_flush(void)
+{
+	return rw(VIRTIO_BLK_T_FLUSH, 0, NULL, 0);
 }

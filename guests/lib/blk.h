@@ -1,5 +1,7 @@
-/* blk.h: blkattack's raw virtio-blk driver: one split virtqueue in static memory, requests as
- * descriptor chains the caller lays out segment by segment, so a case can break any of them. */
+/* blk.h: a small virtio-blk driver for bare-metal guests: one split virtqueue in static memory.
+ * Requests are descriptor chains the caller lays out segment by segment (blk_submit, so
+ * guests/blkattack can break any of them), or whole sector reads and writes (blk_rw, the
+ * vault's sealed storage). */
 #ifndef BLK_H
 #define BLK_H
 
@@ -80,5 +82,10 @@ enum blk_wait blk_submit(const struct seg *segs, unsigned count, uint64_t us);
 enum blk_wait blk_submit_indirect(const struct seg *segs, unsigned count, unsigned loop,
 				  uint64_t table, uint32_t len, uint16_t flags, uint64_t us);
 uint64_t blk_addr(const volatile void *p);
+/* A well-formed request of `size` bytes (a non-zero multiple of SECTOR_SIZE) at `sector`:
+ * written from, or read into, `buf`; waits up to a second. False unless the device answered
+ * VIRTIO_BLK_S_OK. */
+bool blk_rw(bool write, uint64_t sector, void *buf, uint32_t size);
+bool blk_flush(void);                   /* VIRTIO_BLK_T_FLUSH (needs VIRTIO_BLK_F_FLUSH) */
 
 #endif
