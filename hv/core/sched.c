@@ -22,7 +22,7 @@ void sched_attach(struct vcpu *vcpu)
 	__atomic_store_n(&all_count, all_count + 1, __ATOMIC_RELEASE);
 }
 
-static u32 load32(const u32 *p)
+static inline __attribute__((always_inline)) u32 load32(const u32 *p)
 {
 	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
 }

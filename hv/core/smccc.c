@@ -6,25 +6,27 @@
 #include <pv/smccc.h>
 #include <pv/vcpu.h>
 
+/* The calls of the other ranges, out of line: their frame (identity.c's buffers) is not built
+ * for the Arm-architecture calls, which entry.S's fast path answers through smccc_call. */
+static __attribute__((noinline)) s64 other_call(struct vcpu *vcpu, u32 fid)
+{
+	s64 ret = PSCI_NOT_SUPPORTED;
+	if (!pvtime_call(vcpu, fid, &ret) && !identity_call(vcpu, fid, &ret))
+		vpsci_call(vcpu, fid, &ret);
+	return ret;
+}
+
 void smccc_call(struct vcpu *vcpu)
 {
-	u32 fid = (u32)vcpu->regs.x[0];
-	s64 ret = PSCI_NOT_SUPPORTED;
+	u32 fid = (u32)vcpu->regs.x[0], q = (u32)vcpu->regs.x[1];
+	s64 ret;
 
-	switch (fid) {
-	case SMCCC_VERSION:
+	if (fid == SMCCC_VERSION)
 		ret = SMCCC_VERSION_1_1;
-		break;
-	case SMCCC_ARCH_FEATURES: {
-		u32 q = (u32)vcpu->regs.x[1];
+	else if (fid == SMCCC_ARCH_FEATURES)
 		ret = (q == SMCCC_VERSION || q == SMCCC_ARCH_FEATURES || q == PV_TIME_FEATURES) ?
 			      0 : PSCI_NOT_SUPPORTED;
-		break;
-	}
-	default:
-		if (!pvtime_call(vcpu, fid, &ret) && !identity_call(vcpu, fid, &ret))
-			vpsci_call(vcpu, fid, &ret);
-		break;
-	}
+	else
+		ret = other_call(vcpu, fid);
 	vcpu->regs.x[0] = (u64)ret;
 }

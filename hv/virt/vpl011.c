@@ -26,6 +26,17 @@
 #define INT_RX BIT(4)
 #define INT_TX BIT(5)
 
+/* The registers from UARTIBRD to UARTDMACR are plain storage but for RIS, MIS and ICR: u->reg
+ * by (offset - UARTIBRD) / 4, and the bits each keeps of a write (0: none, it is read-only or
+ * write-to-clear). */
+#define REG(off) (((off) - UARTIBRD) / 4) /* wraps below UARTIBRD */
+static const u16 reg_mask[] = { [REG(UARTIBRD)] = 0xffff, [REG(UARTFBRD)] = 0x3f,
+				[REG(UARTLCR_H)] = 0xff,  [REG(UARTCR)] = 0xffff,
+				[REG(UARTIFLS)] = 0x3f,   [REG(UARTIMSC)] = 0x7ff,
+				[REG(UARTDMACR)] = 0x7 };
+#define IMSC(u) ((u)->reg[REG(UARTIMSC)])
+_Static_assert(ARRAY_SIZE(reg_mask) == ARRAY_SIZE(((struct vpl011 *)0)->reg), "one per register");
+
 /* PrimeCell identification, as the AMBA bus code reads it to bind the driver. */
 static const u8 periph_id[8] = { 0x11, 0x10, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1 };
 
@@ -44,7 +55,7 @@ static u32 ris(const struct vpl011 *u)
 static void update_line(struct vm *vm)
 {
 	struct vpl011 *u = &vm->uart;
-	bool level = (ris(u) & u->imsc) != 0;
+	bool level = (ris(u) & IMSC(u)) != 0;
 	if (level != u->irq) {
 		u->irq = level;
 		sched_wake_mask(vm, vgic_set_level(&vm->vgic, 0, VPL011_SPI, level));
@@ -101,42 +112,33 @@ static void tx(struct vm *vm, u8 c)
 static u32 read_reg(struct vm *vm, u64 off)
 {
 	struct vpl011 *u = &vm->uart;
+	u64 i = REG(off);
 	switch (off) {
 	case UARTDR:
 		return rx_count(u) ? u->rx[u->rx_tail++ % VPL011_RX_SIZE] : 0;
 	case UARTFR:
 		return FR_TXFE | (rx_count(u) ? 0 : FR_RXFE) |
 		       (rx_count(u) == VPL011_RX_SIZE ? FR_RXFF : 0);
-	case UARTIBRD: return u->ibrd;
-	case UARTFBRD: return u->fbrd;
-	case UARTLCR_H: return u->lcr_h;
-	case UARTCR: return u->cr;
-	case UARTIFLS: return u->ifls;
-	case UARTIMSC: return u->imsc;
 	case UARTRIS: return ris(u);
-	case UARTMIS: return ris(u) & u->imsc;
-	case UARTDMACR: return u->dmacr;
+	case UARTMIS: return ris(u) & IMSC(u);
 	default:
+		if (i < ARRAY_SIZE(u->reg))
+			return u->reg[i]; /* UARTICR reads as zero: it is never written */
 		if (off >= UARTPERIPHID0 && off < UARTPERIPHID0 + 32 && !(off & 3))
 			return periph_id[(off - UARTPERIPHID0) / 4];
 		return 0; /* reserved: reads as zero */
 	}
 }
 
+/* RSR/ICR clear error and interrupt bits we never set; the rest is read-only. */
 static void write_reg(struct vm *vm, u64 off, u32 val)
 {
 	struct vpl011 *u = &vm->uart;
-	switch (off) {
-	case UARTDR: tx(vm, (u8)val); break;
-	case UARTIBRD: u->ibrd = val & 0xffff; break;
-	case UARTFBRD: u->fbrd = val & 0x3f; break;
-	case UARTLCR_H: u->lcr_h = val & 0xff; break;
-	case UARTCR: u->cr = val & 0xffff; break;
-	case UARTIFLS: u->ifls = val & 0x3f; break;
-	case UARTIMSC: u->imsc = val & 0x7ff; break;
-	case UARTDMACR: u->dmacr = val & 0x7; break;
-	default: break; /* RSR/ICR clear error and interrupt bits we never set; the rest is RO */
-	}
+	u64 i = REG(off);
+	if (off == UARTDR)
+		tx(vm, (u8)val);
+	else if (i < ARRAY_SIZE(u->reg) && reg_mask[i])
+		u->reg[i] = val & reg_mask[i];
 }
 
 /* Registers are 32 bits wide; narrower accesses see the low bytes, as on the hardware. */

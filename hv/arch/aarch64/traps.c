@@ -162,8 +162,10 @@ static bool light_reg(u32 r)
 /* Traps that need neither the scheduler nor the LRs synced: reads of the vGIC registers that
  * vgic_quick_read answers (Linux polls GICD_CTLR.RWP after every enable), and SGIs, which a
  * sender targeting itself gets in its LR at once. A load with sign extension, or into a register
- * the light path does not save, takes the full path. */
-u64 exit_light(struct vcpu *vcpu)
+ * the light path does not save, takes the full path. With forward propagation, which the rest of
+ * the image goes without (Makefile): here it keeps the GICD read the bench measures 2
+ * instructions shorter. */
+__attribute__((optimize("tree-forwprop"))) u64 exit_light(struct vcpu *vcpu)
 {
 	u64 esr = read_sysreg(esr_el2);
 	u32 iss = (u32)ESR_ISS(esr), rt = (u32)FIELD(iss, 9, 5);

@@ -24,18 +24,22 @@ _Static_assert(VGIC_SLOT_INTID == PPI_VTIMER && PPI_VTIMER == ENTRY_TIMER_INTID,
 /* SCTLR_EL1 reset value: MMU and caches off, RES1 bits of ARMv8.0 set. */
 #define SCTLR_EL1_RESET 0x30d00800ull
 
+/* In pairs of neighbouring entries, read (or loaded) together so that each pair's two stores
+ * (or loads) become one STP (LDP): 24 instructions fewer each way. */
 #define SWITCH_EL1(op) \
-	op(EL1_SCTLR, sctlr_el1) op(EL1_TTBR0, ttbr0_el1) op(EL1_TTBR1, ttbr1_el1) \
-	op(EL1_TCR, tcr_el1) op(EL1_MAIR, mair_el1) op(EL1_AMAIR, amair_el1) \
-	op(EL1_VBAR, vbar_el1) op(EL1_CONTEXTIDR, contextidr_el1) op(EL1_ESR, esr_el1) \
-	op(EL1_FAR, far_el1) op(EL1_AFSR0, afsr0_el1) op(EL1_AFSR1, afsr1_el1) \
-	op(EL1_PAR, par_el1) op(EL1_ELR, elr_el1) op(EL1_SPSR, spsr_el1) op(EL1_SP_EL1, sp_el1) \
-	op(EL1_SP_EL0, sp_el0) op(EL1_TPIDR_EL0, tpidr_el0) op(EL1_TPIDRRO_EL0, tpidrro_el0) \
-	op(EL1_TPIDR_EL1, tpidr_el1) op(EL1_CPACR, cpacr_el1) op(EL1_CSSELR, csselr_el1) \
-	op(EL1_CNTKCTL, cntkctl_el1) op(EL1_MDSCR, mdscr_el1)
+	op(EL1_SCTLR, sctlr_el1, EL1_TTBR0, ttbr0_el1) op(EL1_TTBR1, ttbr1_el1, EL1_TCR, tcr_el1) \
+	op(EL1_MAIR, mair_el1, EL1_AMAIR, amair_el1) \
+	op(EL1_VBAR, vbar_el1, EL1_CONTEXTIDR, contextidr_el1) op(EL1_ESR, esr_el1, EL1_FAR, far_el1) \
+	op(EL1_AFSR0, afsr0_el1, EL1_AFSR1, afsr1_el1) op(EL1_PAR, par_el1, EL1_ELR, elr_el1) \
+	op(EL1_SPSR, spsr_el1, EL1_SP_EL1, sp_el1) op(EL1_SP_EL0, sp_el0, EL1_TPIDR_EL0, tpidr_el0) \
+	op(EL1_TPIDRRO_EL0, tpidrro_el0, EL1_TPIDR_EL1, tpidr_el1) \
+	op(EL1_CPACR, cpacr_el1, EL1_CSSELR, csselr_el1) op(EL1_CNTKCTL, cntkctl_el1, EL1_MDSCR, mdscr_el1)
 
-#define SAVE(idx, reg) a->el1[idx] = read_sysreg(reg);
-#define LOAD(idx, reg) write_sysreg(reg, a->el1[idx]);
+#define SAVE(i, r, j, s) \
+	{ u64 lo = read_sysreg(r), hi = read_sysreg(s); a->el1[i] = lo; a->el1[j] = hi; }
+#define LOAD(i, r, j, s) \
+	{ u64 lo = a->el1[i], hi = a->el1[j]; write_sysreg(r, lo); write_sysreg(s, hi); }
+_Static_assert(EL1_REG_COUNT == 24, "every EL1 register is in one pair of SWITCH_EL1");
 
 static void fp_save(struct arch_vcpu *a)
 {

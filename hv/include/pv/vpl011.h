@@ -12,7 +12,7 @@
 
 struct vpl011 {
 	struct spinlock lock; /* vCPUs of one VM on several cores share it */
-	u32 cr, lcr_h, ibrd, fbrd, ifls, imsc, dmacr;
+	u32 reg[10];          /* UARTIBRD..UARTDMACR as written, by (offset - 0x24) / 4 (vpl011.c) */
 	u32 rx_head, rx_tail; /* free-running; rx_head - rx_tail bytes are queued */
 	u8 rx[VPL011_RX_SIZE];
 	bool irq;      /* the interrupt output, as last told to the vGIC */
