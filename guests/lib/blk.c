@@ -162,6 +162,10 @@ static enum blk_wait wait_used(uint64_t us)
 		}
 		if (now >= deadline)
 			return BLK_TIMEOUT;
+		/* A hint, a NOP on hardware; QEMU's single-threaded TCG (as under -icount) takes it
+		 * to run the other cores, one of which takes the disk's interrupt, instead of
+		 * spinning here to the end of its time slice. */
+		__asm__ volatile("yield" ::: "memory");
 	}
 }
 

@@ -1,11 +1,12 @@
 /* vault.c: the Linux side of the vault's services (docs/vault.md):
- *   vault [-c CID] [-p PORT] [-t SECONDS] attest NONCE          port 5000
+ *   vault [-c CID] [-p PORT] [-t SECONDS] [-r] attest NONCE     port 5000
  *   vault ... key create|pub|delete SLOT, key sign SLOT MSG      port 5001 (keystore)
  *   vault ... drm install FILE, drm play ID, drm info ID         port 5002 (DRM licences)
  *   vault ... topup AMOUNT, pay AMOUNT PAYEE [SEQ], balance, receipt N   port 5003 (wallet)
  * sends one request (CBOR, length-prefixed) to the vault (CID 5, 10 s by default) and prints
  * the answer as lines short enough for pocketvisor's 120-character console lines, e.g.
  *   vault: token 1 <64 hex digits>  ...  vault: token end <bytes>
+ * (-r adds `vault: rt TICKS ticks`, the round trip from connect to answer, for make bench)
  * or the vault's refusal: `vault: refused: <text>` for attest, `vault: key create: <text>` and
  * the like for the others. Exit status 0 with an answer, 1 otherwise (refused, connection
  * reset, timeout), 2 for bad usage. The vault judges every argument; this tool only checks
@@ -41,12 +42,13 @@
 #define HEX_CHUNK 32u           /* bytes per token line */
 
 static unsigned long cid = DEFAULT_CID, port, timeout_s = DEFAULT_TIMEOUT;
+static bool show_rt;            /* -r: the round trip in counter ticks (make bench) */
 static const char *what;        /* "key create" and the like: the prefix of a refusal */
 static struct timespec deadline;
 
 static _Noreturn void usage(void)
 {
-	fputs("usage: vault [-c CID] [-p PORT] [-t SECONDS] COMMAND\n"
+	fputs("usage: vault [-c CID] [-p PORT] [-t SECONDS] [-r] COMMAND\n"
 	      "  attest NONCE (hex)\n"
 	      "  key create|pub|delete SLOT    key sign SLOT MSG\n"
 	      "  drm install FILE    drm play ID    drm info ID\n"
@@ -194,6 +196,7 @@ static uint32_t exchange(const uint8_t *body, size_t size, uint8_t *answer)
 {
 	uint8_t len[4] = { (uint8_t)(size >> 24), (uint8_t)(size >> 16), (uint8_t)(size >> 8),
 			   (uint8_t)size };
+	uint64_t t0 = counter();
 	int fd = dial();
 
 	write_all(fd, len, 4);
@@ -205,6 +208,8 @@ static uint32_t exchange(const uint8_t *body, size_t size, uint8_t *answer)
 		fail("an answer too long");
 	if (!read_all(fd, answer, n))
 		fail("the stream ended in the middle of the answer");
+	if (show_rt)
+		printf("vault: rt %" PRIu64 " ticks\n", counter() - t0);
 	close(fd);
 	return n;
 }
@@ -506,13 +511,15 @@ int main(int argc, char **argv)
 {
 	int opt;
 
-	while ((opt = getopt(argc, argv, "c:p:t:")) != -1) {
+	while ((opt = getopt(argc, argv, "c:p:t:r")) != -1) {
 		if (opt == 'c')
 			cid = number(optarg, 0xffffffffu);
 		else if (opt == 'p')
 			port = number(optarg, 0xffffffffu);
 		else if (opt == 't')
 			timeout_s = number(optarg, 3600);
+		else if (opt == 'r')
+			show_rt = true;
 		else
 			usage();
 	}

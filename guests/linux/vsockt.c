@@ -45,15 +45,6 @@ static _Noreturn void usage(void)
 	exit(2);
 }
 
-static uint64_t counter(void)
-{
-	uint64_t t;
-
-	/* isb: the read must not be taken before the instructions ahead of it. */
-	__asm__ volatile("isb\n\tmrs %0, cntvct_el0" : "=r"(t) : : "memory");
-	return t;
-}
-
 static struct sockaddr_vm address(unsigned long cid, unsigned long port)
 {
 	struct sockaddr_vm sa;

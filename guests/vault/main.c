@@ -85,6 +85,9 @@ int main(uint64_t boot_arg)
 	gic_enable(INTID_VTIMER, IRQ_PRIO_DEFAULT);
 	uart_rx_irq_enable();
 	irq_enable();
+	uint64_t bench = 0;
+	if (bootarg_u64(bootargs(boot_arg), "vault.bench", &bench) && bench)
+		server_bench();
 	devkey_init();
 	store_init();
 	store_secret("pocketvisor services blinding", seed);

@@ -75,6 +75,7 @@ struct service {
 	unsigned refused;
 };
 bool server_listen(struct service *s);  /* after vsock_init; false if it cannot listen */
+void server_bench(void);                /* `vault.bench=1`: print each request's cost (PMU) */
 void server_serve(void);                /* new streams and every stream's progress; never blocks */
 uint64_t server_deadline(void);         /* the earliest request deadline, 0 if none */
 /* Who is calling: the VM the hypervisor says has this CID (PV_MEASUREMENT); false if none. */

@@ -25,7 +25,7 @@ struct cpu *this_cpu(void)
 	return &cpus[arch_cpu_id()];
 }
 
-static void cpu_online(u32 id)
+static __attribute__((noinline)) void cpu_online(u32 id)
 {
 	struct cpu *c = &cpus[id];
 	c->id = id;

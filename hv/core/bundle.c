@@ -35,7 +35,7 @@ static bool blob_ok(const struct pvb_header *h, const struct pvb_vm *vm, const s
 const char *bundle_check_vm(const struct pvb_header *h, u32 i)
 {
 	const struct pvb_vm *vm = &h->vms[i];
-	if (strnlen(vm->name, PVB_NAME_SIZE) == 0 || strnlen(vm->name, PVB_NAME_SIZE) == PVB_NAME_SIZE)
+	if (strnlen(vm->name, PVB_NAME_SIZE) - 1 >= PVB_NAME_SIZE - 1) /* empty, or no NUL */
 		return "bad name";
 	if (!IS_ALIGNED(vm->ram_base | vm->ram_size, MiB(2)) || vm->ram_size == 0 ||
 	    !range_contains(0, PLAT_GUEST_IPA_LIMIT, vm->ram_base, vm->ram_size))

@@ -36,16 +36,12 @@ _Static_assert(sizeof(struct store) == 512, "one sector");
 
 static struct store st __attribute__((aligned(64)));
 static u8 key[SHA256_SIZE];
-static u64 part_start, part_sectors;
-static s32 status; /* 1 once the store is read and this boot counted, else the error */
+u64 rpmb_start, rpmb_sectors; /* set by blk_attach (identity.h) */
+/* PV_COUNTER's answer while the store is unusable; 0 once it is read and this boot counted.
+ * Only a VM with the role asks, and counters_init set it before any VM ran. */
+static s32 status;
 
-void counters_partition(u64 start, u64 sectors)
-{
-	part_start = start;
-	part_sectors = sectors;
-}
-
-static void seal(struct store *s, u8 mac[SHA256_SIZE])
+static __attribute__((noinline)) void seal(struct store *s, u8 mac[SHA256_SIZE])
 {
 	hmac(key, SHA256_SIZE, s, MAC_AT, NULL, 0, mac);
 }
@@ -64,7 +60,7 @@ static bool commit(void)
 {
 	st.seq++;
 	seal(&st, st.mac);
-	if (pblk_sync(PBLK_OUT, part_start + st.seq % 2, &st) && pblk_sync(PBLK_FLUSH, 0, NULL))
+	if (pblk_sync(PBLK_OUT, rpmb_start + st.seq % 2, &st) && pblk_sync(PBLK_FLUSH, 0, NULL))
 		return true;
 	st.seq--;
 	return false;
@@ -81,20 +77,20 @@ static u64 *entry(const struct vm *vm)
 void counters_init(void)
 {
 	static struct store copy[2] __attribute__((aligned(64)));
-	const char *why = "no such partition, or it cannot be read";
+	const char *why = "missing or unreadable";
 	u32 want = 0, c;
 	bool ok[2];
-	for (u32 i = 0; i < vm_count; i++)
-		want |= vms[i].cfg->flags & PVB_VM_COUNTERS;
-	status = 0;
+	for (u32 i = 0; i < vm_count; i++) /* a VM the bundle check refused has no cfg */
+		want |= vms[i].cfg ? vms[i].cfg->flags & PVB_VM_COUNTERS : 0;
+	status = PV_E_NO_STORE;
 	if (!want)
 		return;
 	if (!identity_key("pocketvisor rpmb", 16, key)) {
 		status = PV_E_NO_SECRET;
 		return;
 	}
-	if (part_sectors < 2 || !pblk_sync(PBLK_IN, part_start, &copy[0]) ||
-	    !pblk_sync(PBLK_IN, part_start + 1, &copy[1]))
+	if (rpmb_sectors < 2 || !pblk_sync(PBLK_IN, rpmb_start, &copy[0]) ||
+	    !pblk_sync(PBLK_IN, rpmb_start + 1, &copy[1]))
 		goto off;
 	/* A copy is this device's or never written (all zero): anything else was altered, and
 	 * never is the store started again from zero over it. */
@@ -112,15 +108,15 @@ void counters_init(void)
 	st = copy[c]; /* the newer one; both zero on a new device: every counter starts at 0 */
 	st.magic = STORE_MAGIC;
 	for (u32 i = 0; i < vm_count; i++) /* a VM new here takes the first free entry */
-		for (u32 e = 0; vms[i].cfg->flags & PVB_VM_COUNTERS && !entry(&vms[i]) &&
-				e < PV_COUNTER_VMS; e++)
+		for (u32 e = 0; vms[i].cfg && vms[i].cfg->flags & PVB_VM_COUNTERS &&
+				!entry(&vms[i]) && e < PV_COUNTER_VMS; e++)
 			if (!st.vm[e].name[0])
 				memcpy(st.vm[e].name, vms[i].cfg->name, PVB_NAME_SIZE);
 	st.boots++;
 	why = "cannot be written";
 	if (!commit())
 		goto off;
-	status = 1;
+	status = 0;
 	log_info(NULL, "hv-rpmb: boot %lu", st.boots);
 	return;
 off:
@@ -132,14 +128,13 @@ s64 counter_call(struct vm *vm, u64 *x)
 	u64 index = x[1], add = x[2];
 	s64 ret = 0;
 	if (!(vm->cfg->flags & PVB_VM_COUNTERS)) {
-		if (log_allow(&vm->vsock.log_at))
-			log_warn(vm, "counter %lu: not allowed", index);
+		log_guest(vm, "counter %lu: not allowed", index);
 		return PV_E_DENIED;
 	}
-	if (index > PV_COUNTER_BOOT || add > 1 || (add && index == PV_COUNTER_BOOT))
+	if (index > PV_COUNTER_BOOT || add > 1 || index + add > PV_COUNTER_BOOT) /* boot: read only */
 		return PSCI_INVALID_PARAMETERS;
-	if (status != 1)
-		return status ? status : PV_E_NO_STORE;
+	if (status)
+		return status;
 	spin_lock(&virtio_lock); /* the disk's, and the store is one for every VM */
 	u64 *v = index == PV_COUNTER_BOOT ? &st.boots : entry(vm);
 	if (v && index < PV_COUNTER_BOOT)

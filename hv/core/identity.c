@@ -98,8 +98,7 @@ static s64 measurement(struct vm *vm, u64 *x)
 		if (!t)
 			return PV_E_NO_VM;
 		if (t != vm && !(vm->cfg->flags & PVB_VM_ATTESTER)) {
-			if (log_allow(&vm->vsock.log_at))
-				log_warn(vm, "asked for vm %s's measurement: not an attester", t->name);
+			log_guest(vm, "asked for vm %s's measurement: not an attester", t->name);
 			return PV_E_DENIED;
 		}
 		m = take(t->measurement, &t->measured, t);

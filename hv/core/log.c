@@ -28,13 +28,25 @@ void log_line(enum log_level level, const struct vm *vm, const char *fmt, ...)
 	va_end(ap);
 }
 
-bool log_allow(u64 *last)
+/* Rate limit for lines a guest can cause: true at most once a second per *last (a counter value
+ * kept for the VM, 0 at first). */
+static bool log_allow(u64 *last)
 {
 	u64 now = arch_timer_now();
 	if (*last && now - *last < arch_timer_freq())
 		return false;
 	*last = now | 1; /* never 0, which means "never logged" */
 	return true;
+}
+
+void log_guest(struct vm *vm, const char *fmt, ...)
+{
+	va_list ap;
+	if (!log_allow(&vm->vsock.log_at))
+		return;
+	va_start(ap, fmt);
+	emit(LOG_WARN, vm, fmt, ap);
+	va_end(ap);
 }
 
 _Noreturn void panic(const char *fmt, ...)

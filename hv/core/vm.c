@@ -97,8 +97,7 @@ static bool vm_create(struct vm *vm, const struct pvb_header *h, u32 id, paddr_t
 	vm->cfg = &h->vms[id];
 	vm->bundle = (const u8 *)h;
 	vm->id = id;
-	vm->state = VM_OFF;
-	memcpy(vm->name, vm->cfg->name, PVB_NAME_SIZE);
+	vm->state = VM_OFF; /* vm->name: vm_create_all copied it */
 	vm->ram_pa = ram;
 	vm->vcpu_count = vm->cfg->vcpu_count;
 	vm->measured = 0; /* identity.c measures it when first asked */

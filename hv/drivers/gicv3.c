@@ -58,7 +58,7 @@ void gic_init_dist(void)
  * hypervisor's PPIs in priority, routed to core cpu (whose MPIDR is Aff0 = cpu), level-sensitive
  * as it was reset, and enabled or disabled. One taken between the two is deactivated by its
  * handler, as is one taken before the disable takes effect (GICD_CTLR.RWP). */
-void gic_spi_set(u32 intid, u32 cpu, bool on)
+__attribute__((noinline)) void gic_spi_set(u32 intid, u32 cpu, bool on)
 {
 	volatile u8 *d = (volatile u8 *)(uintptr_t)PLAT_GICD_BASE;
 	volatile u32 *bits = (volatile u32 *)d + intid / 32; /* one bit per INTID */

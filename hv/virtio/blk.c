@@ -206,9 +206,9 @@ static void match(const struct gpt_entry *e, u64 disk_sectors)
 	if (e->first > e->last || e->last >= disk_sectors)
 		return;
 	if (name_eq(e->name, "hv-rpmb")) /* the hypervisor's own: pvpack gives it to no VM */
-		counters_partition(e->first, e->last - e->first + 1);
-	for (u32 i = 0; i < vm_count; i++)
-		for (u32 d = 0; d < PVB_MAX_DISKS; d++) {
+		rpmb_start = e->first, rpmb_sectors = e->last - e->first + 1;
+	for (u32 i = 0; i < vm_count; i++) /* a VM the bundle check refused has no cfg */
+		for (u32 d = 0; vms[i].cfg && d < PVB_MAX_DISKS; d++) {
 			const struct pvb_disk *pd = &vms[i].cfg->disks[d];
 			struct vblk *b = &vms[i].blk[d];
 			if (pd->part[0] && !b->sectors && name_eq(e->name, pd->part)) {
@@ -236,7 +236,7 @@ void blk_attach(void)
 		}
 	} /* else no GPT: every VM's disk is reported missing below */
 	for (u32 i = 0; i < vm_count; i++)
-		for (u32 d = 0; d < PVB_MAX_DISKS; d++) {
+		for (u32 d = 0; vms[i].cfg && d < PVB_MAX_DISKS; d++) {
 			const char *part = vms[i].cfg->disks[d].part;
 			const struct vblk *b = &vms[i].blk[d];
 			if (part[0])

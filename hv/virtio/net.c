@@ -26,8 +26,7 @@ static bool uplinked(const struct vm *vm)
 static void drop(struct vm *vm, u32 *count, const char *why)
 {
 	++*count;
-	if (log_allow(&vm->vsock.log_at))
-		log_warn(vm, "net: frame dropped: %s (%u so far)", why, *count);
+	log_guest(vm, "net: frame dropped: %s (%u so far)", why, *count);
 }
 
 /* One frame (len bytes of f after its header) into vm's next rx buffer, or dropped. */

@@ -48,10 +48,8 @@ void virtio_fail(struct vm *vm, struct virtio_dev *d, const char *what, u32 q)
 	d->live = 0;
 	if (!first)
 		return;
-	if (log_allow(&vm->vsock.log_at))
-		log_warn(vm, "virtio-%s: queue %u: %s; device needs reset",
-			 &"net\0blk\0vsock"[d->type == VIRTIO_ID_VSOCK ? 8 : 4 * (d->type - 1)], q,
-			 what);
+	log_guest(vm, "virtio-%s: queue %u: %s; device needs reset",
+		  &"net\0blk\0vsock"[d->type == VIRTIO_ID_VSOCK ? 8 : 4 * (d->type - 1)], q, what);
 	if (d->type == VIRTIO_ID_VSOCK)
 		vsock_reset(vm); /* its peers are told at once, not when it gets round to a reset */
 }

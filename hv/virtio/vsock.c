@@ -83,8 +83,7 @@ static struct vsock_stream *free_slot(struct vm *vm)
 
 static void refused(struct vm *vm, const struct hdr *h, const char *why)
 {
-	if (log_allow(&vm->vsock.log_at))
-		log_warn(vm, "vsock: connect to %lu:%u refused: %s", h->dst_cid, h->dst_port, why);
+	log_guest(vm, "vsock: connect to %lu:%u refused: %s", h->dst_cid, h->dst_port, why);
 }
 
 /* Whether packet op from vm may go on stream s: an RST always, a RESPONSE from the end that
@@ -103,8 +102,7 @@ static struct route decide(struct vm *vm, const struct hdr *h)
 {
 	struct route r = { .act = h->op == OP_RST ? DROP : REFUSE };
 	if (h->src_cid != vm->vsock.cid || h->type != TYPE_STREAM) {
-		if (log_allow(&vm->vsock.log_at))
-			log_warn(vm, "vsock: bad source %lu or type %u", h->src_cid, h->type);
+		log_guest(vm, "vsock: bad source %lu or type %u", h->src_cid, h->type);
 		return r;
 	}
 	/* The policy first: a VM learns nothing of peers it may not reach. */
@@ -178,7 +176,9 @@ static bool rx_put(struct vm *vm, const struct hdr *h, const struct vq_chain *sr
 	return true;
 }
 
-static struct hdr rst_to(u64 dst_cid, u32 dst_port, u64 src_cid, u32 src_port)
+/* Out of line: two callers, neither on the data path. */
+static __attribute__((noinline)) struct hdr rst_to(u64 dst_cid, u32 dst_port, u64 src_cid,
+						   u32 src_port)
 {
 	return (struct hdr){ .src_cid = src_cid, .dst_cid = dst_cid, .src_port = src_port,
 			     .dst_port = dst_port, .type = TYPE_STREAM, .op = OP_RST };

@@ -15,7 +15,8 @@ by `open` cannot be used or deleted by `work`, whose own slot of the same name i
 a licence with 3 plays for open plays twice, then after the reboot once more, and the 4th is
 refused; work cannot install or play it; a payment's receipt verifies with the device key;
 the token's boot count is the hypervisor's; all the while vaultpoke pokes and besieges the
-services and every one of its rounds is refused while work is served."""
+services and every one of its rounds is refused while work is served. Last, root in open
+panics its kernel (sysrq), and work still pays, reads its key and gets a token."""
 
 import hashlib
 import re
@@ -428,6 +429,17 @@ def test_linux_keys_licences_and_wallet_are_bound_to_each_vm_across_a_reboot(tmp
         run_in(b, "work", "vault receipt 1", r"vault: receipt end \d+")
         check_receipt(receipt_of(b, "work", mark), device, device_raw, payer="work",
                       payee="shop", amount=20, seq=1, balance=30, counter=counter)
+
+        # Root in open panics its kernel: the vault and work go on serving.
+        at(b, "open")
+        mark = b.mark()
+        b.send("echo c > /proc/sysrq-trigger\n")
+        b.expect(r"^\[open\] .*Kernel panic - not syncing", after=mark)
+        run_in(b, "work", "vault pay 5 cafe", r"vault: paid 5 to cafe: payment 2, balance 25, counter \d+")
+        assert key_cmd(b, "work", "vault key pub k1", "k1", "pub",
+                       r"vault: key k1 pub 1/2 \S+") == work_pub
+        mark = b.mark()
+        run_in(b, "work", f"vault attest {secrets.token_hex(16)}", r"vault: token end \d+")
     finally:
         b.kill()
         print(b.transcript())

@@ -1139,6 +1139,7 @@ TEST(counters_are_refused_to_vms_without_the_role_and_for_bad_arguments)
 	EXPECT_EQ(counter(0, PV_COUNTER_BOOT, 1, &v), PSCI_INVALID_PARAMETERS); /* read only */
 	EXPECT_EQ(counter(0, PV_COUNTER_BOOT + 1, 0, &v), PSCI_INVALID_PARAMETERS);
 	EXPECT_EQ(counter(0, 0, 2, &v), PSCI_INVALID_PARAMETERS);
+	EXPECT_EQ(counter(0, ~0ull, 1, &v), PSCI_INVALID_PARAMETERS); /* index + 1 wraps to 0 */
 	EXPECT_EQ(counter(0, 0, 0, &v), 0);
 	EXPECT_EQ(v, 0); /* nothing changed */
 }
@@ -1200,13 +1201,33 @@ TEST(counters_without_a_secret_or_a_partition)
 	provision(1);
 	counters_boot(true);
 	gpt_part(6, "other", RPMB_START, RPMB_START + 7);
-	counters_partition(0, 0);
+	rpmb_sectors = 0;
 	blk_attach();
 	out_clear();
 	counters_init();
-	EXPECT(strstr(fake.out, "pv: error: hv-rpmb: no such partition, or it cannot be read: no "
+	EXPECT(strstr(fake.out, "pv: error: hv-rpmb: missing or unreadable: no "
 			    "rollback counters"));
 	EXPECT_EQ(counter(0, 0, 0, &v), PV_E_NO_STORE);
+}
+
+TEST(a_vm_the_bundle_check_refused_is_skipped_by_disks_and_counters)
+{
+	u64 v;
+	provision(1);
+	bundle(2);
+	give_disk(0, 0, "data", 0);
+	give_disk(1, 0, "logs", 0);
+	tb.h.vms[0].flags = PVB_VM_COUNTERS;
+	tb.h.vms[1].flags = PVB_VM_COUNTERS;
+	tb.h.vms[1].vcpu_count = 0; /* refused: it is never created and has no cfg */
+	EXPECT_EQ(create(), 1);
+	EXPECT(strstr(fake.out, "pv: error: vm vm1: not started: vCPU count out of range"));
+	EXPECT(vms[1].cfg == NULL);
+	memset(disk + RPMB_START * 512, 0, 1024);
+	counters_init();
+	EXPECT_EQ(counter(0, 0, 1, &v), 0);
+	EXPECT_EQ(v, 1);
+	EXPECT_EQ(rd(0, 1, VMMIO_DEVICE_ID), VIRTIO_ID_BLK);
 }
 
 /* ---- virtio-net: the switch ---- */

@@ -27,7 +27,7 @@
 
 /* op0=3, op1=0, CRn=0, CRm=1..7: the AArch32 ones (CRm 1..3) read as zero, since a VM has no
  * AArch32; reserved encodings read as zero too (D17.2, "ID register" encodings). */
-static u64 id_reg(const struct vcpu *vcpu, u32 crm, u32 op2)
+static __attribute__((noinline)) u64 id_reg(const struct vcpu *vcpu, u32 crm, u32 op2)
 {
 	switch (crm << 3 | op2) {
 	case 4 << 3 | 0: return (read_sysreg(id_aa64pfr0_el1) & ~PFR0_HIDE) | PFR0_SET;

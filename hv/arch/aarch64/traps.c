@@ -165,7 +165,12 @@ static bool light_reg(u32 r)
  * the light path does not save, takes the full path. With forward propagation, which the rest of
  * the image goes without (Makefile): here it keeps the GICD read the bench measures 2
  * instructions shorter. */
-__attribute__((optimize("tree-forwprop"))) u64 exit_light(struct vcpu *vcpu)
+#ifdef __clang__
+#define KEEP_FORWPROP /* the fuzz build (tests/fuzz) uses clang, which has no such switch */
+#else
+#define KEEP_FORWPROP __attribute__((optimize("tree-forwprop")))
+#endif
+KEEP_FORWPROP u64 exit_light(struct vcpu *vcpu)
 {
 	u64 esr = read_sysreg(esr_el2);
 	u32 iss = (u32)ESR_ISS(esr), rt = (u32)FIELD(iss, 9, 5);
@@ -203,7 +208,7 @@ __attribute__((optimize("tree-forwprop"))) u64 exit_light(struct vcpu *vcpu)
 
 /* Exceptions into the guest (D1.10): ESR/FAR/ELR/SPSR_EL1 are this core's live registers,
  * because the vCPU being handled is the one loaded here. */
-void vcpu_inject_sync(struct vcpu *vcpu, u32 ec, u32 iss, u64 far, bool with_far)
+__attribute__((noinline)) void vcpu_inject_sync(struct vcpu *vcpu, u32 ec, u32 iss, u64 far, bool with_far)
 {
 	u64 mode = vcpu->regs.pstate & PSR_MODE_MASK;
 	u64 offset = mode == PSR_MODE_EL1H ? 0x200 : mode == PSR_MODE_EL1T ? 0x0 : 0x400;

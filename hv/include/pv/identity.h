@@ -32,9 +32,10 @@ void identity_init(u8 *uds);
 /* HMAC(device key, label): a key of the hypervisor's own; false if not provisioned. */
 bool identity_key(const char *label, u32 len, u8 out[32]);
 
-/* Rollback counters (counters.c): blk_attach names the hv-rpmb partition; counters_init reads
- * it and counts this boot (at boot, after blk_attach); counter_call is PV_COUNTER. */
-void counters_partition(u64 start, u64 sectors);
+/* Rollback counters (counters.c): blk_attach finds the hv-rpmb partition (its first sector and
+ * size); counters_init reads it and counts this boot (at boot, after blk_attach); counter_call
+ * is PV_COUNTER. */
+extern u64 rpmb_start, rpmb_sectors;
 void counters_init(void);
 struct vm;
 s64 counter_call(struct vm *vm, u64 *x);

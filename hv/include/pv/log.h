@@ -23,9 +23,8 @@ void log_line(enum log_level level, const struct vm *vm, const char *fmt, ...)
 #define log_debug(vm, ...) \
 	do { if (LOG_LEVEL >= LOG_DEBUG) log_line(LOG_DEBUG, vm, __VA_ARGS__); } while (0)
 
-/* Rate limit for lines a guest can cause: true at most once a second per *last (a counter value
- * kept by the caller, 0 at first). */
-bool log_allow(u64 *last);
+/* A warning a guest can cause: logged as log_warn, at most once a second per VM. */
+void log_guest(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Only for states no guest can cause: report and stop the machine. */
 _Noreturn void panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
