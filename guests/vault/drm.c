@@ -55,20 +55,11 @@ static const char *id_why(const uint8_t *id, size_t id_size, const char *what)
 
 static bool signed_by_provider(const struct licence *l)
 {
-	static const uint8_t es256[] = { 0xa1, 0x01, 0x26 };
-	uint8_t tbs[32], hash[SHA256_SIZE];
-	struct cbor_out o;
+	uint8_t hash[SHA256_SIZE];
 
-	/* RFC 9052 4.4, as token.c signs: ["Signature1", protected, h'', payload]. */
-	cbor_out_init(&o, tbs, sizeof(tbs));
-	cbor_head(&o, CBOR_ARRAY, 4);
-	cbor_tstr(&o, "Signature1", 10);
-	cbor_bstr(&o, es256, sizeof(es256));
-	cbor_bstr(&o, NULL, 0);
-	cbor_head(&o, CBOR_BSTR, l->payload_size);
-	if (o.overflow)
+	/* An ES256 COSE_Sign1, as token.c signs (licence.c checked its protected header). */
+	if (!cose_sign1_hash(l->payload, l->payload_size, hash))
 		return false;
-	devkey_sha256(tbs, o.len, l->payload, l->payload_size, hash);
 	return crypto_p256_verify(provider, hash, l->sig);
 }
 

@@ -63,9 +63,9 @@ static size_t claims_encode(uint8_t *buf, const struct request *req, const struc
 /* The protected header, {1 (alg): -7 (ES256)}, as the bstr's content. */
 static const uint8_t protected_hdr[] = { 0xa1, 0x01, 0x26 };
 
-bool token_sign1(struct cbor_out *out, const uint8_t *payload, size_t payload_size)
+bool cose_sign1_hash(const uint8_t *payload, size_t payload_size, uint8_t hash[SHA256_SIZE])
 {
-	uint8_t tbs[32], hash[SHA256_SIZE], sig[SIG_SIZE];
+	uint8_t tbs[32];
 	struct cbor_out o;
 
 	/* RFC 9052 4.4: Sig_structure = ["Signature1", protected, external_aad = h'', payload];
@@ -79,6 +79,15 @@ bool token_sign1(struct cbor_out *out, const uint8_t *payload, size_t payload_si
 	if (o.overflow)
 		return false;
 	devkey_sha256(tbs, o.len, payload, payload_size, hash);
+	return true;
+}
+
+bool token_sign1(struct cbor_out *out, const uint8_t *payload, size_t payload_size)
+{
+	uint8_t hash[SHA256_SIZE], sig[SIG_SIZE];
+
+	if (!cose_sign1_hash(payload, payload_size, hash))
+		return false;
 	if (!devkey_sign(hash, sig))
 		return false;
 	cbor_head(out, CBOR_TAG, COSE_SIGN1_TAG);

@@ -39,6 +39,9 @@ size_t token_build(uint8_t out[TOKEN_MAX], const struct request *req, const stru
 		   const uint8_t hv_measurement[SHA256_SIZE], const uint64_t *boot_count);
 /* A COSE_Sign1 (ES256, the device key) of `payload` into o; false if signing failed. */
 bool token_sign1(struct cbor_out *o, const uint8_t *payload, size_t payload_size);
+/* SHA-256 of the RFC 9052 Sig_structure of an ES256 COSE_Sign1 over payload; false if the
+ * payload is too long to describe. */
+bool cose_sign1_hash(const uint8_t *payload, size_t payload_size, uint8_t hash[SHA256_SIZE]);
 
 /* ---- crypto.c: P-256, HKDF/HMAC-SHA256, ChaCha20-Poly1305 for the services ---- */
 #define AEAD_NONCE_SIZE 12u
