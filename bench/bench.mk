@@ -5,7 +5,8 @@
 # Included by the top Makefile. run.py packs tests/configs/bench.dts itself, so a config the
 # hypervisor side cannot take yet shows up as `missing` results rather than a failed make.
 BENCH_GUESTS := $(BUILD)/guests/bench.elf $(BUILD)/guests/bench.bin $(BUILD)/guests/pingpong.bin \
-                $(BUILD)/guests/vsbench.bin $(BUILD)/guests/vsecho.bin $(BUILD)/guests/vault.bin
+                $(BUILD)/guests/vsbench.bin $(BUILD)/guests/vsecho.bin $(BUILD)/guests/vault.bin \
+                $(BUILD)/guests/mgmtpoke.bin
 
 bench: deps all $(PVPACK) $(BENCH_GUESTS) $(LINUX_IMAGES)
 	$(PYTHON) bench/run.py $(BENCH)

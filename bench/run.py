@@ -502,6 +502,67 @@ def vault_bench():
     return head + "\n".join(rows) + "\n"
 
 
+# Management (docs/manage.md): guests/mgmtpoke in tests/configs/managebench.dts, one core, both
+# VMs with `pmu;`. mgmtpoke (mode bench) counts instructions retired at EL1 and EL2 with PMU
+# event counter 0 around START and STOP of `target` (16 MiB, off at boot); the target (mode
+# first) prints where the same counter stood at its first instruction (the PMU is not switched
+# between VMs). Each timed line also gives the generic counter's ticks: x 16 they must equal the
+# PMU's count, or EL2 was not counted or the core idled.
+MANAGE_CONFIG = ROOT / "tests" / "configs" / "managebench.dts"
+MANAGE_BUNDLE = BUILD / "tests" / "managebench.pvb"
+MANAGE_TIMED = re.compile(r"\[mgmtpoke\] mgmtpoke: (start|stop) sent at (\d+), answered at (\d+), "
+                          r"(\d+) ticks: status (-?\d+)")
+MANAGE_FIRST = re.compile(r"\[target\] mgmtpoke: first instruction at (\d+), main at (\d+)")
+MANAGE_ROUNDS = 5  # guests/mgmtpoke/main.c BENCH_ROUNDS
+
+
+def median(values):
+    return sorted(values)[len(values) // 2]
+
+
+def manage_bench():
+    head = ("## Management (docs/manage.md)\n\n"
+            "Instructions under `-icount shift=0 -smp 1`, EL1 and EL2 together (PMU event counter 0, "
+            "instructions retired, NSH set): guests/mgmtpoke manages a 16 MiB VM that is off at "
+            "boot (tests/configs/managebench.dts) over its stream to the management service. "
+            "*start*: from the client's counter read before it sends START to the started VM's "
+            "first instruction (the VM reads the same counter; its crt0 clears the guest "
+            "library's 1.1 MiB of .bss before main, which the VM subtracts with the generic "
+            "counter crt0 read first). *stop*: from before sending STOP until the client has read "
+            "the answer; the hypervisor zeroes the VM's 16 MiB before it answers. Median of "
+            f"{MANAGE_ROUNDS} start/stop pairs; there is nothing native to compare: —.\n\n")
+    error = pack(MANAGE_CONFIG, MANAGE_BUNDLE)
+    text, ending = ("", error) if error else run_qemu(
+        ["-M", "virt,virtualization=on,gic-version=3", *COMMON, "-kernel",
+         str(BUILD / "pocketvisor.bin"), "-initrd", str(MANAGE_BUNDLE)],
+        done_marker="mgmtpoke: bench done")
+    timed = [(op, int(a), int(b), int(t), int(st)) for op, a, b, t, st in MANAGE_TIMED.findall(text)]
+    starts = [(a, st) for op, a, _, _, st in timed if op == "start"]
+    stops = [(b - a, st) for op, a, b, _, st in timed if op == "stop"]
+    firsts = [(int(f), int(m)) for f, m in MANAGE_FIRST.findall(text)]
+    if not (len(starts) == len(stops) == len(firsts) == MANAGE_ROUNDS):
+        return head + (f"missing: {error or ending}: {len(starts)} starts, {len(stops)} stops "
+                       f"and {len(firsts)} first instructions of {MANAGE_ROUNDS}\n")
+    notes = []
+    if any(st for _, _, _, _, st in timed):
+        notes.append("a request was refused: " + ", ".join(f"{op} {st}" for op, _, _, _, st in timed if st))
+    ipt = 16  # instructions per generic-counter tick under -icount shift=0 (62.5 MHz)
+    off = [op for op, a, b, t, _ in timed if abs((b - a) % 2**32 - t * ipt) > 2 * ipt]
+    if off:
+        notes.append(f"the PMU and the generic counter disagree on {len(off)} of {len(timed)} "
+                     "requests: EL2 was not counted, or the core idled while they were timed")
+    start = [(f - a) % 2**32 for (a, _), (f, _) in zip(starts, firsts)]
+    to_main = [(m - a) % 2**32 for (a, _), (_, m) in zip(starts, firsts)]
+    stop = [n % 2**32 for n, _ in stops]
+    rows = ["| operation | native | pocketvisor |", "|---|--:|--:|",
+            f"| manage: start to first instruction | — | {median(start):,} |",
+            f"| manage: stop (16 MiB VM) | — | {median(stop):,} |"]
+    raw = (f"- each round: start {', '.join(f'{n:,}' for n in start)}; stop "
+           f"{', '.join(f'{n:,}' for n in stop)}; start to the VM's main (after its crt0) "
+           f"{median(to_main):,}.\n")
+    return head + "\n".join(rows) + "\n\n" + raw + "".join(f"- {n}\n" for n in notes)
+
+
 def cell(v):
     return f"{v:,}" if isinstance(v, int) else v
 
@@ -563,6 +624,9 @@ def main():
     if sys.argv[1:] == ["vault"]:  # `make bench BENCH=vault`
         print(vault_bench())
         return 0
+    if sys.argv[1:] == ["manage"]:  # `make bench BENCH=manage`
+        print(manage_bench())
+        return 0
     if not (BUILD / "guests" / "bench.elf").is_file():
         print("bench: build/guests/bench.elf is missing: run `make guests`", file=sys.stderr)
         return 1
@@ -591,6 +655,8 @@ def main():
     print(ident)
     vault = vault_bench()
     print(vault)
+    manage = manage_bench()
+    print(manage)
     for n in notes:
         print(n)
     today = datetime.date.today().isoformat()
@@ -601,7 +667,7 @@ def main():
         "# pocketvisor performance\n\n"
         f"Generated by `make bench` (bench/run.py) on {today} at commit {commit()};\n"
         "do not edit by hand. All numbers are instructions (fewer is better).\n\n"
-        f"{tab}\n\n" + "".join(f"- {n}\n" for n in notes) + "\n" + linux + "\n" + vsock + "\n" + io + "\n" + ident + "\n" + vault + "\n" + METHOD +
+        f"{tab}\n\n" + "".join(f"- {n}\n" for n in notes) + "\n" + linux + "\n" + vsock + "\n" + io + "\n" + ident + "\n" + vault + "\n" + manage + "\n" + METHOD +
         f"\n## Raw output\n\n```\n{raw}\n```\n")
     print(f"bench: wrote {REPORT.relative_to(ROOT)}")
     return 0

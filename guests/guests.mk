@@ -7,7 +7,7 @@ CROSS ?= aarch64-linux-gnu-
 
 GUESTS := hello ticker smp attacker victim resetter crasher demo \
           timer sgi rt spinner hog idle pmu bench pingpong flood rtc vault vsbench vsecho \
-          vqattack longvictim conform chaos blkattack netspoof vcrypto sealer vaultpoke
+          vqattack longvictim conform chaos blkattack netspoof vcrypto sealer vaultpoke mgmtpoke
 
 # Guest-physical RAM base each guest is linked at (guest.ld); 16 MiB of RAM each. The --defsym
 # must come before -T on the link line, or the script's DEFINED() does not see it.
@@ -65,6 +65,9 @@ $(call src_to_obj,$(filter %.c,$(GUEST_ALL_SRCS))): $(BUILD)/guests/%.o: guests/
 $(call src_to_obj,$(filter %.S,$(GUEST_ALL_SRCS))): $(BUILD)/guests/%.o: guests/%.S guests/guests.mk
 	@mkdir -p $(dir $@)
 	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
+
+# mgmtpoke speaks the management service's wire format, from the hypervisor's own header.
+$(BUILD)/guests/mgmtpoke/main.o: GUEST_CFLAGS += -Ihv/include
 
 $(GUEST_LIB_ARCHIVE): $(call src_to_obj,$(filter %.c,$(GUEST_LIB_SRCS)))
 	rm -f $@

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 static _Noreturn void usage(void);
 
@@ -31,6 +32,18 @@ static inline uint64_t counter(void)
 	/* isb: the read must not be taken before the instructions ahead of it. */
 	__asm__ volatile("isb\n\tmrs %0, cntvct_el0" : "=r"(t) : : "memory");
 	return t;
+}
+
+/* Milliseconds from now until the CLOCK_MONOTONIC time *deadline, clamped to 0..1000000 (a
+ * poll timeout). */
+static inline int ms_until(const struct timespec *deadline)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long long ms = (deadline->tv_sec - now.tv_sec) * 1000LL +
+		       (deadline->tv_nsec - now.tv_nsec) / 1000000LL;
+	return ms < 0 ? 0 : ms > 1000000 ? 1000000 : (int)ms;
 }
 
 #endif

@@ -58,6 +58,12 @@ $(LINUX_DIR)/vault: guests/linux/vault.c guests/linux/cli.h guests/vault/cbor.c 
 	@mkdir -p $(dir $@)
 	$(CROSS)gcc $(LINUX_CFLAGS) -Iguests/vault guests/linux/vault.c guests/vault/cbor.c -o $@
 
+# pvctl speaks the management service's wire format (hv/include/pv/manage_abi.h) to CID 2.
+$(LINUX_DIR)/pvctl: guests/linux/pvctl.c guests/linux/cli.h hv/include/pv/manage_abi.h \
+                    guests/linux/linux.mk
+	@mkdir -p $(dir $@)
+	$(CROSS)gcc $(LINUX_CFLAGS) -Ihv/include $< -o $@
+
 # No C library at all: a counter read and one write(2); pmc: a perf counter around a command.
 $(LINUX_DIR)/ticks $(LINUX_DIR)/pmc: $(LINUX_DIR)/%: guests/linux/%.c \
                                       guests/linux/linux.mk
@@ -70,3 +76,5 @@ $(LINUX_DIR)/initramfs.cpio.gz: guests/linux/initramfs.list guests/linux/init \
                                 $(LINUX_DIR)/vsockt $(LINUX_DIR)/hwbp $(LINUX_DIR)/vault $(LINUX_KOS) \
                                 $(LINUX_DIR)/socat.list
 	$(PYTHON) scripts/mkcpio.py $< $@
+# pvctl, beside the prerequisites above.
+$(LINUX_DIR)/initramfs.cpio.gz: $(LINUX_DIR)/pvctl

@@ -97,15 +97,9 @@ static size_t parse_hex(const char *s, uint8_t *out, size_t max)
 	return n / 2;
 }
 
-/* Milliseconds left until the deadline (at least 0). */
 static int left_ms(void)
 {
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	long long ms = (deadline.tv_sec - now.tv_sec) * 1000LL +
-		       (deadline.tv_nsec - now.tv_nsec) / 1000000LL;
-	return ms < 0 ? 0 : ms > 1000000 ? 1000000 : (int)ms;
+	return ms_until(&deadline);
 }
 
 static int dial(void)

@@ -2,6 +2,7 @@
  * keyboard given to one VM at a time (Ctrl-] then its number moves it). */
 #include <pv/console.h>
 #include <pv/log.h>
+#include <pv/manage_abi.h>
 #include <pv/spinlock.h>
 #include <pv/string.h>
 #include <pv/vm.h>
@@ -11,6 +12,10 @@ int pl011_getc(void);
 void pl011_enable_rx_irq(void);
 
 static struct spinlock out_lock, in_lock;
+/* The hypervisor's own lines, kept for `pvctl log` (docs/manage.md): byte p at ring[p % size],
+ * p counting every byte since boot. */
+static char ring[PVM_LOG_RING];
+static u32 ring_next;
 static u32 focus;
 static bool escaped;
 
@@ -27,7 +32,25 @@ void console_write(const char *s, size_t n)
 {
 	spin_lock(&out_lock);
 	put_locked(s, n);
+	for (size_t i = 0; i < n; i++)
+		ring[(ring_next + i) % PVM_LOG_RING] = s[i];
+	ring_next += (u32)n;
 	spin_unlock(&out_lock);
+}
+
+u32 console_log_read(struct pvm_log *l, char *dst, u32 max)
+{
+	spin_lock(&out_lock);
+	u32 kept = ring_next < PVM_LOG_RING ? ring_next : PVM_LOG_RING;
+	l->next = ring_next;
+	l->first = ring_next - kept;
+	if (l->next - l->from > kept)
+		l->from = l->first; /* lost, or not written yet: from the oldest it has */
+	u32 n = l->next - l->from < max ? l->next - l->from : max;
+	for (u32 i = 0; i < n; i++)
+		dst[i] = ring[(l->from + i) % PVM_LOG_RING];
+	spin_unlock(&out_lock);
+	return n;
 }
 
 void console_vm_line(const struct vm *vm, const char *text, u32 len)

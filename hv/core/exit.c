@@ -25,6 +25,7 @@ struct vcpu *vcpu_exit(struct vcpu *vcpu, u64 kind)
 		trap_sync(vcpu);
 		break;
 	case EXIT_IRQ:
+		vcpu->stat.irq_exits++;
 		irq_handle(vcpu, vcpu->exit_irq);
 		break;
 	case EXIT_HANDLED:

@@ -5,11 +5,13 @@
 #include <pv/cpu.h>
 #include <pv/exit.h>
 #include <pv/gic.h>
+#include <pv/manage.h>
 #include <pv/pvtime.h>
 #include <pv/sched.h>
 #include <pv/vgic.h>
 #include <pv/vm.h>
 #include <pv/vptimer.h>
+#include <board.h>
 
 #define SLICE_DIVISOR 200 /* a 5 ms slice */
 
@@ -49,7 +51,7 @@ static bool wants_core(struct vcpu *v, u64 now)
 static bool eligible(const struct cpu *c, const struct vcpu *v, bool steal)
 {
 	if (v == c->loaded)
-		return true;
+		return load32(&v->allowed) & BIT(c->id); /* set-cpus may have moved it */
 	if (load32(&v->running))
 		return false;
 	return load32(&v->cpu) == c->id || (steal && (v->allowed & BIT(c->id)));
@@ -118,9 +120,21 @@ static void release(struct cpu *c, u64 now)
 	bool ready = !load32(&v->blocked) && load32(&v->power) == VCPU_ON;
 	vgic_put(&v->vm->vgic, v->id);
 	arch_vcpu_put(v);
+	v->stat.run_ticks += now - v->run_since;
 	__atomic_store_n(&v->wait_since, ready ? now : 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&v->running, 0u, __ATOMIC_RELEASE);
 	c->loaded = NULL;
+}
+
+/* Idle cores sleep until their own vCPUs need them: when this core has more ready vCPUs than it
+ * can run, the idle ones are told to look for one they may take (a VM that stopped, paused or
+ * moved left its core idle while another is crowded). */
+static __attribute__((noinline)) void wake_idle(const struct cpu *c)
+{
+	for (u32 i = 0; i < PLAT_CPU_COUNT; i++)
+		if (i != c->id && load32(&cpus[i].online) &&
+		    !__atomic_load_n(&cpus[i].loaded, __ATOMIC_ACQUIRE))
+			arch_kick(i);
 }
 
 static bool switch_to(struct cpu *c, struct vcpu *next, u64 now)
@@ -133,6 +147,7 @@ static bool switch_to(struct cpu *c, struct vcpu *next, u64 now)
 		if (c->loaded)
 			release(c, now);
 		__atomic_store_n(&next->cpu, c->id, __ATOMIC_RELEASE);
+		next->run_since = now;
 	}
 	u64 since = __atomic_exchange_n(&next->wait_since, 0, __ATOMIC_RELAXED);
 	if (since && since < now) {
@@ -167,6 +182,8 @@ struct vcpu *sched_next(struct vcpu *cur)
 	}
 	for (;;) {
 		__atomic_store_n(&c->resched, 0u, __ATOMIC_RELEASE);
+		if (load32(&manage_todo))
+			manage_run(); /* management requests: before the choice they may change */
 		u64 now = arch_timer_now();
 		struct vcpu *next = pick(c, false, now);
 		if (!next)
@@ -174,6 +191,8 @@ struct vcpu *sched_next(struct vcpu *cur)
 		if (next && switch_to(c, next, now)) {
 			bool busy = contended(c, next, now);
 			c->slice_end = busy ? now + arch_timer_freq() / SLICE_DIVISOR : ~0ull;
+			if (busy)
+				wake_idle(c);
 			arch_timer_arm(min64(next_wakeup(c, now), c->slice_end));
 			return next;
 		}

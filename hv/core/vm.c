@@ -59,13 +59,24 @@ static void reset_irqs(struct vm *vm)
 	passthru_irqs(vm, true);
 }
 
-static void start_boot_vcpu(struct vm *vm)
+/* Every vCPU off, whatever a CPU_ON that raced with the stop left, its figures from zero, then
+ * vCPU 0 on at the entry point: the VM runs from here. */
+static void boot(struct vm *vm)
 {
 	struct vcpu *v0 = &vm->vcpus[0];
-	vm->cntvoff = arch_timer_now();
+	for (u32 i = 0; i < vm->vcpu_count; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		v->power = VCPU_OFF;
+		v->blocked = v->yield = 0;
+		memset(&v->stat, 0, sizeof(v->stat));
+	}
+	memset(&vm->stat, 0, sizeof(vm->stat));
+	vm->starts++;
+	vm->cntvoff = vm->started_at = arch_timer_now();
 	v0->boot_entry = vm->cfg->entry;
 	v0->boot_ctx = vm->cfg->dtb.size ? vm->cfg->dtb.load : 0;
 	__atomic_store_n(&v0->power, (u32)VCPU_ON_PENDING, __ATOMIC_RELEASE);
+	__atomic_store_n(&vm->state, (u32)VM_RUNNING, __ATOMIC_RELEASE);
 }
 
 /* vCPU i runs on its pinned core, else on the i-th online core the config allows. */
@@ -117,13 +128,17 @@ static bool vm_create(struct vm *vm, const struct pvb_header *h, u32 id, paddr_t
 		struct vcpu *v = &vm->vcpus[i];
 		v->vm = vm;
 		v->id = i;
-		v->power = VCPU_OFF;
 		v->priority = vm->cfg->priority;
 		arch_vcpu_reset(v);
 		sched_attach(v);
 	}
-	start_boot_vcpu(vm);
-	__atomic_store_n(&vm->state, (u32)VM_RUNNING, __ATOMIC_RELEASE);
+	vm->built = 1;
+	if (vm->cfg->flags & PVB_VM_MANUAL) {
+		log_info(vm, "%u vCPU, %lu MiB RAM at IPA %#lx (host %#lx), off until started",
+			 vm->vcpu_count, vm->cfg->ram_size >> 20, vm->cfg->ram_base, ram.pa);
+		return true;
+	}
+	boot(vm);
 	log_info(vm, "%u vCPU, %lu MiB RAM at IPA %#lx (host %#lx), started at counter %lu",
 		 vm->vcpu_count, vm->cfg->ram_size >> 20, vm->cfg->ram_base, ram.pa, vm->cntvoff);
 	return true;
@@ -158,10 +173,12 @@ u32 vm_create_all(const u8 *bundle, u64 bundle_size, u64 ram_start, u64 ram_end)
 	return started;
 }
 
-static bool vm_claim(struct vm *vm)
+/* The right to change a VM in state `from` (or, with both, running or paused). */
+static bool vm_claim(struct vm *vm, u32 from, u32 or_from)
 {
-	u32 expected = VM_RUNNING;
-	return __atomic_compare_exchange_n(&vm->state, &expected, (u32)VM_STOPPING, false,
+	u32 s = __atomic_load_n(&vm->state, __ATOMIC_ACQUIRE);
+	return (s == from || s == or_from) &&
+	       __atomic_compare_exchange_n(&vm->state, &s, (u32)VM_STOPPING, false,
 					   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
@@ -203,17 +220,20 @@ static bool any_vm_running(void)
 	return false;
 }
 
-void vm_stop(struct vm *vm, const char *reason)
+bool vm_stop(struct vm *vm, const char *reason)
 {
-	if (!vm_claim(vm))
-		return; /* someone else is stopping or resetting it */
+	if (!vm_claim(vm, VM_RUNNING, VM_PAUSED))
+		return false; /* off, or someone else is starting, stopping or resetting it */
 	vm_quiesce(vm);
+	/* Nothing it wrote survives it: not for its next boot, nor for anyone reading the RAM. */
+	arch_wipe_ram(vm->ram_pa, vm->cfg->ram_size);
 	__atomic_store_n(&vm->state, (u32)VM_OFF, __ATOMIC_RELEASE);
 	log_info(vm, "stopped: %s", reason);
 	if (!any_vm_running()) {
 		log_info(NULL, "every VM is off: powering off");
 		arch_system_off();
 	}
+	return true;
 }
 
 void vm_fatal(struct vm *vm, const char *why, u64 detail)
@@ -222,16 +242,65 @@ void vm_fatal(struct vm *vm, const char *why, u64 detail)
 	vm_stop(vm, "fatal guest error");
 }
 
-void vm_reset(struct vm *vm)
+/* A claimed VM, quiesced with its RAM zeroed: its images in again, and it runs. */
+static void reboot(struct vm *vm, const char *what)
 {
-	if (!vm_claim(vm))
-		return;
-	vm_quiesce(vm);
 	load_images(vm);
 	arch_s2_flush(vm);
 	reset_irqs(vm);
-	start_boot_vcpu(vm);
-	__atomic_store_n(&vm->state, (u32)VM_RUNNING, __ATOMIC_RELEASE);
-	log_info(vm, "reset");
+	boot(vm);
+	log_info(vm, "%s", what);
 	sched_wake(&vm->vcpus[0]);
+}
+
+bool vm_reset(struct vm *vm, bool wipe)
+{
+	if (!vm_claim(vm, VM_RUNNING, VM_PAUSED))
+		return false;
+	vm_quiesce(vm);
+	if (wipe)
+		arch_wipe_ram(vm->ram_pa, vm->cfg->ram_size);
+	reboot(vm, wipe ? "reset clean" : "reset");
+	return true;
+}
+
+bool vm_start(struct vm *vm)
+{
+	if (!vm->built || !vm_claim(vm, VM_OFF, VM_OFF))
+		return false;
+	reboot(vm, "started");
+	return true;
+}
+
+/* Every core chooses again: one may hold a vCPU of the VM that changed. */
+static void kick_cores(void)
+{
+	for (u32 c = 0; c < PLAT_CPU_COUNT; c++)
+		if (c != this_cpu()->id)
+			arch_kick(c);
+	__atomic_store_n(&this_cpu()->resched, 1u, __ATOMIC_RELEASE);
+}
+
+bool vm_pause(struct vm *vm, bool pause)
+{
+	u32 from = pause ? VM_RUNNING : VM_PAUSED;
+	if (!__atomic_compare_exchange_n(&vm->state, &from, pause ? (u32)VM_PAUSED : (u32)VM_RUNNING,
+					 false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return false;
+	kick_cores();
+	return true;
+}
+
+/* A vCPU on a core outside the mask moves to the mask's first; a core holding one it may no
+ * longer run lets it go at its next choice (sched.c), and idle cores of the mask take waiting
+ * vCPUs as usual. */
+void vm_set_cpus(struct vm *vm, u32 mask)
+{
+	for (u32 i = 0; i < vm->vcpu_count; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		__atomic_store_n(&v->allowed, mask, __ATOMIC_RELEASE);
+		if (!(mask & BIT(__atomic_load_n(&v->cpu, __ATOMIC_ACQUIRE))))
+			__atomic_store_n(&v->cpu, (u32)__builtin_ctz(mask), __ATOMIC_RELEASE);
+	}
+	kick_cores();
 }

@@ -42,8 +42,7 @@ static bool name_is(const char *name, const char *want)
 /* The nodes whose properties we read; every other node's properties are skipped unread. */
 enum node_kind { NODE_OTHER, NODE_ROOT, NODE_MEMORY, NODE_CHOSEN, NODE_DEVICE };
 
-/* The properties we read. Most properties of a board DTB belong to devices we skip, so telling
- * a name apart has to cost its first byte or two, not a strlen and a string compare per name. */
+/* The properties we read. */
 enum prop { P_OTHER, P_ADDR_CELLS, P_SIZE_CELLS, P_REG, P_COMPATIBLE, P_INTERRUPTS,
 	    P_INITRD_START, P_INITRD_END, P_COUNT };
 
@@ -67,51 +66,35 @@ static enum node_kind classify(const char *name, u32 depth, bool devices)
 	       devices ? NODE_DEVICE : NODE_OTHER;
 }
 
-/* Whether the name is `want` (its `size` bytes include the NUL) within the `room` bytes left in
- * the strings block: a name that would run past it is no name we read. */
-static inline __attribute__((always_inline)) bool is(const char *name, u32 room,
-						    const char *want, u32 size)
-{
-	if (size > room)
-		return false;
-	for (u32 i = 1; i < size; i++) /* name[0] was matched by the caller */
-		if (name[i] != want[i])
-			return false;
-	return true;
-}
-#define IS(lit) is(name, room, lit, sizeof(lit))
+/* The names we read, by enum prop. Most properties of a board DTB belong to devices we skip,
+ * and a board's DTB stores each name once (every node's "reg" points at it), so a name costs a
+ * compare of its first byte with each of these, then the offset it was last matched at
+ * (walk.known) answers; only a new offset is compared byte by byte. */
+static const char prop_names[P_COUNT][19] = {
+	"", "#address-cells", "#size-cells", "reg", "compatible", "interrupts",
+	"linux,initrd-start", "linux,initrd-end",
+};
 
-/* A board's DTB stores each name once and every node's "reg" points at it, so the offset a name
- * was last matched at answers for the next property with that name; only a new offset is
- * compared byte by byte. */
-static enum prop named(struct walk *w, u32 off, enum prop p, bool match)
-{
-	if (match)
-		w->known[p] = off + 1;
-	return match ? p : P_OTHER;
-}
-
+/* A name that would run past the strings block is no name we read. */
 static enum prop prop_kind(struct walk *w, u32 off)
 {
 	const char *name = (const char *)w->blob + w->strings + off;
 	u32 room = w->strings_size - off;
-	switch (name[0]) {
-	case '#':
-		return IS("#address-cells") ? P_ADDR_CELLS : IS("#size-cells") ? P_SIZE_CELLS : P_OTHER;
-	case 'r':
-		return w->known[P_REG] == off + 1 ? P_REG : named(w, off, P_REG, IS("reg"));
-	case 'c':
-		return w->known[P_COMPATIBLE] == off + 1 ? P_COMPATIBLE :
-		       named(w, off, P_COMPATIBLE, IS("compatible"));
-	case 'i':
-		return w->known[P_INTERRUPTS] == off + 1 ? P_INTERRUPTS :
-		       named(w, off, P_INTERRUPTS, IS("interrupts"));
-	case 'l':
-		return IS("linux,initrd-start") ? P_INITRD_START :
-		       IS("linux,initrd-end") ? P_INITRD_END : P_OTHER;
-	default:
-		return P_OTHER;
+	for (u32 p = P_ADDR_CELLS; p < P_COUNT; p++) {
+		if (name[0] != prop_names[p][0])
+			continue;
+		const char *want = prop_names[p];
+		if (w->known[p] == off + 1)
+			return p;
+		u32 i = 1;
+		while (i < room && want[i] && name[i] == want[i])
+			i++;
+		if (i < room && name[i] == want[i]) {
+			w->known[p] = off + 1;
+			return p;
+		}
 	}
+	return P_OTHER;
 }
 
 static void take_prop(struct walk *w, enum node_kind node, enum prop p, const u8 *val, u32 len,
@@ -165,7 +148,8 @@ int fdt_read_board(const void *dtb, u64 max, struct board_info *info, bool devic
 	const u8 *b = dtb;
 	enum node_kind node = NODE_OTHER;
 	u32 depth = 0;
-	memset(info, 0, sizeof(*info));
+	/* The transports' entries past virtio_count are not read: only what precedes them. */
+	memset(info, 0, offsetof(struct board_info, virtio_intid));
 	if (max < 40 || be32(b) != FDT_MAGIC)
 		return -1;
 	u32 total = be32(b + 4), off_struct = be32(b + 8), off_strings = be32(b + 12);

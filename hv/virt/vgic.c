@@ -506,7 +506,7 @@ void vgic_init(struct vgic *g, u32 vcpu_count)
 {
 	spin_lock(&g->lock); /* devices may still inject while a VM resets */
 	g->vcpu_count = vcpu_count < VGIC_MAX_VCPUS ? vcpu_count : VGIC_MAX_VCPUS;
-	g->ctlr = 0;
+	g->ctlr = g->delivered = 0;
 	memset(g->irouter, 0, sizeof(g->irouter));
 	memset(g->cpu, 0, sizeof(g->cpu));
 	/* Group 1 from reset, as KVM: guests that never write IGROUPR still get interrupts.
@@ -515,9 +515,10 @@ void vgic_init(struct vgic *g, u32 vcpu_count)
 		g->spi[i] = (struct vgic_irq){ F_GROUP1, 0, NO_VCPU, 0 };
 	for (u32 v = 0; v < VGIC_MAX_VCPUS; v++) {
 		g->cpu[v].sleep = 1;
-		for (u32 i = 0; i < VGIC_PRIVATE_COUNT; i++)
-			g->cpu[v].irq[i] = (struct vgic_irq){ F_GROUP1 | (i < 16 ? F_EDGE : 0), 0,
-							       (u8)v, 0 };
+		for (u32 i = 0; i < VGIC_PRIVATE_COUNT; i++) { /* priority and hw: 0 by the memset */
+			g->cpu[v].irq[i].flags = F_GROUP1 | (i < 16 ? F_EDGE : 0);
+			g->cpu[v].irq[i].owner = (u8)v;
+		}
 	}
 	spin_unlock(&g->lock);
 }
@@ -541,6 +542,7 @@ static u64 lr_make(struct vgic *g, u32 vcpu, u32 intid)
 	if (p) {
 		lr |= LR_PENDING;
 		f |= F_LR_P;
+		g->delivered++;
 		if ((f & F_EDGE) || q->hw)
 			f &= ~F_LATCH;
 	}

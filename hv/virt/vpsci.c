@@ -4,25 +4,16 @@
 #include <pv/smccc.h>
 #include <pv/vm.h>
 
+/* The calls we answer, by function number (fid - PSCI_VERSION): VERSION, CPU_SUSPEND, CPU_OFF,
+ * CPU_ON, AFFINITY_INFO, MIGRATE_INFO_TYPE, SYSTEM_OFF, SYSTEM_RESET and FEATURES in SMC32;
+ * CPU_SUSPEND, CPU_ON and AFFINITY_INFO in SMC64 as well. */
+#define PSCI_KNOWN_32 0x75fu
+#define PSCI_KNOWN_64 0x01au
+
 static bool psci_known(u32 fid)
 {
-	switch (fid) {
-	case PSCI_VERSION:
-	case PSCI_CPU_SUSPEND:
-	case PSCI_CPU_SUSPEND | PSCI_64:
-	case PSCI_CPU_OFF:
-	case PSCI_CPU_ON:
-	case PSCI_CPU_ON | PSCI_64:
-	case PSCI_AFFINITY_INFO:
-	case PSCI_AFFINITY_INFO | PSCI_64:
-	case PSCI_MIGRATE_INFO_TYPE:
-	case PSCI_SYSTEM_OFF:
-	case PSCI_SYSTEM_RESET:
-	case PSCI_FEATURES:
-		return true;
-	default:
-		return false;
-	}
+	u32 n = (fid & ~PSCI_64) - PSCI_VERSION;
+	return n < 32 && ((fid & PSCI_64 ? PSCI_KNOWN_64 : PSCI_KNOWN_32) >> n & 1);
 }
 
 /* A vCPU of the caller's VM by MPIDR: only Aff0 may be set (that is how VMPIDR is built). */
@@ -105,7 +96,7 @@ bool vpsci_call(struct vcpu *vcpu, u32 fid, s64 *ret)
 		*ret = PSCI_SUCCESS;
 		break;
 	case PSCI_SYSTEM_RESET:
-		vm_reset(vcpu->vm);
+		vm_reset(vcpu->vm, false);
 		*ret = PSCI_SUCCESS;
 		break;
 	case PSCI_FEATURES:

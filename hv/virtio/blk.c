@@ -96,6 +96,8 @@ static u32 request(struct vm *vm, struct vblk *b, const struct vq_chain *c, u32 
 	}
 	slot[tag] = (struct pending){ vm, (u8)(b - vm->blk), 0, c->head, *written };
 	b->busy++;
+	if (r.type != T_FLUSH)
+		*(r.type == T_IN ? &vm->stat.disk_reads : &vm->stat.disk_writes) += 1;
 	pblk_submit(&r, tag);
 	return QUEUED;
 }

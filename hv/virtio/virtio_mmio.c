@@ -146,7 +146,7 @@ static void set_status(struct vm *vm, struct virtio_dev *d, u32 v)
 }
 
 /* Half `high` of a 64-bit value the driver writes as two 32-bit registers. */
-static void set_half(u64 *p, bool high, u32 v)
+static __attribute__((noinline)) void set_half(u64 *p, bool high, u32 v)
 {
 	u32 shift = high ? 32 : 0;
 	*p = (*p & ~(0xffffffffull << shift)) | ((u64)v << shift);
@@ -200,10 +200,10 @@ static void reg_write(struct vm *vm, struct virtio_dev *d, u64 off, u32 v)
 
 static u32 reg_read(const struct virtio_dev *d, u64 off)
 {
-	u32 ident[4] = { VMMIO_MAGIC_VALUE, 2, d->type, VENDOR_VALUE };
+	static const u32 ident[4] = { VMMIO_MAGIC_VALUE, 2, 0, VENDOR_VALUE };
 	bool q_ok = d->queue_sel < VIRTIO_QUEUES;
 	if (off <= VMMIO_VENDOR_ID)
-		return ident[off / 4];
+		return off == VMMIO_DEVICE_ID ? d->type : ident[off / 4];
 	switch (off) {
 	case VMMIO_DEV_FEATURES:
 		return d->dev_features_sel < 2 ? (u32)(dev_features(d) >> 32 * d->dev_features_sel)

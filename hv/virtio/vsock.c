@@ -1,7 +1,9 @@
 /* vsock.c: each VM's virtio-vsock device and the router between them (virtio 1.2 section 5.10,
  * docs/virtio.md): policy on REQUEST, a fixed stream table, payload copied once from the
  * sender's tx buffers into the receiver's rx buffers. Runs under the virtio lock. */
+#include <pv/cpu.h>
 #include <pv/log.h>
+#include <pv/manage.h>
 #include <pv/string.h>
 #include <pv/vm.h>
 #include <pv/vsock.h>
@@ -22,7 +24,7 @@ enum op { OP_REQUEST = 1, OP_RESPONSE, OP_RST, OP_SHUTDOWN, OP_RW, OP_CREDIT_UPD
 enum stream_state { FREE, REQUESTED, OPEN, CLOSING /* only an RST is still owed */ };
 
 /* What the router does with one tx packet. */
-enum action { DROP, REFUSE /* RST back to the sender */, DELIVER };
+enum action { DROP, REFUSE /* RST back to the sender */, DELIVER, HOST /* to the service */ };
 
 struct route {
 	enum action act;
@@ -32,6 +34,7 @@ struct route {
 };
 
 static u32 irq_pending; /* VMs whose rx or tx ring got used buffers (bit = VM index) */
+static void raise_pending(void);
 
 static bool up(const struct vm *vm)
 {
@@ -83,6 +86,7 @@ static struct vsock_stream *free_slot(struct vm *vm)
 
 static void refused(struct vm *vm, const struct hdr *h, const char *why)
 {
+	vm->stat.vsock_refused++;
 	log_guest(vm, "vsock: connect to %lu:%u refused: %s", h->dst_cid, h->dst_port, why);
 }
 
@@ -103,6 +107,14 @@ static struct route decide(struct vm *vm, const struct hdr *h)
 	struct route r = { .act = h->op == OP_RST ? DROP : REFUSE };
 	if (h->src_cid != vm->vsock.cid || h->type != TYPE_STREAM) {
 		log_guest(vm, "vsock: bad source %lu or type %u", h->src_cid, h->type);
+		return r;
+	}
+	/* The management service takes a REQUEST its policy allows (the VM manages some VM) and
+	 * what belongs to the VM's stream to it; the rest finds no VM at CID 2. */
+	const struct manage_stream *m = &vm->mgmt;
+	if (h->dst_cid == PVM_CID && h->dst_port == PVM_PORT &&
+	    (h->op == OP_REQUEST ? vm->cfg->manages != 0 : m->open && h->src_port == m->port)) {
+		r.act = HOST;
 		return r;
 	}
 	/* The policy first: a VM learns nothing of peers it may not reach. */
@@ -140,14 +152,15 @@ static struct route decide(struct vm *vm, const struct hdr *h)
 /* After the whole packet went: the stream table follows what both ends now believe. */
 static void commit(struct vm *vm, const struct hdr *h, const struct route *r)
 {
-	if (h->op == OP_REQUEST)
+	if (h->op == OP_REQUEST) {
 		*r->slot = (struct vsock_stream){ .state = REQUESTED, .peer = (u8)r->to->id,
 						  .port = h->src_port, .peer_port = h->dst_port };
+		vm->stat.vsock_connects++;
+	}
 	else if (h->op == OP_RESPONSE)
 		r->s->state = OPEN;
 	else if (h->op == OP_RST)
 		r->s->state = FREE;
-	(void)vm;
 }
 
 /* Puts one packet into vm's rx ring: header h (its len replaced by n), then n bytes of src from
@@ -182,6 +195,116 @@ static __attribute__((noinline)) struct hdr rst_to(u64 dst_cid, u32 dst_port, u6
 {
 	return (struct hdr){ .src_cid = src_cid, .dst_cid = dst_cid, .src_port = src_port,
 			     .dst_port = dst_port, .type = TYPE_STREAM, .op = OP_RST };
+}
+
+/* ---- The management service's end of vm's stream to CID 2 (docs/manage.md) ---- */
+
+/* A packet of the service's to vm's port `port`, with the service's credit: room for one
+ * request, and what it took so far. */
+static struct hdr host_hdr(const struct vm *vm, u32 port, u16 op)
+{
+	struct hdr h = rst_to(vm->vsock.cid, port, PVM_CID, PVM_PORT);
+	h.op = op;
+	h.buf_alloc = sizeof(struct pvm_req);
+	h.fwd_cnt = vm->mgmt.rx_cnt;
+	return h;
+}
+
+/* A header-only packet to vm; false when it has no rx buffer for it. */
+static bool host_ctl(struct vm *vm, u32 port, u16 op)
+{
+	struct hdr h = host_hdr(vm, port, op);
+	u32 n = 0;
+	return rx_put(vm, &h, NULL, 0, &n);
+}
+
+void vsock_host_flush(struct vm *vm)
+{
+	struct manage_stream *m = &vm->mgmt;
+	while (m->open && m->reply_sent < m->reply_len) {
+		/* Within the credit the VM's latest packet gave (5.10.6.3). */
+		u32 n = m->reply_len - m->reply_sent, room = m->peer_buf_alloc - (m->tx_cnt - m->peer_fwd_cnt);
+		if (room > m->peer_buf_alloc)
+			room = 0; /* it claims to have taken more than it got */
+		n = n < room ? n : room;
+		VQ_CHAIN(src, 1);
+		vq_hv_chain(&src, m->reply + m->reply_sent, n);
+		struct hdr h = host_hdr(vm, m->port, OP_RW);
+		if (!n || !rx_put(vm, &h, &src, 0, &n))
+			return; /* on at its next credit update, or when it posts rx buffers */
+		m->reply_sent += n;
+		m->tx_cnt += n;
+	}
+}
+
+void vsock_host_answer(struct vm *vm, u32 gen, u32 len)
+{
+	struct manage_stream *m = &vm->mgmt;
+	if (!m->open || !m->pending || m->gen != gen)
+		return; /* the stream it was for is gone */
+	m->pending = m->fill = 0;
+	m->reply_len = len;
+	m->reply_sent = 0;
+	vsock_host_flush(vm);
+	raise_pending();
+}
+
+/* One packet from vm to the service. False, with nothing changed, when the answer it needs
+ * finds no rx buffer: the caller waits for them. */
+static __attribute__((noinline)) bool host_packet(struct vm *vm, const struct hdr *h, const struct vq_chain *c)
+{
+	struct manage_stream *m = &vm->mgmt;
+	if (h->op == OP_REQUEST) {
+		if (m->open && h->src_port != m->port) {
+			log_guest(vm, "manage: second stream refused");
+			return host_ctl(vm, h->src_port, OP_RST);
+		}
+		/* Not its answer buffer: manage_run may be writing an answer for the stream this
+		 * one replaces, which gen then tells apart. */
+		u32 gen = m->gen + 1;
+		memset(m, 0, __builtin_offsetof(struct manage_stream, reply));
+		m->gen = gen;
+		m->port = h->src_port;
+		if (!host_ctl(vm, h->src_port, OP_RESPONSE))
+			return false; /* closed: it is taken afresh once the VM posts rx buffers */
+		m->open = 1;
+		vm->stat.vsock_connects++;
+	}
+	m->peer_buf_alloc = h->buf_alloc;
+	m->peer_fwd_cnt = h->fwd_cnt;
+	switch (h->op) {
+	case OP_REQUEST:
+		return true;
+	case OP_RW:
+		/* One request at a time, and nothing more until its answer went: it had the
+		 * credit for one request only. */
+		if (!m->pending && m->reply_sent == m->reply_len && h->len <= sizeof(m->req) - m->fill) {
+			vq_read((u8 *)&m->req + m->fill, c, sizeof(*h), h->len);
+			m->fill = (u8)(m->fill + h->len);
+			m->rx_cnt += h->len;
+			if (m->fill == sizeof(m->req)) {
+				m->pending = 1;
+				__atomic_or_fetch(&manage_todo, (u32)BIT(vm->id), __ATOMIC_RELEASE);
+				__atomic_store_n(&this_cpu()->resched, 1u, __ATOMIC_RELEASE);
+			}
+			return true;
+		}
+		log_guest(vm, "manage: request overrun: stream reset");
+		break;
+	case OP_CREDIT_REQUEST:
+		return host_ctl(vm, m->port, OP_CREDIT_UPDATE);
+	case OP_CREDIT_UPDATE:
+		vsock_host_flush(vm);
+		return true;
+	case OP_RST:
+		m->open = m->pending = 0;
+		return true;
+	}
+	/* SHUTDOWN (whatever it still had coming is dropped), or a packet out of place. */
+	if (!host_ctl(vm, m->port, OP_RST))
+		return false;
+	m->open = m->pending = 0;
+	return true;
 }
 
 /* RSTs owed to vm by streams whose other end went away. False while some are still owed (its
@@ -276,6 +399,12 @@ static void tx_run(struct vm *vm)
 				continue;
 			}
 			commit(vm, &h, &r);
+		} else if (r.act == HOST) {
+			if (!host_packet(vm, &h, &c)) {
+				if (stall(vm, vm))
+					return;
+				continue;
+			}
 		} else if (r.act == REFUSE) {
 			/* The RST goes back at once; a sender with no rx buffer waits for its own. */
 			struct hdr rst = rst_to(v->cid, h.src_port, h.dst_cid, h.dst_port);
@@ -301,6 +430,7 @@ static void rx_ready(struct vm *vm)
 		rx_wanted(vm, false);
 	while (up(vm) && !flush_owed(vm) && rx_wanted(vm, true))
 		;
+	vsock_host_flush(vm); /* a management answer that waited for buffers */
 	for (u32 i = 0; i < vm_count; i++)
 		if (vms[i].vsock.stalled && vms[i].vsock.waiting_on == vm->id)
 			tx_run(&vms[i]);
@@ -350,6 +480,7 @@ void vsock_reset(struct vm *vm)
 	v->owed = 0;
 	v->stalled = 0;
 	v->sent = 0;
+	vm->mgmt.open = vm->mgmt.pending = 0; /* its stream to the service is gone with it */
 	for (u32 i = 0; i < vm_count; i++)
 		rx_ready(&vms[i]); /* RSTs to its peers; senders that waited for it */
 	raise_pending();

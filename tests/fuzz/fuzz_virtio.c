@@ -9,6 +9,7 @@
 #include "world.h"
 #include <pv/blk.h>
 #include <pv/gpt.h>
+#include <pv/manage.h>
 #include <pv/net.h>
 #include <pv/provider.h>
 #include <pv/virtio.h>
@@ -130,6 +131,8 @@ static void send(struct fuzz_in *in, u32 vm)
 		.flags = fuzz_u8(in) & 3, .buf_alloc = fuzz_u32(in), .fwd_cnt = fuzz_u32(in),
 	};
 	u32 dlen = how & 0x80 ? fuzz_u32(in) : (u32)sizeof(h) + (h.len & 0x7ff);
+	if (h.dst_port >= 0xf0)
+		h.dst_port = PVM_PORT; /* the management service's (tests/fuzz/world.h: fuzz0 manages) */
 	memcpy(world_gpa(vm, BUF(i)), &h, sizeof(h));
 	put_desc(vm, VSOCK_TX, i, &(struct desc){ BUF(i), dlen, 0, 0 });
 	offer(vm, VSOCK_TX, (u16)i);
@@ -254,8 +257,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(avail_idx, 0, sizeof(avail_idx));
 	memset(qnum, 0, sizeof(qnum));
 	memset(cur_slot, 0, sizeof(cur_slot));
-	for (u32 n = 0; n < MAX_OPS && in.n; n++)
+	for (u32 n = 0; n < MAX_OPS && in.n; n++) {
 		step(&in);
+		manage_run(); /* as the next scheduling decision would */
+	}
 	for (u32 vm = 0; vm < VMS; vm++) {
 		FUZZ_ASSERT(hv_area_untouched(vm));
 		FUZZ_ASSERT(vgic_audit(&vms[vm].vgic));

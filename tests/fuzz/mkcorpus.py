@@ -31,7 +31,7 @@ def dtc(source_text=None, path=None):
 
 # ---- bundle: struct pvb_header and struct pvb_vm, little-endian (bundle.h) ----
 
-PVB_MAGIC, PVB_VERSION, NO_PIN = 0x31425650, 3, 0xFF
+PVB_MAGIC, PVB_VERSION, NO_PIN = 0x31425650, 4, 0xFF
 VM_SIZE = 296
 HEADER_SIZE = 32 + 8 * VM_SIZE
 DISK_RO, NET_PORT, NET_UPLINK = 1, 1, 2

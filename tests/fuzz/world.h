@@ -49,6 +49,7 @@ static void world_bundle_init(u32 nvms, u32 vcpus)
 		vm->cpu_mask = 1;
 		memset(vm->vcpu_pin, PVB_NO_PIN, sizeof(vm->vcpu_pin));
 		vm->cid = 3 + i;
+		vm->manages = i == 0 ? 0x2 : 0; /* the first manages the second (CID 2, docs/manage.md) */
 		for (u32 j = 0; j < nvms; j++)
 			if (j != i)
 				vm->connect[vm->rule_count++] = (struct pvb_vsock_rule){ 3 + j, PVB_PORT_ANY };

@@ -27,7 +27,7 @@ def _marker_boot(item):
 def pytest_configure(config):
     config.addinivalue_line("markers", "boot(config, smp=2, timeout=60, interactive=False, "
                             "icount=False, native=False, disk=None, readonly=False, partition=None, "
-                            "net=False, guestfwd=(), uds=None): boot pocketvisor with "
+                            "net=False, guestfwd=(), uds=None, monitor=False): boot pocketvisor with "
                             "tests/configs/<config>.dts on QEMU, or with native=True the guest "
                             "harness.NATIVE[config] alone")
     config.addinivalue_line("markers", "linux: needs build/linux (`make linux`), else skipped")

@@ -27,6 +27,7 @@ except tests marked `linux` when build/linux is missing (it needs Debian's archi
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -193,8 +194,12 @@ class Boot:
     """One QEMU run of pocketvisor with one config."""
 
     def __init__(self, config, smp=2, timeout=60, interactive=False, icount=False, native=False,
-                 disk=None, readonly=False, partition=None, net=False, guestfwd=(), uds=None):
+                 disk=None, readonly=False, partition=None, net=False, guestfwd=(), uds=None,
+                 monitor=False):
         self.config, self.smp, self.timeout = config, smp, timeout
+        # monitor: QEMU's QMP monitor on a socket of this boot's own (qmp()), e.g. to read
+        # physical memory as no guest can.
+        self.monitor = BUILD / "tests" / f"{config}-{os.getpid()}.qmp" if monitor else None
         self.uds = uds  # the device secret file, loaded where the board keeps it (uds_args)
         self.native = native  # no hypervisor: `config` names a guest of NATIVE
         # The board's disk and NIC (io_args), only when asked for.
@@ -242,7 +247,39 @@ class Boot:
             return
         self.command = [QEMU, *board, *io_args(**self.io), *uds_args(self.uds),
                         *(["-icount", "shift=0"] if self.icount else []), "-smp", str(self.smp)]
+        if self.monitor:
+            self.monitor.unlink(missing_ok=True)
+            self.command += ["-qmp", f"unix:{self.monitor},server=on,wait=off"]
         self._launch()
+
+    def qmp(self, command, timeout=120, **arguments):
+        """Runs one QMP command (Boot(monitor=True)), e.g. qmp("pmemsave", val=..., size=...,
+        filename=...), and returns its "return" value; fails on an error answer."""
+        self._check_started()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            for _ in range(100):
+                try:
+                    s.connect(str(self.monitor))
+                    break
+                except (FileNotFoundError, ConnectionRefusedError):
+                    time.sleep(0.1)
+            f = s.makefile("rwb")
+
+            def answer():
+                while True:  # events come in between; an answer has "return" or "error"
+                    msg = json.loads(f.readline())
+                    if "return" in msg or "error" in msg:
+                        return msg
+
+            json.loads(f.readline())  # the greeting
+            for name, args in (("qmp_capabilities", {}), (command, arguments)):
+                f.write(json.dumps({"execute": name, "arguments": args}).encode() + b"\n")
+                f.flush()
+                msg = answer()
+                if "error" in msg:
+                    pytest.fail(f"QMP {name} failed: {msg['error']}", pytrace=False)
+            return msg["return"]
 
     def _pocketvisor_board(self):
         """The board and pocketvisor with this config's bundle (packed now), or None."""
@@ -279,8 +316,15 @@ class Boot:
 
     def _read(self):
         fd = self._proc.stdout.fileno()
+        # PV_CONSOLE_DIR=dir: each boot's console also goes to dir/<config>.log as it comes,
+        # to watch a long interactive test.
+        live_dir = os.environ.get("PV_CONSOLE_DIR")
+        live = open(os.path.join(live_dir, f"{self.config}.log"), "wb") if live_dir else None
         while True:
             chunk = os.read(fd, 65536)
+            if live:
+                live.write(chunk)
+                live.flush()
             if not chunk:
                 break
             with self._cond:

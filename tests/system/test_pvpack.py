@@ -26,14 +26,14 @@ MIB = 1 << 20
 IMAGES = {"small.bin": 4096, "big.bin": 20 * MIB, "empty.bin": 0, "initrd.cpio": 10000}
 
 # hv/include/pv/bundle.h
-PVB_MAGIC, PVB_VERSION, PVB_ALIGN, PVB_MAX_VMS, PVB_NO_PIN = 0x31425650, 3, 4096, 8, 0xFF
+PVB_MAGIC, PVB_VERSION, PVB_ALIGN, PVB_MAX_VMS, PVB_NO_PIN = 0x31425650, 4, 4096, 8, 0xFF
 PVB_MAX_VSOCK_RULES, PVB_PORT_ANY = 8, 0xFFFFFFFF
 PVB_DISK_RO, PVB_NET_PORT, PVB_NET_UPLINK = 1, 1, 2
 PVB_SLOT_VSOCK, PVB_SLOT_DISK, PVB_SLOT_NET = 0, 1, 3
 HEADER = struct.Struct("<IIIIQ8x")  # magic version header_size vm_count total_size reserved
 BLOB = "QQQ"  # offset size load
 # ... vcpu_count cpu_mask flags priority vcpu_pin, 24x: devices, then cid rule_count connect[8],
-# disks[2] (part flags reserved), mac net_flags reserved8 net_peers, 4x: the tail padding to
+# disks[2] (part flags reserved), mac net_flags manages net_peers, 4x: the tail padding to
 # the struct's 8-byte alignment
 DISK = "16sII"
 VM = struct.Struct("<16sQQQ" + BLOB * 3 + "IIII8s24x" + "II" + "II" * PVB_MAX_VSOCK_RULES +

@@ -952,7 +952,7 @@ static void goes_away(enum how how)
 	if (how == DEVICE_RESET)
 		wr(0, 0x070, 0);
 	else if (how == VM_RESET)
-		vm_reset(&vms[0]);
+		vm_reset(&vms[0], false);
 	else
 		vm_stop(&vms[0], "test");
 	EXPECT(got_rst(2, 3, 1026, 5000));
@@ -1213,4 +1213,233 @@ TEST(stalled_packet_changed_by_its_sender)
 		   "pv: warn: vm vm0: virtio-vsock: queue 1: bad packet; device needs reset\r\n");
 	EXPECT(got_rst(1, 3, 1024, 5000));
 	EXPECT(!recv(1, &h, NULL));
+}
+
+/* ---- the management service at CID 2 (hv/core/manage.c, docs/manage.md) ---- */
+
+#include <pv/arch.h>
+#include <pv/manage.h>
+
+#define MPORT 1500u /* the manager's end */
+
+/* vm connects to the service from port sport; true when the service answered RESPONSE. */
+static bool mgmt_connect(u32 vm, u32 sport, u32 dport)
+{
+	struct hdr h;
+	send(vm, PVM_CID, sport, dport, OP_REQUEST, NULL, 0);
+	if (!recv(vm, &h, NULL))
+		return false;
+	EXPECT_EQ(h.src_cid, PVM_CID);
+	EXPECT_EQ(h.dst_port, sport);
+	if (h.op == OP_RESPONSE)
+		EXPECT_EQ(h.buf_alloc, sizeof(struct pvm_req)); /* room for one request */
+	return h.op == OP_RESPONSE;
+}
+
+/* One request on vm's stream, carried out as sched_next would; its answer in out (the status,
+ * or 99 when none came), the payload in payload. */
+static s32 mgmt_ask(u32 vm, u32 op, const char *name, u32 arg, u8 *payload, u32 *len)
+{
+	struct pvm_req q = { .magic = PVM_MAGIC, .op = op, .arg = arg };
+	strncpy(q.name, name, sizeof(q.name));
+	send(vm, PVM_CID, MPORT, PVM_PORT, OP_RW, &q, sizeof(q));
+	manage_run();
+	static u8 got[PVM_RESP_MAX];
+	u32 n = 0;
+	struct hdr h;
+	while (recv(vm, &h, got + n)) {
+		if (h.op != OP_RW)
+			return 98;
+		n += h.len;
+	}
+	struct pvm_resp r;
+	if (n < sizeof(r))
+		return 99;
+	memcpy(&r, got, sizeof(r));
+	EXPECT_EQ(r.magic, PVM_MAGIC);
+	EXPECT_EQ(r.op, op);
+	EXPECT_EQ(n, sizeof(r) + r.len);
+	if (payload)
+		memcpy(payload, got + sizeof(r), r.len);
+	if (len)
+		*len = r.len;
+	return r.status;
+}
+
+/* vm0 manages vm1 and vm2; vm1 nothing. */
+static void managed_three(void)
+{
+	bundle(3);
+	tb.h.vms[0].manages = 0x6;
+	EXPECT_EQ(create(), 3);
+	for (u32 i = 0; i < 3; i++)
+		driver_up(i);
+	manage_todo = 0;
+}
+
+TEST(manage_only_with_the_right_and_on_its_port)
+{
+	struct hdr h;
+	managed_three();
+	out_clear();
+	EXPECT(!mgmt_connect(1, MPORT, PVM_PORT)); /* it manages nothing: RST */
+	EXPECT(strstr(fake.out, "vm vm1: vsock: connect to 2:700 refused: not allowed by its policy"));
+	EXPECT_EQ(vms[1].stat.vsock_refused, 1);
+	EXPECT(!mgmt_connect(0, MPORT, PVM_PORT + 1)); /* another port */
+	EXPECT(mgmt_connect(0, MPORT, PVM_PORT));
+	EXPECT(!mgmt_connect(0, MPORT + 1, PVM_PORT)); /* one stream at a time */
+	EXPECT(strstr(fake.out, "vm vm0: manage: second stream refused"));
+	u8 p[PVM_RESP_MAX];
+	u32 n;
+	EXPECT_EQ(mgmt_ask(0, PVM_LIST, "", 0, p, &n), PVM_OK);
+	EXPECT_EQ(n, 2 * sizeof(struct pvm_vm));
+	struct pvm_vm *v = (struct pvm_vm *)p;
+	EXPECT_STR(v[0].name, "vm1");
+	EXPECT_STR(v[1].name, "vm2");
+	EXPECT_EQ(v[0].state, PVM_RUNNING);
+	EXPECT_EQ(v[0].cid, 4);
+	EXPECT_EQ(v[0].vcpus, vms[1].vcpu_count);
+	EXPECT(!recv(1, &h, NULL) && !recv(2, &h, NULL));
+}
+
+TEST(manage_refuses_malformed_requests_and_goes_on)
+{
+	struct hdr h;
+	managed_three();
+	EXPECT(mgmt_connect(0, MPORT, PVM_PORT));
+	struct pvm_req q = { .magic = 0x12345678, .op = PVM_LIST };
+	send(0, PVM_CID, MPORT, PVM_PORT, OP_RW, &q, sizeof(q));
+	manage_run();
+	EXPECT(recv(0, &h, NULL) && h.op == OP_RW && h.len == sizeof(struct pvm_resp));
+	EXPECT_EQ(mgmt_ask(0, 99, "vm1", 0, NULL, NULL), PVM_E_OP);
+	EXPECT_EQ(mgmt_ask(0, 0, "vm1", 0, NULL, NULL), PVM_E_OP);
+	EXPECT_EQ(mgmt_ask(0, PVM_STOP, "nosuch", 0, NULL, NULL), PVM_E_NO_VM);
+	EXPECT_EQ(mgmt_ask(0, PVM_STOP, "", 0, NULL, NULL), PVM_E_NO_VM);
+	q = (struct pvm_req){ .magic = PVM_MAGIC, .op = PVM_STOP };
+	memcpy(q.name, "vm1\0x", 5); /* something after the NUL */
+	send(0, PVM_CID, MPORT, PVM_PORT, OP_RW, &q, sizeof(q));
+	manage_run();
+	EXPECT(recv(0, &h, NULL) && h.op == OP_RW);
+	EXPECT_EQ(vms[1].state, VM_RUNNING);
+	memset(q.name, 'v', sizeof(q.name)); /* no NUL */
+	send(0, PVM_CID, MPORT, PVM_PORT, OP_RW, &q, sizeof(q));
+	manage_run();
+	EXPECT(recv(0, &h, NULL) && h.op == OP_RW);
+	out_clear();
+	EXPECT_EQ(mgmt_ask(0, PVM_STOP, "vm0", 0, NULL, NULL), PVM_E_DENIED); /* not itself */
+	EXPECT(strstr(fake.out, "vm vm0: manage: stop vm0 refused: not allowed"));
+	EXPECT_EQ(vms[0].state, VM_RUNNING);
+	EXPECT_EQ(mgmt_ask(0, PVM_RESUME, "vm1", 0, NULL, NULL), PVM_E_STATE);
+	EXPECT_EQ(mgmt_ask(0, PVM_SET_CPUS, "vm1", 0, NULL, NULL), PVM_E_ARG);
+	EXPECT_EQ(mgmt_ask(0, PVM_SET_CPUS, "vm1", 0x80000000u, NULL, NULL), PVM_E_ARG);
+	/* a request in two packets */
+	q = (struct pvm_req){ .magic = PVM_MAGIC, .op = PVM_LIST };
+	send(0, PVM_CID, MPORT, PVM_PORT, OP_RW, &q, 10);
+	manage_run();
+	EXPECT(!recv(0, &h, NULL)); /* not whole yet */
+	send(0, PVM_CID, MPORT, PVM_PORT, OP_RW, (u8 *)&q + 10, sizeof(q) - 10);
+	manage_run();
+	EXPECT(recv(0, &h, NULL) && h.op == OP_RW && h.len == 16 + 2 * sizeof(struct pvm_vm));
+	/* more than one request before its answer: the stream is reset, nothing is done */
+	u8 two[2 * sizeof(q)];
+	q.op = PVM_STOP;
+	strcpy(q.name, "vm1");
+	memcpy(two, &q, sizeof(q));
+	memcpy(two + sizeof(q), &q, sizeof(q));
+	out_clear();
+	send(0, PVM_CID, MPORT, PVM_PORT, OP_RW, two, sizeof(two));
+	manage_run();
+	EXPECT(recv_op(0, OP_RST, &h));
+	EXPECT(strstr(fake.out, "vm vm0: manage: request overrun: stream reset"));
+	EXPECT_EQ(vms[1].state, VM_RUNNING);
+	/* the stream is gone: what comes on it gets an RST from the port it was sent to */
+	send(0, PVM_CID, MPORT, PVM_PORT, OP_RW, &q, sizeof(q));
+	EXPECT(got_rst(0, PVM_CID, PVM_PORT, MPORT));
+	manage_run();
+	EXPECT_EQ(vms[1].state, VM_RUNNING);
+	/* a credit request is answered; a shutdown ends it */
+	EXPECT(mgmt_connect(0, MPORT, PVM_PORT));
+	send(0, PVM_CID, MPORT, PVM_PORT, 7 /* CREDIT_REQUEST */, NULL, 0);
+	EXPECT(recv_op(0, OP_CREDIT_UPDATE, &h));
+	EXPECT_EQ(h.buf_alloc, sizeof(q));
+	send(0, PVM_CID, MPORT, PVM_PORT, OP_RW, &q, 5);
+	send(0, PVM_CID, MPORT, PVM_PORT, OP_SHUTDOWN, NULL, 0);
+	EXPECT(recv_op(0, OP_RST, &h));
+	manage_run();
+	EXPECT(!recv(0, &h, NULL));
+	EXPECT_EQ(vms[1].state, VM_RUNNING);
+}
+
+TEST(manage_lifecycle_pause_stop_start_reset)
+{
+	managed_three();
+	EXPECT(mgmt_connect(0, MPORT, PVM_PORT));
+	u8 p[PVM_RESP_MAX];
+	u32 n;
+	struct pvm_info *in = (struct pvm_info *)p;
+	EXPECT_EQ(mgmt_ask(0, PVM_PAUSE, "vm1", 0, NULL, NULL), PVM_OK);
+	EXPECT_EQ(vms[1].state, VM_PAUSED);
+	EXPECT_EQ(mgmt_ask(0, PVM_PAUSE, "vm1", 0, NULL, NULL), PVM_E_STATE);
+	EXPECT_EQ(mgmt_ask(0, PVM_INFO, "vm1", 0, p, &n), PVM_OK);
+	EXPECT_EQ(n, sizeof(*in) + vms[1].vcpu_count * sizeof(struct pvm_vcpu));
+	EXPECT_EQ(in->vm.state, PVM_PAUSED);
+	EXPECT_EQ(in->starts, 1);
+	EXPECT_EQ(in->freq, FAKE_TIMER_FREQ);
+	EXPECT_EQ(mgmt_ask(0, PVM_RESUME, "vm1", 0, NULL, NULL), PVM_OK);
+	EXPECT_EQ(vms[1].state, VM_RUNNING);
+	/* stop: its RAM zeroed, its streams closed */
+	memset(gpa(1, RAM_BASE + 0x1000), 0x5a, 0x1000);
+	EXPECT_EQ(mgmt_ask(0, PVM_STOP, "vm1", 0, NULL, NULL), PVM_OK);
+	EXPECT_EQ(vms[1].state, VM_OFF);
+	u8 zero[0x1000] = { 0 };
+	EXPECT(!memcmp(gpa(1, RAM_BASE + 0x1000), zero, sizeof(zero)));
+	EXPECT_EQ(mgmt_ask(0, PVM_STOP, "vm1", 0, NULL, NULL), PVM_E_STATE);
+	EXPECT_EQ(mgmt_ask(0, PVM_RESET, "vm1", 0, NULL, NULL), PVM_E_STATE);
+	EXPECT_EQ(mgmt_ask(0, PVM_INFO, "vm1", 0, p, &n), PVM_OK);
+	EXPECT_EQ(in->vm.state, PVM_OFF);
+	EXPECT_EQ(in->uptime_ticks, 0);
+	EXPECT_EQ(mgmt_ask(0, PVM_START, "vm1", 0, NULL, NULL), PVM_OK);
+	EXPECT_EQ(vms[1].state, VM_RUNNING);
+	EXPECT_EQ(vms[1].vcpus[0].power, VCPU_ON_PENDING);
+	EXPECT_EQ(mgmt_ask(0, PVM_START, "vm1", 0, NULL, NULL), PVM_E_STATE);
+	EXPECT_EQ(mgmt_ask(0, PVM_INFO, "vm1", 0, p, &n), PVM_OK);
+	EXPECT_EQ(in->starts, 2);
+	/* reset from paused: a clean boot */
+	EXPECT_EQ(mgmt_ask(0, PVM_PAUSE, "vm1", 0, NULL, NULL), PVM_OK);
+	memset(gpa(1, RAM_BASE + 0x1000), 0x5a, 0x1000);
+	EXPECT_EQ(mgmt_ask(0, PVM_RESET, "vm1", 0, NULL, NULL), PVM_OK);
+	EXPECT_EQ(vms[1].state, VM_RUNNING);
+	EXPECT(!memcmp(gpa(1, RAM_BASE + 0x1000), zero, sizeof(zero)));
+	EXPECT_EQ(mgmt_ask(0, PVM_SET_CPUS, "vm1", 1, NULL, NULL), PVM_OK);
+	EXPECT_EQ(vms[1].vcpus[0].allowed, 1);
+	EXPECT_EQ(vms[1].vcpus[0].cpu, 0);
+	/* the log has every operation */
+	EXPECT_EQ(mgmt_ask(0, PVM_LOG, "", 0, p, &n), PVM_OK);
+	struct pvm_log *l = (struct pvm_log *)p;
+	EXPECT(n > sizeof(*l));
+	EXPECT_EQ(l->from, l->first);
+	p[n < sizeof(p) ? n : sizeof(p) - 1] = 0;
+	EXPECT(strstr((char *)(l + 1), "vm vm1: stop by vm0") ||
+	       l->next - l->first > PVM_LOG_CHUNK);
+}
+
+/* Test (e)'s core: cycles leave no trace in what the hypervisor holds. */
+TEST(manage_200_cycles_leak_nothing)
+{
+	struct hdr h;
+	managed_three();
+	allow(2, 3, 5000);
+	EXPECT(mgmt_connect(0, MPORT, PVM_PORT));
+	u32 tables = arch_s2_free();
+	for (u32 i = 0; i < 200; i++) {
+		EXPECT_EQ(mgmt_ask(0, PVM_STOP, "vm1", 0, NULL, NULL), PVM_OK);
+		EXPECT_EQ(mgmt_ask(0, PVM_START, "vm1", 0, NULL, NULL), PVM_OK);
+		EXPECT_EQ(mgmt_ask(0, PVM_RESET, "vm1", 0, NULL, NULL), PVM_OK);
+	}
+	EXPECT_EQ(arch_s2_free(), tables);
+	EXPECT_EQ(vms[1].starts, 401);
+	/* the others never noticed */
+	EXPECT(!recv(2, &h, NULL));
+	EXPECT_EQ(vms[2].state, VM_RUNNING);
+	EXPECT_EQ(mgmt_ask(0, PVM_LIST, "", 0, NULL, NULL), PVM_OK);
 }

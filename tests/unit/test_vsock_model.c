@@ -864,6 +864,8 @@ static void check_rings(u32 vm)
 static void check_poison_all(void)
 {
 	for (u32 vm = 0; vm < NVM; vm++) {
+		if (!drv[vm].up)
+			continue; /* stopped: its driver's rings are all that is in its RAM */
 		check_rings(vm);
 		if (!poisoned(ram(vm, 0), RING_OFF) ||
 		    !poisoned(ram(vm, TX_OFF + QNUM * AREA), RAM_SIZE - TX_OFF - QNUM * AREA))
@@ -1061,7 +1063,7 @@ static void one_step(void)
 	} else if (r < 990) {
 		corrupt(vm);
 	} else if (r < 993) {
-		vm_reset(&vms[vm]);
+		vm_reset(&vms[vm], false);
 		memset(ram(vm, 0), POISON, 4096); /* the image it loaded again */
 		model_reset(vm);
 		driver_up(vm);
@@ -1072,6 +1074,12 @@ static void one_step(void)
 			stopped += !drv[i].up;
 		if (stopped == 0) {
 			vm_stop(&vms[vm], "random");
+			/* Nothing it wrote is left: its rings and buffers neither. */
+			for (u64 off = 0; off < RAM_SIZE; off += 8)
+				if (*(u64 *)ram(vm, off)) {
+					fail_at("RAM not zeroed at stop", vm, NULL);
+					break;
+				}
 			model_reset(vm);
 			drv_forget(vm);
 			drv[vm].up = false;
@@ -1080,6 +1088,7 @@ static void one_step(void)
 			for (u32 i = 0; i < NVM; i++)
 				if (!drv[i].up) { /* boots again */
 					vms[i].state = VM_RUNNING;
+					memset(ram(i, 0), POISON, RAM_SIZE);
 					driver_up(i);
 				}
 		}
@@ -1138,6 +1147,7 @@ TEST(random_operations_against_the_model)
 	for (u32 vm = 0; vm < NVM; vm++)
 		if (!drv[vm].up) {
 			vms[vm].state = VM_RUNNING;
+			memset(ram(vm, 0), POISON, RAM_SIZE);
 			driver_up(vm);
 		}
 	for (u32 round = 0; round < 64 && harness_current_failures == failures; round++) {

@@ -85,6 +85,11 @@ static void check_vms(const struct node_ctx *c, struct pvpack_config *cfg)
 	}
 	if (count == 0)
 		diag_report(c->diag, c->path, "no VMs (add a vm@<n> node)");
+	uint32_t manual = 0;
+	for (uint32_t i = 0; i < count && i < PVB_MAX_VMS; i++)
+		manual += (cfg->header.vms[i].flags & PVB_VM_MANUAL) != 0;
+	if (count && manual == count)
+		diag_report(c->diag, c->path, "every VM has autostart = <0>: none would run at boot");
 	if (count > PVB_MAX_VMS)
 		diag_report(c->diag, c->path, "%u VMs, at most %u are allowed", count, PVB_MAX_VMS);
 

@@ -10,6 +10,7 @@
 static const char *const vm_props[] = {
 	"name",	  "memory", "vcpus",  "cpus",	  "pin",   "priority", "pmu",
 	"attester", "image",  "load",   "entry", "initrd", "bootargs", "disks", "rollback-counters",
+	"manages", "autostart",
 };
 
 static const char *const vm_children[] = { "devices", "vsock", "net" };
@@ -197,6 +198,71 @@ static void check_counters(const struct node_ctx *c, struct pvb_vm *vm)
 			    PVPACK_COUNTER_VMS);
 }
 
+/* A VM holding the device's secrets' services: `*` leaves it out (docs/manage.md). */
+static int trusted(const void *fdt, int vm)
+{
+	return fdt_getprop(fdt, vm, "attester", NULL) || fdt_getprop(fdt, vm, "rollback-counters", NULL);
+}
+
+/* `manages = "work";` or `"*"` (every other VM but the trusted ones), names adding to it. */
+static void check_manages(const struct node_ctx *c, struct pvb_vm *vm)
+{
+	int len, vms = fdt_parent_offset(c->fdt, c->offset), other;
+	const char *list = node_strings(c, "manages", &len);
+	if (!list || vms < 0)
+		return; /* default: it manages nothing */
+	for (const char *text = list; text < list + len; text += strlen(text) + 1) {
+		int twice = 0;
+		for (const char *prev = list; prev < text; prev += strlen(prev) + 1)
+			twice |= strcmp(prev, text) == 0;
+		if (twice) {
+			diag_report(c->diag, c->path, "manages: \"%s\" is listed twice", text);
+			continue;
+		}
+		if (strcmp(text, "*") == 0) {
+			fdt_for_each_subnode(other, c->fdt, vms) {
+				uint32_t i = vm_index(c->fdt, vms, other);
+				if (other != c->offset && !trusted(c->fdt, other) && i < PVB_MAX_VMS)
+					vm->manages |= (uint8_t)(1u << i);
+			}
+			continue;
+		}
+		other = vm_named(c->fdt, vms, text, strlen(text));
+		uint32_t i = other < 0 ? PVB_MAX_VMS : vm_index(c->fdt, vms, other);
+		if (other < 0)
+			diag_report(c->diag, c->path, "manages: \"%s\" names no VM (a VM's name, or \"*\")",
+				    text);
+		else if (i < PVB_MAX_VMS) /* past the 8th VM, the VM count is reported */
+			vm->manages |= (uint8_t)(1u << i);
+	}
+}
+
+/* `autostart = <0>;` keeps the VM off until a VM that manages it starts it: one must. */
+static void check_autostart(const struct node_ctx *c, struct pvb_vm *vm)
+{
+	uint32_t on = 1;
+	int vms = fdt_parent_offset(c->fdt, c->offset), other, managed = 0;
+	if (node_u32(c, "autostart", 0, &on) != PROP_OK || on == 1)
+		return;
+	if (on != 0) {
+		diag_report(c->diag, c->path, "autostart: is %u; write <1> (the default: it starts "
+			    "at boot) or <0> (off until started)", on);
+		return;
+	}
+	vm->flags |= PVB_VM_MANUAL;
+	const char *name = fdt_getprop(c->fdt, c->offset, "name", NULL);
+	fdt_for_each_subnode(other, c->fdt, vms) {
+		int len;
+		const char *list = fdt_getprop(c->fdt, other, "manages", &len);
+		for (const char *t = list; name && t && t < list + len; t += strlen(t) + 1)
+			managed |= strcmp(t, name) == 0 ||
+				   (strcmp(t, "*") == 0 && other != c->offset && !trusted(c->fdt, c->offset));
+	}
+	if (!managed)
+		diag_report(c->diag, c->path, "autostart: is <0>, but no VM manages this one: it "
+			    "could never start (give a VM manages = \"%s\";)", name ? name : "");
+}
+
 static void check_bootargs(const struct node_ctx *c, struct vm_source *src)
 {
 	src->bootargs = DEFAULT_BOOTARGS;
@@ -233,6 +299,8 @@ void vm_check(const struct node_ctx *c, struct pvb_vm *vm, struct vm_source *src
 	check_flag(c, vm, "pmu", PVB_VM_PMU);
 	check_flag(c, vm, "attester", PVB_VM_ATTESTER);
 	check_counters(c, vm);
+	check_manages(c, vm);
+	check_autostart(c, vm);
 	int image_ok = image_check(c, vm, src, ram_ok);
 	layout_check(c, vm, src, ram_ok, image_ok);
 	check_bootargs(c, src);

@@ -136,6 +136,20 @@ void arch_zero_ram(paddr_t pa, u64 size)
 	ram_top = end; /* VMs are built in the order of their RAM */
 }
 
+/* Through the cache with DC ZVA (which EL2 may always use; DCZID_EL0.BS is the log2 of its
+ * block in words), each block cleaned to the point of coherency at once, line by line: a guest
+ * that boots with its MMU off reads memory, not the cache. One pass over the RAM. */
+void arch_wipe_ram(paddr_t pa, u64 size)
+{
+	u64 block = 4ull << (read_sysreg(dczid_el0) & 0xf), line = dcache_line();
+	for (u64 a = pa.pa; a < pa.pa + size; a += block) {
+		__asm__ volatile("dc zva, %0" : : "r"(a) : "memory");
+		for (u64 l = a; l < a + block; l += line)
+			__asm__ volatile("dc cvac, %0" : : "r"(l) : "memory");
+	}
+	dsb(sy);
+}
+
 /* Into RAM that arch_zero_ram prepared: a plain copy, 64 bytes an LD1/ST1 pair. Later (a
  * reset) through the cache, then cleaned to the point of coherency. */
 void arch_copy_to_ram(paddr_t pa, const void *src, u64 size)

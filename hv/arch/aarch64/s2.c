@@ -40,6 +40,11 @@ void arch_s2_init(struct vm *vm)
 	vm->vttbr = (u64)(uintptr_t)root | ((u64)(vm->id + 1) << 48);
 }
 
+u32 arch_s2_free(void)
+{
+	return S2_POOL_PAGES - pool_used;
+}
+
 /* Every core translates every VM's stage 2 the same way. */
 void s2_init_cpu(void)
 {

@@ -143,7 +143,13 @@ void trap_sync(struct vcpu *vcpu)
 	u64 esr = read_sysreg(esr_el2);
 	switch (ESR_EC(esr)) {
 	case EC_WFX: trap_wfx(vcpu, esr); break;
-	case EC_HVC64: trap_hvc(vcpu, esr); break;
+	case EC_HVC64:
+		if (!ESR_ISS(esr)) { /* HVC #0 comes straight here; exit_light counted the others */
+			vcpu->stat.exits[EC_HVC64]++;
+			vcpu->stat.last_esr = (u32)esr;
+		}
+		trap_hvc(vcpu, esr);
+		break;
 	case EC_SMC64: trap_smc(vcpu, esr); break;
 	case EC_SYSREG: trap_sysreg(vcpu, esr); break;
 	case EC_IABT_LOW: trap_iabt(vcpu, esr); break;
@@ -174,6 +180,8 @@ KEEP_FORWPROP u64 exit_light(struct vcpu *vcpu)
 {
 	u64 esr = read_sysreg(esr_el2);
 	u32 iss = (u32)ESR_ISS(esr), rt = (u32)FIELD(iss, 9, 5);
+	vcpu->stat.exits[ESR_EC(esr)]++; /* for management: every exit that comes here */
+	vcpu->stat.last_esr = (u32)esr;
 	const u64 load = ESR_DABT_ISV | ESR_DABT_WNR | ESR_DABT_S1PTW | ESR_DABT_SSE;
 	if (ESR_EC(esr) == EC_DABT_LOW) {
 		rt = (u32)ESR_DABT_SRT(esr);

@@ -53,6 +53,7 @@ bool arch_s2_map_device(struct vm *vm, u64 pa, u64 size)
 	return !fake.s2_fail;
 }
 void arch_s2_flush(struct vm *vm) { (void)vm; fake.s2_flushes++; }
+u32 arch_s2_free(void) { return 40; }
 
 /* The board GIC's SPIs as the hypervisor leaves them: enabled or not, where routed, and how
  * often deactivated. */
@@ -75,6 +76,7 @@ void arch_vcpu_reset(struct vcpu *vcpu)
 void arch_copy_to_ram(paddr_t pa, const void *src, u64 size) { memcpy(pa_ptr(pa), src, size); }
 void arch_sync_icache(void) {}
 void arch_zero_ram(paddr_t pa, u64 size) { memset(pa_ptr(pa), 0, size); }
+void arch_wipe_ram(paddr_t pa, u64 size) { memset(pa_ptr(pa), 0, size); }
 void arch_ram_cached(void) {}
 u32 arch_cpu_id(void) { return 0; }
 void arch_cpu_init(void) {}

@@ -12,6 +12,8 @@ void arch_s2_init(struct vm *vm);
 bool arch_s2_map(struct vm *vm, u64 ipa, paddr_t pa, u64 size);
 bool arch_s2_map_device(struct vm *vm, u64 pa, u64 size); /* at IPA = PA, 4 KiB aligned */
 void arch_s2_flush(struct vm *vm);
+/* The stage-2 table pool's free pages (management). */
+u32 arch_s2_free(void);
 
 /* Switching which vCPU owns this core's EL1 state. */
 void arch_vcpu_load(struct vcpu *vcpu);
@@ -25,6 +27,9 @@ _Noreturn void arch_guest_enter(struct vcpu *vcpu);
  * it with no stale line left in any cache. */
 void arch_zero_ram(paddr_t pa, u64 size);
 void arch_copy_to_ram(paddr_t pa, const void *src, u64 size);
+/* Zeroes a stopped VM's RAM at run time, to the point of coherency; leaves the loaded guest's
+ * FP/SIMD registers alone. pa and size are 2 MiB aligned. */
+void arch_wipe_ram(paddr_t pa, u64 size);
 void arch_ram_cached(void);
 void arch_sync_icache(void);
 /* The hypervisor's image as loaded, up to the end of its constants (pocketvisor.bin, which has

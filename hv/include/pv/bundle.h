@@ -8,7 +8,7 @@
  * each at an offset that is a multiple of PVB_ALIGN from the start of the bundle. The header is
  * the whole "compact config": EL2 never parses DTS. */
 #define PVB_MAGIC 0x31425650u /* "PVB1" */
-#define PVB_VERSION 3u /* 2: vsock CID and connect rules; 3: disks and net */
+#define PVB_VERSION 4u /* 2: vsock CID and connect rules; 3: disks and net; 4: manages, autostart */
 #define PVB_ALIGN 4096u
 #define PVB_MAX_VMS 8u
 #define PVB_MAX_VCPUS 8u
@@ -94,7 +94,7 @@ struct pvb_vm {
 	struct pvb_disk disks[PVB_MAX_DISKS];
 	uint8_t mac[6];
 	uint8_t net_flags; /* PVB_NET_* */
-	uint8_t reserved8;
+	uint8_t manages;  /* bit n: it may manage VM n (docs/manage.md); `*` is resolved by pvpack */
 	uint32_t net_peers; /* bit n: VM n may exchange frames with this one */
 };
 
@@ -102,6 +102,7 @@ struct pvb_vm {
 #define PVB_VM_PMU 0x1u      /* flags: the VM may use the PMU (the measurement guest) */
 #define PVB_VM_ATTESTER 0x2u /* it may read other VMs' measurements (docs/attestation.md) */
 #define PVB_VM_COUNTERS 0x4u /* it has rollback counters on hv-rpmb (docs/attestation.md) */
+#define PVB_VM_MANUAL 0x8u   /* `autostart = <0>`: off until a VM that manages it starts it */
 
 struct pvb_header {
 	uint32_t magic;

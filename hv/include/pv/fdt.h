@@ -17,7 +17,8 @@ struct board_info {
 
 /* Fills info from the flattened tree at dtb (at most max bytes are read). The virtio-mmio
  * transports are looked for only with `devices`: most device nodes' properties are then read,
- * which a boot whose VMs use no board device need not pay for. 0 or a negative error. */
+ * which a boot whose VMs use no board device need not pay for. The entries of virtio_intid and
+ * virtio_base past virtio_count are left as they were. 0 or a negative error. */
 int fdt_read_board(const void *dtb, u64 max, struct board_info *info, bool devices);
 
 #endif

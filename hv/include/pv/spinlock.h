@@ -15,6 +15,12 @@ static inline void spin_lock(struct spinlock *l)
 			;
 }
 
+static inline bool spin_trylock(struct spinlock *l)
+{
+	return !__atomic_load_n(&l->taken, __ATOMIC_RELAXED) &&
+	       !__atomic_exchange_n(&l->taken, 1u, __ATOMIC_ACQUIRE);
+}
+
 /* Inline: one STLR is less than the call to it. */
 static inline __attribute__((always_inline)) void spin_unlock(struct spinlock *l)
 {

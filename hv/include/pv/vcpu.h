@@ -3,6 +3,7 @@
 #define PV_VCPU_H
 
 #include <arch_vcpu.h>
+#include <pv/manage_abi.h>
 #include <pv/types.h>
 
 struct vm;
@@ -38,6 +39,10 @@ struct vcpu {
 	u64 stolen;     /* counter ticks it spent so (pvtime.c reports them) */
 	u64 pvtime_ipa; /* its stolen-time record, once the guest asked for it; 0: not */
 	bool ptimer_line;
+	/* For management, as `pvctl info` gets them (its run_ticks, irq_exits, last_esr and
+	 * exits; the rest filled in then); run_since: when its core took it. */
+	struct pvm_vcpu stat;
+	u64 run_since;
 };
 
 /* Puts the vCPU in its architectural reset state: EL1h, interrupts masked, MMU off, at pc

@@ -60,6 +60,7 @@ struct vgic {
 	struct spinlock lock;
 	u32 vcpu_count;
 	u32 ctlr; /* GICD_CTLR.EnableGrp0/EnableGrp1 */
+	u32 delivered; /* interrupts put pending into an LR since vgic_init, for management */
 	struct vgic_irq spi[VGIC_SPI_COUNT];
 	u64 irouter[VGIC_SPI_COUNT];
 	struct vgic_cpu cpu[VGIC_MAX_VCPUS];

@@ -4,6 +4,7 @@
 
 #include <pv/blk.h>
 #include <pv/bundle.h>
+#include <pv/manage.h>
 #include <pv/net.h>
 #include <pv/spinlock.h>
 #include <pv/types.h>
@@ -12,8 +13,10 @@
 #include <pv/vpl011.h>
 #include <pv/vsock.h>
 
-/* RUNNING -> STOPPING (one caller won the right to stop or reset it) -> OFF or RUNNING again. */
-enum vm_state { VM_OFF, VM_RUNNING, VM_STOPPING }; /* zero: a VM slot never started */
+/* OFF or RUNNING or PAUSED -> STOPPING (one caller won the right to start, stop or reset it)
+ * -> OFF or RUNNING again; RUNNING <-> PAUSED (its vCPUs are not scheduled). The values are
+ * the management ABI's (enum pvm_state). */
+enum vm_state { VM_OFF, VM_RUNNING, VM_STOPPING, VM_PAUSED }; /* zero: also a slot never built */
 
 struct vm {
 	char name[PVB_NAME_SIZE];
@@ -34,6 +37,11 @@ struct vm {
 	struct vnet net;
 	u8 measurement[32]; /* identity.c: computed the first time it is asked for */
 	u32 measured;
+	u32 built;  /* its RAM, tables and vCPUs exist: it can be started */
+	u32 starts; /* boots since the device booted */
+	u64 started_at; /* counter value at its last start */
+	struct pvm_counters stat; /* since its last start (docs/manage.md) */
+	struct manage_stream mgmt;
 };
 
 extern struct vm vms[PVB_MAX_VMS];
@@ -47,10 +55,20 @@ bool vm_ipa_to_pa(const struct vm *vm, u64 ipa, u64 size, paddr_t *pa);
 /* The same for a buffer a guest hands a device: inside its RAM and outside the hypervisor's
  * last 64 KiB of it (PVB_PVTIME_SIZE). */
 bool vm_guest_buffer(const struct vm *vm, u64 ipa, u64 size, paddr_t *pa);
-/* Stops the VM (every vCPU off, the other cores kicked). reason is logged. */
-void vm_stop(struct vm *vm, const char *reason);
-/* Warm reset: stop every vCPU, reload the image, start vCPU 0 at the entry point. */
-void vm_reset(struct vm *vm);
+/* Stops a running or paused VM (every vCPU off, the other cores kicked, its devices reset, its
+ * RAM zeroed). reason is logged. False when it was in no such state. */
+bool vm_stop(struct vm *vm, const char *reason);
+/* Reboot: stop every vCPU, reload the images, start vCPU 0 at the entry point; RAM beyond the
+ * images as the guest left it (a warm reset, PSCI SYSTEM_RESET: a crash log there survives),
+ * or zeroed first (wipe: management's clean reboot). False when it was neither running nor
+ * paused. */
+bool vm_reset(struct vm *vm, bool wipe);
+/* Boots a VM that is off and built. False otherwise. */
+bool vm_start(struct vm *vm);
+/* Running <-> paused. False when it was not in the state the call leaves. */
+bool vm_pause(struct vm *vm, bool pause);
+/* Moves its vCPUs onto the cores in mask (checked by the caller: online cores only). */
+void vm_set_cpus(struct vm *vm, u32 mask);
 /* For the dispatch path: the VM of a guest whose input is fatal to itself. */
 void vm_fatal(struct vm *vm, const char *why, u64 detail);
 
