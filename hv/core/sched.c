@@ -74,16 +74,18 @@ static struct vcpu *pick(struct cpu *c, bool steal, u64 now)
 	return best;
 }
 
-/* Another vCPU that could use this core as much as the chosen one: then the chosen gets a slice. */
-static bool contended(const struct cpu *c, const struct vcpu *chosen, u64 now)
+/* Other vCPUs that could use this core as much as the chosen one (then the chosen gets a
+ * slice): the cores they may run on, 0 if there are none. */
+static u32 contended(const struct cpu *c, const struct vcpu *chosen, u64 now)
 {
+	u32 cores = 0;
 	for (u32 i = 0; i < load32(&all_count); i++) {
 		struct vcpu *v = all[i];
 		if (v != chosen && v->priority >= chosen->priority && load32(&v->cpu) == c->id &&
 		    !load32(&v->running) && wants_core(v, now))
-			return true;
+			cores |= load32(&v->allowed) | BIT(c->id);
 	}
-	return false;
+	return cores;
 }
 
 static u64 min64(u64 a, u64 b)
@@ -127,12 +129,12 @@ static void release(struct cpu *c, u64 now)
 }
 
 /* Idle cores sleep until their own vCPUs need them: when this core has more ready vCPUs than it
- * can run, the idle ones are told to look for one they may take (a VM that stopped, paused or
- * moved left its core idle while another is crowded). */
-static __attribute__((noinline)) void wake_idle(const struct cpu *c)
+ * can run, the idle cores those may run on are told to look for one to take (a VM that stopped,
+ * paused or moved left its core idle while another is crowded). */
+static __attribute__((noinline)) void wake_idle(const struct cpu *c, u32 cores)
 {
 	for (u32 i = 0; i < PLAT_CPU_COUNT; i++)
-		if (i != c->id && load32(&cpus[i].online) &&
+		if (i != c->id && (cores & BIT(i)) && load32(&cpus[i].online) &&
 		    !__atomic_load_n(&cpus[i].loaded, __ATOMIC_ACQUIRE))
 			arch_kick(i);
 }
@@ -189,10 +191,10 @@ struct vcpu *sched_next(struct vcpu *cur)
 		if (!next)
 			next = pick(c, true, now);
 		if (next && switch_to(c, next, now)) {
-			bool busy = contended(c, next, now);
+			u32 busy = contended(c, next, now);
 			c->slice_end = busy ? now + arch_timer_freq() / SLICE_DIVISOR : ~0ull;
-			if (busy)
-				wake_idle(c);
+			if (busy & ~BIT(c->id))
+				wake_idle(c, busy);
 			arch_timer_arm(min64(next_wakeup(c, now), c->slice_end));
 			return next;
 		}

@@ -161,9 +161,16 @@ def linux_images_missing():
 TAGGED = re.compile(r"^\[([a-z0-9_-]+)\] (.*)$")
 
 
+def whole_lines(text):
+    """text's lines, but a last one still being printed (no newline yet): what a running QEMU
+    sent so far may end in the middle of a line."""
+    lines = text.splitlines()
+    return lines if text.endswith("\n") or not lines else lines[:-1]
+
+
 def vm_lines(text, vm):
-    """The lines VM `vm` printed, without their `[vm] ` tag, in order."""
-    return [m.group(2) for m in map(TAGGED.match, text.splitlines()) if m and m.group(1) == vm]
+    """The whole lines VM `vm` printed, without their `[vm] ` tag, in order."""
+    return [m.group(2) for m in map(TAGGED.match, whole_lines(text)) if m and m.group(1) == vm]
 
 
 def hv_lines(text):
