@@ -62,6 +62,11 @@ def manufacturer_key(factory):
     return key
 
 
+def tail(out, lines=20):
+    """The last lines QEMU printed, for a failure's message."""
+    return "\n".join("  " + l for l in out.decode(errors="replace").splitlines()[-lines:])
+
+
 def read_device_key(command, timeout):
     """Boots the device and returns the vault's 65-byte public key; QEMU is stopped either way."""
     proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -81,12 +86,14 @@ def read_device_key(command, timeout):
                 fail(f"the vault has no device key: {m.group(0).decode(errors='replace')}")
             left = deadline - time.monotonic()
             if left <= 0:
-                fail(f"no device key from the vault within {timeout} s")
+                fail(f"no device key from the vault within {timeout} s; QEMU printed last:\n"
+                     f"{tail(out)}")
             ready, _, _ = select.select([proc.stdout], [], [], left)
             if ready:
                 chunk = os.read(proc.stdout.fileno(), 65536)
                 if not chunk:
-                    fail(f"QEMU exited ({proc.wait()}) before the vault printed its device key")
+                    fail(f"QEMU exited ({proc.wait()}) before the vault printed its device key; "
+                         f"it printed last:\n{tail(out)}")
                 out += chunk
     finally:
         if proc.poll() is None:
