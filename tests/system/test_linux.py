@@ -22,10 +22,11 @@ def ready(boot, vm, after=0):
 
 def run(boot, vm, command, result, after=None):
     """Types `command` into the focused VM's shell and waits for a line matching `result`.
-    `result` should not match the echoed command itself."""
+    `result` should not match the echoed command itself. The line must be whole: a prefix of
+    one still being printed (`token end 2` of `token end 249`) is not it."""
     after = boot.mark() if after is None else after
     boot.send(command + "\n")
-    return boot.expect(rf"^\[{vm}\] {result}\s*$", after=after)
+    return boot.expect(rf"^\[{vm}\] {result}[ \t\r]*\n", after=after)
 
 
 def focus(boot, vm):
