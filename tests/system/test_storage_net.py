@@ -90,7 +90,7 @@ def run(boot, vm, command, result):
     must not match a line that starts with the command itself."""
     mark = boot.mark()
     boot.send(command + "\n")
-    return boot.expect(rf"^\[{vm}\] {result}\s*$", after=mark)
+    return boot.expect(rf"^\[{vm}\] {result}[ \t\r]*\n", after=mark)
 
 
 def lease(boot, vm, after=0):
@@ -286,7 +286,7 @@ def test_reset_during_disk_and_net_io_leaves_both_working(start, tmp_path):
                   " conv=fsync 2>/dev/null; done &); (udhcpc -i eth0 -n -q -s /bin/true"
                   " >/dev/null 2>&1 &); read a b </sys/block/vda/stat; sleep 1;"
                   " read c d </sys/block/vda/stat; echo reads=$((c - a)); reboot -f\n")
-        reads = int(boot.expect(r"^\[open\] reads=(\d+)\s*$", after=mark).group(1))
+        reads = int(boot.expect(r"^\[open\] reads=(\d+)[ \t\r]*\n", after=mark).group(1))
         assert reads > 0, "no disk I/O was going on when open reset"
         boot.expect(r"^pv: info: vm open: reset", after=mark)
         ready(boot, "open", after=mark)

@@ -44,7 +44,7 @@ def test_phone_open_and_work_reach_the_vault_at_once_and_not_each_other(boot):
         "socat -t 5 - VSOCK-CONNECT:5:5100 | grep -c work-", "20", after=mark)
     work_done = boot.mark()
     focus(boot, "open")
-    done = boot.expect(r"^\[open\] .*open-done\s*$", after=mark)  # not the typed command
+    done = boot.expect(r"^\[open\] .*open-done[ \t\r]*\n", after=mark)  # not the typed command
     # work's answer came while open's stream was still going.
     assert done.start() > work_done
     run(boot, "open", "grep -c open- /tmp/echo.txt", "40")
@@ -99,7 +99,7 @@ def test_16_mib_each_way_at_once_over_one_stream(boot):
             "echo a-got $(sha256sum /tmp/in | cut -c1-16) sent $(sha256sum /tmp/out | cut -c1-16)",
             r".*a-got ([0-9a-f]{16}) sent ([0-9a-f]{16})", after=mark)
     # b's line follows its prompt (a background job); the typed command has no hex after it.
-    b = boot.expect(r"^\[b\] .*b-got ([0-9a-f]{16}) sent ([0-9a-f]{16})\s*$", after=mark)
+    b = boot.expect(r"^\[b\] .*b-got ([0-9a-f]{16}) sent ([0-9a-f]{16})[ \t\r]*\n", after=mark)
     assert m.group(1) == b.group(2), "what b sent is not what a got"
     assert b.group(1) == m.group(2), "what a sent is not what b got"
 
