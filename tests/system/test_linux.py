@@ -22,11 +22,10 @@ def ready(boot, vm, after=0):
 
 def run(boot, vm, command, result, after=None):
     """Types `command` into the focused VM's shell and waits for a line matching `result`.
-    `result` should not match the echoed command itself. The line must be whole: a prefix of
-    one still being printed (`token end 2` of `token end 249`) is not it."""
+    `result` should not match the echoed command itself."""
     after = boot.mark() if after is None else after
     boot.send(command + "\n")
-    return boot.expect(rf"^\[{vm}\] {result}[ \t\r]*\n", after=after)
+    return boot.expect(rf"^\[{vm}\] {result}\s*$", after=after)
 
 
 def focus(boot, vm):
