@@ -393,7 +393,7 @@ def test_linux_keys_licences_and_wallet_are_bound_to_each_vm_across_a_reboot(tmp
         # The token carries the hypervisor's boot count (RFC 9711 bootcount, 267).
         nonce = secrets.token_bytes(16)
         mark = b.mark()
-        run_in(b, "open", f"vault attest {nonce.hex()}", r"vault: token end \d+\r?\n")
+        run_in(b, "open", f"vault attest {nonce.hex()}", r"vault: token end \d+(?=\r?\n)")
         hexed = "".join(re.findall(r"^\[open\] vault: token \d+ ([0-9a-f]+)\n",
                                    b.text[mark:], re.M))
         claims = cbor2.loads(cbor2.loads(bytes.fromhex(hexed)).value[2])
@@ -439,7 +439,7 @@ def test_linux_keys_licences_and_wallet_are_bound_to_each_vm_across_a_reboot(tmp
         assert key_cmd(b, "work", "vault key pub k1", "k1", "pub",
                        r"vault: key k1 pub 1/2 \S+") == work_pub
         mark = b.mark()
-        run_in(b, "work", f"vault attest {secrets.token_hex(16)}", r"vault: token end \d+\r?\n")
+        run_in(b, "work", f"vault attest {secrets.token_hex(16)}", r"vault: token end \d+(?=\r?\n)")
     finally:
         b.kill()
         print(b.transcript())
