@@ -79,6 +79,7 @@ $(BUILD)/pocketvisor.bin: $(BUILD)/pocketvisor.elf
 include tools/pvpack/pvpack.mk
 include guests/guests.mk
 include guests/linux/linux.mk
+include guests/firmware.mk
 include tests/unit/unit.mk
 include tests/fuzz/fuzz.mk
 include bench/bench.mk
@@ -108,7 +109,7 @@ run: deps all $(LINUX_IMAGES) $(BUILD)/$(CONFIG).pvb provision
 size: $(BUILD)/pocketvisor.elf
 	@sh scripts/size.sh $<
 
-check: deps all $(PVPACK) $(GUEST_BINS) $(LINUX_IMAGES) unit fuzz-slice
+check: deps all $(PVPACK) $(GUEST_BINS) $(LINUX_IMAGES) $(UBOOT) unit fuzz-slice
 	$(PYTHON) -m pytest -q -m "not stress" tests/system
 
 # The stress campaigns (tests marked `stress`), STRESS_RUNS times over; stops at the first failure.

@@ -44,11 +44,17 @@ const char *bundle_check_vm(const struct pvb_header *h, u32 i)
 		return "RAM overlaps the virtual devices";
 	if (vm->vcpu_count == 0 || vm->vcpu_count > PVB_MAX_VCPUS)
 		return "vCPU count out of range";
-	if (vm->image.size == 0 || !blob_ok(h, vm, &vm->image) || !blob_ok(h, vm, &vm->dtb) ||
-	    !blob_ok(h, vm, &vm->initrd))
-		return "a payload lies outside the bundle or the VM's RAM";
-	if (!range_contains(vm->ram_base, vm->ram_size, vm->entry, 4))
-		return "entry point outside RAM";
+	/* A firmware VM's image is its code flash bank, mapped from the bundle page by page. */
+	const struct pvb_blob *img = &vm->image;
+	bool fw = vm->flags & PVB_VM_FIRMWARE;
+	if (img->size == 0 || !blob_ok(h, vm, &vm->dtb) || !blob_ok(h, vm, &vm->initrd) ||
+	    (fw ? !range_contains(0, h->total_size, img->offset, img->size) ||
+		  img->offset % PVB_ALIGN || img->load || img->size > PVB_FLASH_BANK ||
+		  vm->ram_base < 2 * PVB_FLASH_BANK
+		: !blob_ok(h, vm, img)))
+		return "a payload lies outside the bundle, its flash bank or the VM's RAM";
+	if (fw ? vm->entry >= img->size : !range_contains(vm->ram_base, vm->ram_size, vm->entry, 4))
+		return "entry point outside its image or RAM";
 	if (vm->cid && (vm->cid < PVB_CID_FIRST_VM || vm->cid == 0xffffffffu))
 		return "reserved vsock CID";
 	for (u32 j = 0; j < i; j++)

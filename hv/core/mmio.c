@@ -1,6 +1,7 @@
 /* mmio.c: routing a trapped guest access to the virtual device at that address. */
 #include <pv/mmio.h>
 #include <pv/sched.h>
+#include <pv/vflash.h>
 #include <pv/virtio.h>
 #include <pv/vm.h>
 #include <board.h>
@@ -20,6 +21,8 @@ static bool device_access(struct vcpu *vcpu, const struct mmio_access *a, u64 *v
 	struct vm *vm = vcpu->vm;
 	u32 kick = 0;
 	bool ok;
+	if (a->ipa < 2 * PVB_FLASH_BANK)
+		return vflash_access(vm, a->ipa, a->size, a->write, val);
 	/* The vGIC's frames lie below the UART (board.h); for an unmapped address down there
 	 * the resample is harmless. */
 	if (a->ipa < PLAT_GUEST_UART_BASE)

@@ -43,7 +43,10 @@ static void load_blob(struct vm *vm, const struct pvb_blob *b)
  * anywhere. */
 static void load_images(struct vm *vm)
 {
-	load_blob(vm, &vm->cfg->image);
+	if (vm->cfg->flags & PVB_VM_FIRMWARE)
+		vflash_reset(vm); /* its image is its flash */
+	else
+		load_blob(vm, &vm->cfg->image);
 	load_blob(vm, &vm->cfg->dtb);
 	load_blob(vm, &vm->cfg->initrd);
 	arch_sync_icache();
@@ -105,6 +108,7 @@ static bool place_vcpus(struct vm *vm)
 
 static bool vm_create(struct vm *vm, const struct pvb_header *h, u32 id, paddr_t ram)
 {
+	paddr_t store = pa_add(ram, h->vms[id].ram_size); /* a firmware VM's flash store */
 	vm->cfg = &h->vms[id];
 	vm->bundle = (const u8 *)h;
 	vm->id = id;
@@ -117,6 +121,8 @@ static bool vm_create(struct vm *vm, const struct pvb_header *h, u32 id, paddr_t
 	/* Fresh RAM never shows a guest what was there before. */
 	arch_zero_ram(ram, vm->cfg->ram_size);
 	arch_s2_init(vm);
+	if (vm->cfg->flags & PVB_VM_FIRMWARE)
+		vflash_init(vm, store);
 	if (!arch_s2_map(vm, vm->cfg->ram_base, ram, vm->cfg->ram_size) || !passthru_map(vm)) {
 		log_err(vm, "cannot map its RAM and devices");
 		return false;
@@ -158,14 +164,15 @@ u32 vm_create_all(const u8 *bundle, u64 bundle_size, u64 ram_start, u64 ram_end)
 		struct vm *vm = &vms[i];
 		memcpy(vm->name, h->vms[i].name, PVB_NAME_SIZE - 1);
 		why = bundle_check_vm(h, i);
-		if (!why && ram_end - next < h->vms[i].ram_size)
+		u64 need = h->vms[i].ram_size + (h->vms[i].flags & PVB_VM_FIRMWARE ? VFLASH_STORE : 0);
+		if (!why && ram_end - next < need)
 			why = "its RAM does not fit in the board's";
 		if (why) {
 			log_err(vm, "not started: %s", why);
 			continue;
 		}
 		if (vm_create(vm, h, i, pa_init(next))) {
-			next += h->vms[i].ram_size;
+			next += need;
 			started++;
 		}
 	}

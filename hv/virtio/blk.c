@@ -213,7 +213,11 @@ static void match(const struct gpt_entry *e, u64 disk_sectors)
 		for (u32 d = 0; vms[i].cfg && d < PVB_MAX_DISKS; d++) {
 			const struct pvb_disk *pd = &vms[i].cfg->disks[d];
 			struct vblk *b = &vms[i].blk[d];
-			if (pd->part[0] && !b->sectors && name_eq(e->name, pd->part)) {
+			bool flash = pd->flags & PVB_DISK_FLASH && vms[i].cfg->flags & PVB_VM_FIRMWARE;
+			if (flash && name_eq(e->name, pd->part)) {
+				vms[i].flash.part_start = e->first;
+				vms[i].flash.part_sectors = e->last - e->first + 1;
+			} else if (pd->part[0] && !b->sectors && name_eq(e->name, pd->part)) {
 				b->start = e->first;
 				b->sectors = e->last - e->first + 1;
 				b->dev.type = VIRTIO_ID_BLK;
@@ -241,11 +245,17 @@ void blk_attach(void)
 		for (u32 d = 0; vms[i].cfg && d < PVB_MAX_DISKS; d++) {
 			const char *part = vms[i].cfg->disks[d].part;
 			const struct vblk *b = &vms[i].blk[d];
+			bool flash = vms[i].cfg->disks[d].flags & PVB_DISK_FLASH &&
+				     vms[i].cfg->flags & PVB_VM_FIRMWARE;
+			u64 n = flash ? vms[i].flash.part_sectors : b->sectors;
 			if (part[0])
-				log_line(b->sectors ? LOG_INFO : LOG_WARN, &vms[i],
-					 "disk %u: partition %s: %lu sectors%s", d, part, b->sectors,
-					 !b->sectors ? " (not on the board's disk: no device)"
-					 : b->ro     ? ", read-only"
-						     : "");
+				log_line(n ? LOG_INFO : LOG_WARN, &vms[i],
+					 "%s %u: partition %s: %lu sectors%s", flash ? "flash" : "disk",
+					 d, part, n,
+					 !n      ? " (not on the board's disk: no device)"
+					 : b->ro ? ", read-only"
+						 : "");
+			if (flash && n)
+				vflash_attach(&vms[i]);
 		}
 }

@@ -220,7 +220,7 @@ TEST(bundle_header_checks)
 TEST(bundle_vm_checks)
 {
 	static struct test_bundle b;
-	const char *blob = "a payload lies outside the bundle or the VM's RAM";
+	const char *blob = "a payload lies outside the bundle, its flash bank or the VM's RAM";
 	struct pvb_vm *vm = &b.h.vms[0];
 	bundle_init(&b, 1);
 	EXPECT(bundle_check_vm(&b.h, 0) == NULL);
@@ -247,7 +247,7 @@ TEST(bundle_vm_checks)
 	EXPECT_STR(bundle_check_vm(&b.h, 0), blob);
 	bundle_init(&b, 1);
 	vm->entry = 0x3ffffffc;
-	EXPECT_STR(bundle_check_vm(&b.h, 0), "entry point outside RAM");
+	EXPECT_STR(bundle_check_vm(&b.h, 0), "entry point outside its image or RAM");
 	bundle_init(&b, 1);
 	vm->vcpu_pin[1] = 4;
 	EXPECT_STR(bundle_check_vm(&b.h, 0), "vCPU pinned to a core the board does not have");

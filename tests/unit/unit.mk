@@ -21,7 +21,7 @@ unit: $$(UNIT_TESTS)
 	@status=0; for t in $(UNIT_TESTS); do echo "$$t"; $$t || status=1; done; exit $$status
 
 # The portable hypervisor core on the fake architecture (hv/arch/host).
-CORE_SRCS := hv/arch/host/fake.c hv/core/bundle.c hv/core/console.c hv/core/log.c \
+CORE_SRCS := hv/arch/host/fake.c hv/virt/vflash.c hv/core/bundle.c hv/core/console.c hv/core/log.c \
              hv/core/manage.c hv/core/mmio.c hv/core/passthru.c hv/core/pvtime.c hv/core/smccc.c hv/core/vcpu.c hv/core/vm.c hv/lib/fdt.c \
              hv/lib/fmt.c hv/lib/sha256.c hv/lib/measure.c hv/core/identity.c hv/core/counters.c \
              hv/virt/vgic.c hv/virt/vpl011.c hv/virt/vpsci.c hv/virt/vptimer.c \

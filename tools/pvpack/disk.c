@@ -229,3 +229,49 @@ void disk_check_vm(const struct node_ctx *c, struct pvb_vm *vm)
 		diag_report(c->diag, c->path, "disks: has %u entries, at most %u are allowed", count,
 			    PVB_MAX_DISKS);
 }
+
+/* `flash = "<partition>";`: a firmware VM's variable flash bank is kept on that partition
+ * (hv/virt/vflash.c). It is written, raw: no file system, and no other VM may have it, even
+ * read-only. It takes one of the VM's PVB_MAX_DISKS entries, flagged PVB_DISK_FLASH. */
+void disk_check_flash(const struct node_ctx *c, struct pvb_vm *vm)
+{
+	const char *text;
+	int disk = node_subnode(c->fdt, 0, "disk"), vms = fdt_parent_offset(c->fdt, c->offset);
+	int other, len;
+	if (node_string(c, "flash", 0, &text) != PROP_OK)
+		return;
+	struct entry e = { text, strlen(text), 0 }, theirs;
+	if (!(vm->flags & PVB_VM_FIRMWARE)) {
+		diag_report(c->diag, c->path, "flash: only a firmware VM has flash banks (boot = "
+			    "\"firmware\";)");
+		return;
+	}
+	if (!part_exists(c->fdt, disk, e.part, e.part_len) || strcmp(text, DISK_RPMB) == 0) {
+		diag_report(c->diag, c->path, "flash: \"%s\" names no partition a VM may have in "
+			    "/disk", text);
+		return;
+	}
+	if (fdt_getprop(c->fdt, fdt_subnode_offset(c->fdt, disk, text), "fs", NULL))
+		diag_report(c->diag, c->path, "flash: partition \"%s\" has a file system (fs); "
+			    "the flash's partition is raw", text);
+	fdt_for_each_subnode(other, c->fdt, vms) {
+		const char *list = fdt_getprop(c->fdt, other, "disks", &len);
+		const char *f = fdt_getprop(c->fdt, other, "flash", NULL);
+		if ((list && len > 0 && list[len - 1] == '\0' &&
+		     find_part(c->fdt, disk, list, list + len, &e, &theirs)) ||
+		    (other != c->offset && f && strcmp(f, text) == 0)) {
+			diag_report(c->diag, c->path, "flash: partition \"%s\" is also given to "
+				    "/vms/%s (the flash's partition is its VM's alone)", text,
+				    fdt_get_name(c->fdt, other, NULL));
+			return;
+		}
+	}
+	for (uint32_t d = 0; d < PVB_MAX_DISKS; d++)
+		if (!vm->disks[d].part[0]) {
+			memcpy(vm->disks[d].part, text, e.part_len);
+			vm->disks[d].flags = PVB_DISK_FLASH;
+			return;
+		}
+	diag_report(c->diag, c->path, "flash: the VM has %u disks, so no room is left for its "
+		    "flash's partition (%u in all)", PVB_MAX_DISKS, PVB_MAX_DISKS);
+}

@@ -99,7 +99,9 @@ static void add_memory(struct writer *w, const struct pvb_vm *vm)
 	uint32_t reg[4];
 	begin_at(w, "memory", vm->ram_base);
 	prop_str(w, "device_type", "memory");
-	reg_pair(reg, vm->ram_base, vm->ram_size);
+	/* Firmware relocates itself to the top of the RAM it is told of, reserved or not. */
+	reg_pair(reg, vm->ram_base,
+		 vm->ram_size - (vm->flags & PVB_VM_FIRMWARE ? PVB_PVTIME_SIZE : 0));
 	prop_cells(w, "reg", reg, 4);
 	end(w);
 
@@ -257,6 +259,19 @@ static void add_virtio(struct writer *w, uint32_t slot)
 	end(w);
 }
 
+/* QEMU virt's two CFI flash banks (hv/virt/vflash.c), as its own DTB has them. */
+static void add_flash(struct writer *w)
+{
+	uint32_t reg[8];
+	reg_pair(reg, 0, PVB_FLASH_BANK);
+	reg_pair(reg + 4, PVB_FLASH_BANK, PVB_FLASH_BANK);
+	begin_at(w, "flash", 0);
+	prop_str(w, "compatible", "cfi-flash");
+	prop_cells(w, "reg", reg, 8);
+	prop_u32(w, "bank-width", 4);
+	end(w);
+}
+
 static void add_chosen(struct writer *w, const struct pvb_vm *vm, const char *bootargs)
 {
 	char stdout_path[64];
@@ -286,11 +301,13 @@ int dtb_build(const struct pvb_vm *vm, const struct vm_source *src, void *buf, s
 	add_cpus(&w, vm);
 	add_gic(&w, vm);
 	add_uart(&w);
+	if (vm->flags & PVB_VM_FIRMWARE)
+		add_flash(&w);
 	add_devices(&w, src);
 	if (vm->cid)
 		add_virtio(&w, PVB_SLOT_VSOCK);
 	for (uint32_t d = 0; d < PVB_MAX_DISKS; d++)
-		if (vm->disks[d].part[0])
+		if (vm->disks[d].part[0] && !(vm->disks[d].flags & PVB_DISK_FLASH))
 			add_virtio(&w, PVB_SLOT_DISK + d);
 	if (vm->net_flags & PVB_NET_PORT)
 		add_virtio(&w, PVB_SLOT_NET);

@@ -49,6 +49,30 @@ static int place_raw(const struct node_ctx *c, const struct image_file *f, struc
 	return 1;
 }
 
+/* A firmware VM's image is its code flash bank at 0 (load 0), executed in place from vCPU 0's
+ * `entry` (default 0): raw, as a flash image is. */
+static int place_firmware(const struct node_ctx *c, const struct image_file *f, struct pvb_vm *vm,
+			  struct vm_source *src)
+{
+	if (fdt_getprop(c->fdt, c->offset, "load", NULL))
+		diag_report(c->diag, c->path, "load: a firmware VM's image is its flash bank at 0x0 "
+			    "(remove load)");
+	if (f->size > PVB_FLASH_BANK) {
+		diag_report(c->diag, c->path, "image: \"%s\" is %llu bytes but the flash bank holds "
+			    "%u", f->path, (unsigned long long)f->size, PVB_FLASH_BANK);
+		return 0;
+	}
+	vm->image.load = vm->entry = 0;
+	if (node_u64(c, "entry", 0, &vm->entry) == PROP_OK && vm->entry >= f->size)
+		diag_report(c->diag, c->path, "entry: 0x%llx is outside the image [0x0, 0x%llx)",
+			    (unsigned long long)vm->entry, (unsigned long long)f->size);
+	vm->image.size = f->size;
+	file_whole(&src->image_pieces[0], f->size);
+	src->image_piece_count = 1;
+	src->image_end = 0; /* nothing of it in RAM */
+	return 1;
+}
+
 static int read_head(const struct node_ctx *c, struct image_file *f, uint8_t *buf)
 {
 	f->head = buf;
@@ -71,7 +95,13 @@ int image_check(const struct node_ctx *c, struct pvb_vm *vm, struct vm_source *s
 		return place_raw(c, NULL, vm, src, ram_ok);
 	}
 	int ok;
-	if (linux_detect(&f))
+	if (vm->flags & PVB_VM_FIRMWARE && (linux_detect(&f) || elf_detect(&f))) {
+		diag_report(c->diag, c->path, "image: \"%s\" is %s; a firmware VM's image is a raw "
+			    "flash image", f.path, linux_detect(&f) ? "a Linux Image" : "an ELF file");
+		ok = 0;
+	} else if (vm->flags & PVB_VM_FIRMWARE)
+		ok = place_firmware(c, &f, vm, src);
+	else if (linux_detect(&f))
 		ok = ram_ok && linux_place(c, &f, vm, src);
 	else if (elf_detect(&f))
 		ok = ram_ok && elf_place(c, &f, vm, src);

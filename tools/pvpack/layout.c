@@ -54,6 +54,10 @@ void layout_check(const struct node_ctx *c, struct pvb_vm *vm, struct vm_source 
 		{ "the initrd", 0, 0 },
 	};
 	vm->dtb.load = top[1].start;
+	if (vm->flags & PVB_VM_FIRMWARE) { /* at the RAM base, where QEMU puts it for firmware */
+		vm->dtb.load = vm->ram_base;
+		return;
+	}
 	if (src->initrd_path && place_initrd(c, vm, src, initrd_size)) {
 		top[2].start = vm->initrd.load;
 		top[2].end = vm->initrd.load + vm->initrd.size;

@@ -186,6 +186,7 @@ void vsock_check(const struct node_ctx *c, struct pvb_vm *vm);
  * VMs share must be ":ro" in both, checked against the earlier VMs in the FDT. */
 void disk_check_layout(const void *fdt, struct diag *d, struct disk_layout *layout);
 void disk_check_vm(const struct node_ctx *c, struct pvb_vm *vm);
+void disk_check_flash(const struct node_ctx *c, struct pvb_vm *vm);
 int disk_has_part(const void *fdt, const char *name); /* /disk has a partition of that name */
 /* `pvpack --partitions`: one line per partition, "<name> <size-mib> <fs or ->". */
 void disk_print_layout(const struct disk_layout *layout, FILE *out);

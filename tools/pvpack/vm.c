@@ -10,7 +10,7 @@
 static const char *const vm_props[] = {
 	"name",	  "memory", "vcpus",  "cpus",	  "pin",   "priority", "pmu",
 	"attester", "image",  "load",   "entry", "initrd", "bootargs", "disks", "rollback-counters",
-	"manages", "autostart",
+	"manages", "autostart", "boot", "flash",
 };
 
 static const char *const vm_children[] = { "devices", "vsock", "net" };
@@ -263,6 +263,27 @@ static void check_autostart(const struct node_ctx *c, struct pvb_vm *vm)
 			    "could never start (give a VM manages = \"%s\";)", name ? name : "");
 }
 
+/* `boot = "linux";` (the default: the Linux boot protocol, images in RAM) or `"firmware"`: QEMU
+ * virt's flash layout for boot loaders built for that board (docs/config.md, "Boot modes"). */
+static void check_boot(const struct node_ctx *c, struct pvb_vm *vm, int ram_ok)
+{
+	const char *mode;
+	if (node_string(c, "boot", 0, &mode) != PROP_OK || strcmp(mode, "linux") == 0)
+		return;
+	if (strcmp(mode, "firmware") != 0) {
+		diag_report(c->diag, c->path, "boot: \"%s\" is not a boot mode (\"linux\" or "
+			    "\"firmware\")", mode);
+		return;
+	}
+	vm->flags |= PVB_VM_FIRMWARE;
+	if (ram_ok && vm->ram_base != PLAT_RAM_BASE)
+		diag_report(c->diag, c->path, "memory: a firmware VM's RAM starts at 0x%llx, as on "
+			    "QEMU virt (this one at 0x%llx)", PLAT_RAM_BASE,
+			    (unsigned long long)vm->ram_base);
+	if (fdt_getprop(c->fdt, c->offset, "initrd", NULL))
+		diag_report(c->diag, c->path, "initrd: a firmware VM loads its own (remove initrd)");
+}
+
 static void check_bootargs(const struct node_ctx *c, struct vm_source *src)
 {
 	src->bootargs = DEFAULT_BOOTARGS;
@@ -301,12 +322,14 @@ void vm_check(const struct node_ctx *c, struct pvb_vm *vm, struct vm_source *src
 	check_counters(c, vm);
 	check_manages(c, vm);
 	check_autostart(c, vm);
+	check_boot(c, vm, ram_ok);
 	int image_ok = image_check(c, vm, src, ram_ok);
 	layout_check(c, vm, src, ram_ok, image_ok);
 	check_bootargs(c, src);
 	device_check(c, vm, src, ram_ok);
 	vsock_check(c, vm);
 	disk_check_vm(c, vm);
+	disk_check_flash(c, vm);
 	net_check(c, vm);
 	if (c->diag->count == problems)
 		build_dtb(c, vm, src);

@@ -63,10 +63,12 @@ static u64 *next_table(u64 *e)
 	return (u64 *)(uintptr_t)(*e & PTE_ADDR_MASK);
 }
 
-bool arch_s2_map(struct vm *vm, u64 ipa, paddr_t pa, u64 size)
+/* Sets [ipa, ipa+size) to pa onwards with attrs, or clears it (attrs 0): 2 MiB blocks where
+ * both addresses are aligned, 4 KiB pages elsewhere. */
+static bool s2_set(struct vm *vm, u64 ipa, paddr_t pa, u64 size, u64 attrs)
 {
-	const u64 attrs = PTE_AF | PTE_SH_INNER | S2_AP_RW | S2_MEMATTR_NORMAL;
 	u64 *root = (u64 *)(uintptr_t)(vm->vttbr & PTE_ADDR_MASK);
+	u64 keep = attrs ? ~0ull : 0;
 
 	while (size) {
 		u64 *l2 = next_table(&root[FIELD(ipa, 31, 30)]);
@@ -74,18 +76,32 @@ bool arch_s2_map(struct vm *vm, u64 ipa, paddr_t pa, u64 size)
 			return false;
 		u64 *e2 = &l2[FIELD(ipa, 29, 21)];
 		if (IS_ALIGNED(ipa | pa.pa, MiB(2)) && size >= MiB(2)) {
-			*e2 = pa.pa | PTE_BLOCK | attrs;
+			*e2 = (pa.pa | PTE_BLOCK | attrs) & keep;
 			ipa += MiB(2), pa.pa += MiB(2), size -= MiB(2);
 			continue;
 		}
 		u64 *l3 = next_table(e2);
 		if (!l3)
 			return false;
-		l3[FIELD(ipa, 20, 12)] = pa.pa | PTE_PAGE | attrs;
+		l3[FIELD(ipa, 20, 12)] = (pa.pa | PTE_PAGE | attrs) & keep;
 		ipa += KiB(4), pa.pa += KiB(4), size -= KiB(4);
 	}
 	dsb(ishst);
 	return true;
+}
+
+bool arch_s2_map(struct vm *vm, u64 ipa, paddr_t pa, u64 size)
+{
+	return s2_set(vm, ipa, pa, size, PTE_AF | PTE_SH_INNER | S2_AP_RW | S2_MEMATTR_NORMAL);
+}
+
+bool arch_s2_map_rom(struct vm *vm, u64 ipa, paddr_t pa, u64 size, bool map)
+{
+	bool ok = s2_set(vm, ipa, pa, size,
+			 map ? PTE_AF | PTE_SH_INNER | S2_AP_RO | S2_MEMATTR_NORMAL : 0);
+	if (!map)
+		arch_s2_flush(vm);
+	return ok;
 }
 
 /* Device-nGnRE and never executable, whatever the guest's stage 1 says; page by page, as

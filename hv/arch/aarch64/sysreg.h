@@ -84,6 +84,7 @@
 #define PTE_ADDR_MASK 0x0000fffffffff000ull
 #define S2_MEMATTR_NORMAL (0xfull << 2) /* outer and inner write-back */
 #define S2_MEMATTR_DEVICE (0x1ull << 2) /* Device-nGnRE */
+#define S2_AP_RO (1ull << 6)
 #define S2_AP_RW (3ull << 6)
 #define S1_ATTR_DEVICE (0ull << 2)      /* MAIR index 0 */
 #define S1_ATTR_NORMAL (1ull << 2)      /* MAIR index 1 */

@@ -3,6 +3,7 @@
 #include <pv/exit.h>
 #include <pv/log.h>
 #include <pv/mmio.h>
+#include <pv/vflash.h>
 #include <pv/sched.h>
 #include <pv/vptimer.h>
 #include <pv/arch.h>
@@ -110,6 +111,8 @@ static inline __attribute__((always_inline)) u64 fault_ipa(void)
 static void trap_iabt(struct vcpu *vcpu, u64 esr)
 {
 	(void)esr;
+	if (vflash_fetch(vcpu->vm, fault_ipa()))
+		return; /* its flash is readable again: the fetch is retried */
 	guest_abort(vcpu, true, read_sysreg(far_el2), fault_ipa());
 }
 

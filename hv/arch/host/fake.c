@@ -52,6 +52,13 @@ bool arch_s2_map_device(struct vm *vm, u64 pa, u64 size)
 		fake.dev_maps[fake.dev_map_count++] = (struct fake_region){ pa, size };
 	return !fake.s2_fail;
 }
+bool arch_s2_map_rom(struct vm *vm, u64 ipa, paddr_t pa, u64 size, bool map)
+{
+	(void)vm, (void)ipa, (void)pa, (void)size;
+	fake.rom_maps += map;
+	fake.rom_unmaps += !map;
+	return true;
+}
 void arch_s2_flush(struct vm *vm) { (void)vm; fake.s2_flushes++; }
 u32 arch_s2_free(void) { return 40; }
 

@@ -10,6 +10,7 @@ struct fake_state {
 	size_t out_len;
 	const char *in;    /* bytes the board UART will deliver, NUL-terminated */
 	u32 kicks, s2_maps, s2_flushes, system_offs;
+	u32 rom_maps, rom_unmaps; /* arch_s2_map_rom calls */
 	bool s2_fail;      /* make arch_s2_map fail */
 	jmp_buf *off_jump; /* where arch_system_off returns to, when set */
 	u64 lr[16];        /* ICH_LR<n>_EL2: tests play the guest by editing them */

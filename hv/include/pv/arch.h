@@ -10,6 +10,10 @@ struct vcpu;
 /* Stage 2. */
 void arch_s2_init(struct vm *vm);
 bool arch_s2_map(struct vm *vm, u64 ipa, paddr_t pa, u64 size);
+/* Read-only (and executable) normal memory, or (map false) nothing there again, its TLB entries
+ * gone when this returns: what a flash bank in read-array mode is (vflash.c). Mapped again with
+ * the same arguments as it was mapped. */
+bool arch_s2_map_rom(struct vm *vm, u64 ipa, paddr_t pa, u64 size, bool map);
 bool arch_s2_map_device(struct vm *vm, u64 pa, u64 size); /* at IPA = PA, 4 KiB aligned */
 void arch_s2_flush(struct vm *vm);
 /* The stage-2 table pool's free pages (management). */

@@ -58,6 +58,7 @@ struct pvb_vsock_rule {
 #define PVB_MAX_DISKS 2u
 #define PVB_PART_NAME_SIZE 16u /* ASCII [a-z0-9-], NUL-terminated; GPT names are UTF-16 */
 #define PVB_DISK_RO 0x1u
+#define PVB_DISK_FLASH 0x2u /* not a virtio-blk disk: a firmware VM's flash bank 1 (`flash`) */
 struct pvb_disk {
 	char part[PVB_PART_NAME_SIZE]; /* empty: no disk */
 	uint32_t flags;                /* PVB_DISK_* */
@@ -103,6 +104,12 @@ struct pvb_vm {
 #define PVB_VM_ATTESTER 0x2u /* it may read other VMs' measurements (docs/attestation.md) */
 #define PVB_VM_COUNTERS 0x4u /* it has rollback counters on hv-rpmb (docs/attestation.md) */
 #define PVB_VM_MANUAL 0x8u   /* `autostart = <0>`: off until a VM that manages it starts it */
+/* `boot = "firmware"` (docs/config.md, "Boot modes"): QEMU virt's flash layout. The image is
+ * the code bank at guest-physical 0 (load 0, entry inside it, executed in place, read-only),
+ * the variable bank above it a CFI flash the hypervisor emulates (hv/virt/vflash.c); the DTB is
+ * at the RAM base, which is PLAT_RAM_BASE. */
+#define PVB_VM_FIRMWARE 0x10u
+#define PVB_FLASH_BANK 0x04000000u /* each bank's size: bank 0 at 0, bank 1 right above */
 
 struct pvb_header {
 	uint32_t magic;

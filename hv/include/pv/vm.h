@@ -9,6 +9,7 @@
 #include <pv/spinlock.h>
 #include <pv/types.h>
 #include <pv/vcpu.h>
+#include <pv/vflash.h>
 #include <pv/vgic.h>
 #include <pv/vpl011.h>
 #include <pv/vsock.h>
@@ -35,6 +36,7 @@ struct vm {
 	struct vsock vsock;
 	struct vblk blk[PVB_MAX_DISKS];
 	struct vnet net;
+	struct vflash flash; /* a firmware VM's flash banks */
 	u8 measurement[32]; /* identity.c: computed the first time it is asked for */
 	u32 measured;
 	u32 built;  /* its RAM, tables and vCPUs exist: it can be started */
